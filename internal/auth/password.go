@@ -1,0 +1,130 @@
+// Package auth checks credentials for every protocol (SMTP submission, IMAP,
+// POP3, HTTP): password hashing with argon2id, SCRAM-SHA-256 stored keys, and
+// (in later files) SASL mechanisms and login throttling.
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Argon2id parameters (RFC 9106 §4, second recommended option: 64 MiB, 3
+// passes), with 4 lanes.
+const (
+	argonTime    = 3
+	argonMemory  = 64 * 1024
+	argonThreads = 4
+	argonKeyLen  = 32
+	saltLen      = 16
+
+	// SCRAMIterations is the PBKDF2 iteration count for SCRAM-SHA-256
+	// (RFC 7677 asks for at least 4096).
+	SCRAMIterations = 4096
+)
+
+// ErrMismatch means the password is wrong.
+var ErrMismatch = errors.New("password does not match")
+
+// NewCredentials derives everything the store keeps for a password: an
+// argon2id hash and the SCRAM-SHA-256 keys. The password itself is never
+// stored.
+func NewCredentials(password string) (store.Credentials, error) {
+	if password == "" {
+		return store.Credentials{}, errors.New("empty password")
+	}
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return store.Credentials{}, err
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	hash := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64(salt), b64(key))
+
+	scramSalt := make([]byte, saltLen)
+	if _, err := rand.Read(scramSalt); err != nil {
+		return store.Credentials{}, err
+	}
+	keys, err := SCRAMKeys(password, scramSalt, SCRAMIterations)
+	if err != nil {
+		return store.Credentials{}, err
+	}
+	return store.Credentials{PasswordHash: hash, SCRAM: keys}, nil
+}
+
+// SCRAMKeys computes RFC 5802 StoredKey and ServerKey for SHA-256.
+func SCRAMKeys(password string, salt []byte, iterations int) (store.SCRAMKeys, error) {
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return store.SCRAMKeys{}, err
+	}
+	clientKey := hmacSHA256(salted, "Client Key")
+	storedKey := sha256.Sum256(clientKey)
+	serverKey := hmacSHA256(salted, "Server Key")
+	return store.SCRAMKeys{Salt: salt, Iterations: iterations, StoredKey: storedKey[:], ServerKey: serverKey}, nil
+}
+
+func hmacSHA256(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// VerifyPassword checks a password against an argon2id PHC string in
+// constant time.
+func VerifyPassword(hash, password string) error {
+	parts := strings.Split(hash, "$")
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return errors.New("unsupported password hash")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return errors.New("unsupported argon2 version")
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return errors.New("bad argon2 parameters")
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return errors.New("bad argon2 salt")
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return errors.New("bad argon2 key")
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// GeneratePassword returns a random password of 20 characters from an
+// alphabet without look-alikes (about 110 bits).
+func GeneratePassword() string {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	r := make([]byte, 20)
+	if _, err := rand.Read(r); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(r[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
