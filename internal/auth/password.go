@@ -113,18 +113,23 @@ func VerifyPassword(hash, password string) error {
 }
 
 // GeneratePassword returns a random password of 20 characters from an
-// alphabet without look-alikes (about 110 bits).
+// alphabet without look-alikes (about 116 bits), drawn without modulo bias.
 func GeneratePassword() string {
 	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, 20)
-	r := make([]byte, 20)
-	if _, err := rand.Read(r); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
+	const limit = 256 - 256%len(alphabet) // reject bytes >= limit
+	out := make([]byte, 0, 20)
+	buf := make([]byte, 32)
+	for len(out) < 20 {
+		if _, err := rand.Read(buf); err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		for _, c := range buf {
+			if int(c) < limit && len(out) < 20 {
+				out = append(out, alphabet[int(c)%len(alphabet)])
+			}
+		}
 	}
-	for i := range b {
-		b[i] = alphabet[int(r[i])%len(alphabet)]
-	}
-	return string(b)
+	return string(out)
 }
 
 func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
