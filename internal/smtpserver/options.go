@@ -1,0 +1,109 @@
+package smtpserver
+
+import (
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Options configure a Server. Zero values mean the defaults below; for the
+// connection limits, a negative value means "no limit".
+type Options struct {
+	// Hostname is our name in the greeting, EHLO reply and 421 replies.
+	Hostname string
+	// TLSConfig enables STARTTLS (RFC 3207); nil means no STARTTLS.
+	TLSConfig *tls.Config
+	// ImplicitTLS makes every connection start with a TLS handshake
+	// (RFC 8314, port 465). Requires TLSConfig.
+	ImplicitTLS bool
+
+	// MaxLineLength caps a command line and a message text line, CRLF
+	// included (default 2000; values under 1000 are raised to 1000, the
+	// RFC 5321 §4.5.3.1.6 text line limit). An overlong line ends the
+	// session: see the package doc.
+	MaxLineLength int
+	// MaxMessageBytes caps the message size, advertised as SIZE (RFC 1870).
+	// Default 25 MiB.
+	MaxMessageBytes int64
+	// MaxRecipients caps RCPT per transaction, advertised as LIMITS RCPTMAX
+	// (RFC 9422). Default 100, the RFC 5321 §4.5.3.1.8 minimum.
+	MaxRecipients int
+	// MaxConnections caps concurrent connections (default 1000).
+	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent connections per client IP
+	// (default 100).
+	MaxConnectionsPerIP int
+
+	// CommandTimeout bounds the wait for each command (default 5 min,
+	// RFC 5321 §4.5.3.2.7).
+	CommandTimeout time.Duration
+	// DataBlockTimeout bounds each read of message data (default 3 min,
+	// RFC 5321 §4.5.3.2.5).
+	DataBlockTimeout time.Duration
+	// DataEndTimeout bounds the whole transfer of one message's data
+	// (default 10 min, RFC 5321 §4.5.3.2.6).
+	DataEndTimeout time.Duration
+
+	// MaxErrors is how many failed commands (rejected by the policy) a
+	// session may make before it is answered 421 and closed (default 10).
+	MaxErrors int
+
+	// Logger receives one line per transaction and internal errors.
+	// Nil discards.
+	Logger *slog.Logger
+}
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxLineLength       = 2000
+	MinMaxLineLength           = 1000
+	DefaultMaxMessageBytes     = 25 << 20
+	DefaultMaxRecipients       = 100
+	DefaultMaxConnections      = 1000
+	DefaultMaxConnectionsPerIP = 100
+	DefaultCommandTimeout      = 5 * time.Minute
+	DefaultDataBlockTimeout    = 3 * time.Minute
+	DefaultDataEndTimeout      = 10 * time.Minute
+	DefaultMaxErrors           = 10
+)
+
+func (o Options) withDefaults() Options {
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.MaxLineLength == 0 {
+		o.MaxLineLength = DefaultMaxLineLength
+	}
+	if o.MaxLineLength < MinMaxLineLength {
+		o.MaxLineLength = MinMaxLineLength
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxConnectionsPerIP == 0 {
+		o.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
+	if o.DataBlockTimeout <= 0 {
+		o.DataBlockTimeout = DefaultDataBlockTimeout
+	}
+	if o.DataEndTimeout <= 0 {
+		o.DataEndTimeout = DefaultDataEndTimeout
+	}
+	if o.MaxErrors <= 0 {
+		o.MaxErrors = DefaultMaxErrors
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
