@@ -1,0 +1,199 @@
+// Package mx is the inbound policy of the MX role (port 25): it accepts
+// mail for the domains and accounts in the store and nothing else.
+//
+// It plugs into smtpserver as its Backend. Per transaction:
+//
+//   - MAIL FROM (RFC 5321 §4.1.1.2): the reverse-path must parse; the null
+//     sender <> is accepted (bounces, RFC 5321 §4.5.5). A non-ASCII address
+//     needs the SMTPUTF8 parameter (RFC 6531 §3.4): 553 5.6.7 otherwise.
+//   - RCPT TO (RFC 5321 §4.1.1.3): the address is canonicalised and
+//     resolved with store.Resolve (account, alias, subaddress, catch-all).
+//     A domain that is not ours gets 554 5.7.1: the MX role never relays.
+//     An unknown user gets 550 5.1.1; a store failure 451 4.3.0. An account
+//     reached by several recipients gets one copy.
+//   - DATA/BDAT: the engine has read the message and refused bare CR/LF.
+//     mx prepends Return-Path (RFC 5321 §4.4, §4.1.1.2) and a Received
+//     trace header (RFC 5321 §4.4; "with" keywords from RFC 3848 and
+//     RFC 6531 §3.7.3) and stores the message with a single store.Deliver
+//     into each account's INBOX. Only after Deliver has returned (the
+//     message is durable) does the client get its 250 (RFC 5321 §6.1).
+//
+// The stored bytes are exactly the two trace headers followed by the
+// message as received.
+package mx
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/smtp"
+	"github.com/posthorn/posthorn/internal/smtpserver"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Options configure the MX policy.
+type Options struct {
+	// Store holds the domains, accounts and mailboxes.
+	Store store.Store
+	// Hostname is our name in the Received header.
+	Hostname string
+	// SubaddressSeparator is the tag separator ("+" in user+tag@); "" turns
+	// subaddressing off.
+	SubaddressSeparator string
+	// Logger receives store failures. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock for the Received header's date. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Backend is the MX policy; it implements smtpserver.Backend.
+type Backend struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+var _ smtpserver.Backend = (*Backend)(nil)
+
+// New returns the MX policy.
+func New(opts Options) *Backend {
+	b := &Backend{opts: opts, log: opts.Logger, now: opts.Now}
+	if b.log == nil {
+		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.opts.Hostname == "" {
+		b.opts.Hostname = "localhost"
+	}
+	return b
+}
+
+// NewSession implements smtpserver.Backend.
+func (b *Backend) NewSession(ci smtpserver.ConnInfo) smtpserver.Session {
+	return &session{b: b, ci: ci, ip: clientIP(ci.RemoteAddr)}
+}
+
+// Replies of the MX policy.
+var (
+	replyBadSender    = &smtp.Reply{Code: 501, Enhanced: smtp.EnhancedCode{5, 1, 7}, Text: "Bad sender address syntax"}
+	replyBadRcpt      = &smtp.Reply{Code: 501, Enhanced: smtp.EnhancedCode{5, 1, 3}, Text: "Bad recipient address syntax"}
+	replyNeedUTF8     = &smtp.Reply{Code: 553, Enhanced: smtp.EnhancedCode{5, 6, 7}, Text: "Non-ASCII address requires SMTPUTF8"}
+	replyRelayDenied  = &smtp.Reply{Code: 554, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Relay access denied"}
+	replyUserUnknown  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"}
+	replyNoRecipients = &smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "No valid recipients"}
+)
+
+type session struct {
+	b  *Backend
+	ci smtpserver.ConnInfo
+	ip net.IP
+
+	// The current transaction.
+	txID    string
+	from    string // reverse-path mailbox, "" for <>
+	utf8    bool
+	rcpts   []string // accepted recipients, as written
+	targets []store.Target
+
+	trace []byte // scratch for the trace headers, reused
+	helo  string // helo the cached fromClause was made for
+	fromC string // cached "from" clause of the Received header
+}
+
+func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
+	s.reset()
+	s.txID, s.utf8 = opts.TxID, opts.UTF8
+	if from == "" {
+		s.from = ""
+		return nil
+	}
+	a, err := smtp.ParseUnquotedAddress(from)
+	if err != nil {
+		return replyBadSender
+	}
+	if !opts.UTF8 && !a.IsASCII() {
+		return replyNeedUTF8
+	}
+	s.from = a.String()
+	return nil
+}
+
+func (s *session) Rcpt(ctx context.Context, to string) error {
+	a, err := smtp.ParseUnquotedAddress(to)
+	if err != nil {
+		return replyBadRcpt
+	}
+	if !s.utf8 && !a.IsASCII() {
+		return replyNeedUTF8
+	}
+	canon := a.Canonical()
+	at := strings.LastIndexByte(canon, '@')
+	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
+	switch {
+	case errors.Is(err, store.ErrUnknownDomain):
+		return replyRelayDenied
+	case errors.Is(err, store.ErrNotFound):
+		return replyUserUnknown
+	case err != nil:
+		s.b.log.Error("mx: resolving recipient", "conn", s.ci.ID, "id", s.txID, "rcpt", canon, "err", err)
+		return smtp.ReplyTempError
+	}
+	for _, acct := range accts {
+		if !s.hasTarget(acct.ID) {
+			s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
+		}
+	}
+	s.rcpts = append(s.rcpts, a.String())
+	return nil
+}
+
+func (s *session) hasTarget(id int64) bool {
+	for _, t := range s.targets {
+		if t.AccountID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
+	if len(s.targets) == 0 {
+		return replyNoRecipients
+	}
+	now := s.b.now()
+	s.trace = s.appendTrace(s.trace[:0], msg, now)
+	_, err := s.b.opts.Store.Deliver(ctx, store.Delivery{
+		Body:         msg.WithTrace(s.trace),
+		InternalDate: now,
+		Targets:      s.targets,
+	})
+	if err != nil {
+		s.b.log.Error("mx: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+		return smtp.ReplyTempError
+	}
+	return nil
+}
+
+func (s *session) Reset() { s.reset() }
+
+func (s *session) Close() {}
+
+func (s *session) reset() {
+	s.txID, s.from, s.utf8 = "", "", false
+	s.rcpts = s.rcpts[:0]
+	s.targets = s.targets[:0]
+}
+
+func clientIP(a net.Addr) net.IP {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP
+	}
+	return nil
+}
