@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Storing and reading messages.
+
+// Writer statements of the delivery path, kept as constants so the
+// prepared-statement cache hits.
+const (
+	sqlInsertBlob = `INSERT INTO blobs (data) VALUES (?)`
+	// Takes the next UID and MODSEQ of the named mailbox of an account,
+	// falling back to INBOX when it does not exist.
+	sqlNextUIDByName = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+		WHERE id = (SELECT id FROM mailboxes WHERE account_id = ?1 AND name IN (?2, 'INBOX')
+			ORDER BY name = 'INBOX' LIMIT 1)
+		RETURNING id, uidnext - 1, highestmodseq`
+	sqlNextUID = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
+		WHERE id = ? RETURNING uidnext - 1, highestmodseq`
+	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internal_date, size, blob_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+func internalDate(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// Deliver implements store.Mail. The body is stored once and shared by
+// every target's message.
+func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message, error) {
+	if len(d.Targets) == 0 {
+		return nil, fmt.Errorf("deliver: no targets: %w", store.ErrInvalid)
+	}
+	type target struct {
+		accountID int64
+		mailbox   string
+		flags     flagSet
+	}
+	targets := make([]target, len(d.Targets))
+	for i, t := range d.Targets {
+		name := t.Mailbox
+		if name == "" {
+			name = store.Inbox
+		}
+		// An invalid name cannot exist, so it falls back to INBOX too.
+		if n, err := mailboxName(name); err == nil {
+			name = n
+		}
+		fl, err := parseFlags(t.Flags)
+		if err != nil {
+			return nil, fmt.Errorf("deliver: %w", err)
+		}
+		targets[i] = target{t.AccountID, name, fl}
+	}
+	date := internalDate(d.InternalDate)
+	body := nonNil(d.Body)
+	out := make([]store.Message, len(targets))
+	err := s.write(ctx, func(w *wtx) error {
+		blobID, err := w.insert(sqlInsertBlob, body)
+		if err != nil {
+			return err
+		}
+		for i, t := range targets {
+			m := store.Message{Flags: t.flags.list(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
+			err := w.queryRow(sqlNextUIDByName, t.accountID, t.mailbox).Scan(&m.MailboxID, &m.UID, &m.ModSeq)
+			if err != nil {
+				return notFound(err, fmt.Sprintf("deliver: account %d", t.accountID))
+			}
+			m.ID, err = w.insert(sqlInsertMessage, m.MailboxID, m.UID, m.ModSeq, t.flags.sys, t.flags.keywordText(),
+				date.UnixMicro(), m.Size, blobID)
+			if err != nil {
+				return err
+			}
+			out[i] = m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Append implements store.Mail.
+func (s *Store) Append(ctx context.Context, mailboxID int64, opts store.AppendOptions, body []byte) (store.Message, error) {
+	fl, err := parseFlags(opts.Flags)
+	if err != nil {
+		return store.Message{}, fmt.Errorf("append: %w", err)
+	}
+	date := internalDate(opts.InternalDate)
+	body = nonNil(body)
+	m := store.Message{MailboxID: mailboxID, Flags: fl.list(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
+	err = s.write(ctx, func(w *wtx) error {
+		err := w.queryRow(sqlNextUID, mailboxID).Scan(&m.UID, &m.ModSeq)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("append: mailbox %d", mailboxID))
+		}
+		blobID, err := w.insert(sqlInsertBlob, body)
+		if err != nil {
+			return err
+		}
+		m.ID, err = w.insert(sqlInsertMessage, mailboxID, m.UID, m.ModSeq, fl.sys, fl.keywordText(), date.UnixMicro(), m.Size, blobID)
+		return err
+	})
+	if err != nil {
+		return store.Message{}, err
+	}
+	return m, nil
+}
+
+// nonNil makes an empty body a zero-length BLOB rather than NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+const messageColumns = `id, mailbox_id, uid, modseq, sysflags, keywords, internal_date, size`
+
+func scanMessage(r rowScanner, extra ...any) (store.Message, flagSet, error) {
+	var m store.Message
+	var sys, date int64
+	var kw string
+	err := r.Scan(append([]any{&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &sys, &kw, &date, &m.Size}, extra...)...)
+	fl := storedFlags(sys, kw)
+	m.Flags = fl.list()
+	m.InternalDate = fromMicro(date)
+	return m, fl, err
+}
+
+// Messages implements store.Mail.
+func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+	rows, err := s.query(ctx, `SELECT `+messageColumns+` FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := collect(rows, func(r *sql.Rows) (store.Message, error) {
+		m, _, err := scanMessage(r)
+		return m, err
+	})
+	if err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
+	return nil, s.mailboxExists(ctx, mailboxID)
+}
+
+func (s *Store) mailboxExists(ctx context.Context, mailboxID int64) error {
+	var ok bool
+	if err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id = ?)`, mailboxID).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// MessageBody implements store.Mail.
+func (s *Store) MessageBody(ctx context.Context, messageID int64) ([]byte, error) {
+	var body []byte
+	err := s.queryRow(ctx, `SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`, messageID).Scan(&body)
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("message %d", messageID))
+	}
+	return nonNil(body), nil
+}

@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+)
+
+// migrations are the schema, in order. migrations[i] takes the database
+// from version i to version i+1. Never edit a released entry; append a new
+// one.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The UIDVALIDITY counter starts at the creation time, so a database that
+-- is deleted and recreated does not hand out values clients have cached.
+INSERT INTO meta (key, value) VALUES ('uidvalidity', unixepoch());
+
+CREATE TABLE domains (
+	id      INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL UNIQUE,
+	created INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	address          TEXT NOT NULL UNIQUE,
+	domain_id        INTEGER NOT NULL REFERENCES domains (id),
+	created          INTEGER NOT NULL,
+	password_hash    TEXT NOT NULL DEFAULT '',
+	scram_salt       BLOB,
+	scram_iterations INTEGER NOT NULL DEFAULT 0,
+	scram_stored_key BLOB,
+	scram_server_key BLOB
+);
+CREATE INDEX accounts_domain ON accounts (domain_id);
+
+CREATE TABLE aliases (
+	id        INTEGER PRIMARY KEY,
+	address   TEXT NOT NULL UNIQUE,
+	domain_id INTEGER NOT NULL REFERENCES domains (id),
+	created   INTEGER NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases (domain_id);
+
+-- Targets are account addresses, not foreign keys: an account removed
+-- after the alias was made leaves a dangling target that store.Resolve
+-- skips.
+CREATE TABLE alias_targets (
+	alias_id INTEGER NOT NULL REFERENCES aliases (id) ON DELETE CASCADE,
+	position INTEGER NOT NULL,
+	address  TEXT NOT NULL,
+	PRIMARY KEY (alias_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE mailboxes (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id    INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	special_use   TEXT NOT NULL DEFAULT '',
+	uidvalidity   INTEGER NOT NULL,
+	uidnext       INTEGER NOT NULL DEFAULT 1,
+	highestmodseq INTEGER NOT NULL DEFAULT 1,
+	subscribed    INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+
+CREATE TABLE blobs (
+	id   INTEGER PRIMARY KEY,
+	data BLOB NOT NULL
+);
+
+CREATE TABLE messages (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	mailbox_id    INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	sysflags      INTEGER NOT NULL DEFAULT 0,
+	keywords      TEXT NOT NULL DEFAULT '',
+	internal_date INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	blob_id       INTEGER NOT NULL REFERENCES blobs (id),
+	UNIQUE (mailbox_id, uid)
+);
+CREATE INDEX messages_blob ON messages (blob_id);
+
+-- A body goes when the last message using it goes (also on cascaded
+-- deletes of mailboxes and accounts).
+CREATE TRIGGER messages_blob_gc AFTER DELETE ON messages
+WHEN NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = OLD.blob_id)
+BEGIN
+	DELETE FROM blobs WHERE id = OLD.blob_id;
+END;
+
+-- The CONDSTORE/QRESYNC change log: the latest flag change or the expunge
+-- of each UID, with the MODSEQ it took.
+CREATE TABLE changes (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes (id) ON DELETE CASCADE,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	kind       INTEGER NOT NULL,
+	flags      TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX changes_modseq ON changes (mailbox_id, modseq);
+`,
+}
+
+// migrate brings the schema up to date inside one write transaction, so
+// two processes opening a new file at once do not both apply it.
+func migrate(ctx context.Context, conn *sql.Conn, log *slog.Logger) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.Info("database schema migrated", "version", v+1)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

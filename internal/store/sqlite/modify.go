@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Flag changes, expunges, copies and the change log (RFC 7162 CONDSTORE
+// and QRESYNC). A UID or id set goes to SQLite as one JSON array bound to
+// json_each, so a STORE or EXPUNGE over many messages is one query.
+
+// jsonInts renders ids as a JSON array.
+func jsonInts[T uint32 | int64](ids []T) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(int64(id), 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// bumpModSeq takes a new MODSEQ for a mailbox.
+func bumpModSeq(w *wtx, mailboxID int64) (uint64, error) {
+	var ms uint64
+	err := w.queryRow(`UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq`,
+		mailboxID).Scan(&ms)
+	return ms, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+}
+
+const sqlLogChange = `INSERT INTO changes (mailbox_id, uid, modseq, kind, flags) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, kind = excluded.kind, flags = excluded.flags`
+
+// selectMessages reads the messages of a mailbox with the given UIDs, in
+// UID order, after checking that the mailbox exists.
+func selectMessages(w *wtx, mailboxID int64, uids []uint32) ([]store.Message, []flagSet, []int64, error) {
+	var accountID int64
+	if err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, mailboxID).Scan(&accountID); err != nil {
+		return nil, nil, nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	rows, err := w.query(`SELECT `+messageColumns+`, blob_id FROM messages
+		WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mailboxID, jsonInts(uids))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer rows.Close()
+	var (
+		msgs  []store.Message
+		flags []flagSet
+		blobs []int64
+	)
+	for rows.Next() {
+		var blob int64
+		m, fl, err := scanMessage(rows, &blob)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		msgs, flags, blobs = append(msgs, m), append(flags, fl), append(blobs, blob)
+	}
+	return msgs, flags, blobs, rows.Err()
+}
+
+// UpdateFlags implements store.Mail. Messages whose flags do not actually
+// change keep their MODSEQ and are still returned in updated; all changed
+// messages of one call share one new MODSEQ (RFC 7162 §3.1.3 allows that).
+func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) (updated []store.Message, failed []uint32, err error) {
+	if op != store.FlagsReplace && op != store.FlagsAdd && op != store.FlagsRemove {
+		return nil, nil, fmt.Errorf("flag operation %d: %w", op, store.ErrInvalid)
+	}
+	arg, err := parseFlags(flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.write(ctx, func(w *wtx) error {
+		updated, failed = nil, nil
+		msgs, cur, _, err := selectMessages(w, mailboxID, uids)
+		if err != nil {
+			return err
+		}
+		var modseq uint64
+		for i, m := range msgs {
+			if unchangedSince > 0 && m.ModSeq > unchangedSince {
+				failed = append(failed, m.UID)
+				continue
+			}
+			next := cur[i].apply(op, arg)
+			if !next.equal(cur[i]) {
+				if modseq == 0 {
+					if modseq, err = bumpModSeq(w, mailboxID); err != nil {
+						return err
+					}
+				}
+				if _, err := w.exec(`UPDATE messages SET sysflags = ?, keywords = ?, modseq = ? WHERE id = ?`,
+					next.sys, next.keywordText(), modseq, m.ID); err != nil {
+					return err
+				}
+				if _, err := w.exec(sqlLogChange, mailboxID, m.UID, modseq, store.ChangeFlags, next.text()); err != nil {
+					return err
+				}
+				m.ModSeq, m.Flags = modseq, next.list()
+			}
+			updated = append(updated, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return updated, failed, nil
+}
+
+// Expunge implements store.Mail.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
+	if uids != nil && len(uids) == 0 {
+		return nil, s.mailboxExists(ctx, mailboxID)
+	}
+	var removed []uint32
+	err := s.write(ctx, func(w *wtx) error {
+		removed = nil
+		var q string
+		args := []any{mailboxID, flagDeleted}
+		if uids == nil {
+			q = `SELECT id, uid FROM messages WHERE mailbox_id = ? AND sysflags & ? != 0 ORDER BY uid`
+		} else {
+			q = `SELECT id, uid FROM messages WHERE mailbox_id = ? AND sysflags & ? != 0
+				AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`
+			args = append(args, jsonInts(uids))
+		}
+		var exists bool
+		if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id = ?)`, mailboxID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		}
+		rows, err := w.query(q, args...)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			var uid uint32
+			if err := rows.Scan(&id, &uid); err != nil {
+				rows.Close()
+				return err
+			}
+			ids, removed = append(ids, id), append(removed, uid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return expungeIDs(w, mailboxID, ids, removed)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return removed, nil
+}
+
+// expungeIDs deletes messages of one mailbox under one new MODSEQ and
+// logs their UIDs.
+func expungeIDs(w *wtx, mailboxID int64, ids []int64, uids []uint32) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	modseq, err := bumpModSeq(w, mailboxID)
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids)); err != nil {
+		return err
+	}
+	for _, uid := range uids {
+		if _, err := w.exec(sqlLogChange, mailboxID, uid, modseq, store.ChangeExpunge, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Copy implements store.Mail.
+func (s *Store) Copy(ctx context.Context, fromMailboxID int64, uids []uint32, toMailboxID int64) (src, dst []uint32, err error) {
+	return s.copy(ctx, fromMailboxID, uids, toMailboxID, false)
+}
+
+// Move implements store.Mail (RFC 6851): one transaction, so the messages
+// are never in both mailboxes or in neither.
+func (s *Store) Move(ctx context.Context, fromMailboxID int64, uids []uint32, toMailboxID int64) (src, dst []uint32, err error) {
+	return s.copy(ctx, fromMailboxID, uids, toMailboxID, true)
+}
+
+func (s *Store) copy(ctx context.Context, fromID int64, uids []uint32, toID int64, move bool) (src, dst []uint32, err error) {
+	err = s.write(ctx, func(w *wtx) error {
+		src, dst = nil, nil
+		var fromAcct, toAcct int64
+		err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, fromID).Scan(&fromAcct)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d", fromID))
+		}
+		if err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, toID).Scan(&toAcct); err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d", toID))
+		}
+		if fromAcct != toAcct {
+			return fmt.Errorf("copy between accounts %d and %d: %w", fromAcct, toAcct, store.ErrInvalid)
+		}
+		msgs, flags, blobs, err := selectMessages(w, fromID, uids)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		n := int64(len(msgs))
+		var first uint32
+		var modseq uint64
+		err = w.queryRow(`UPDATE mailboxes SET uidnext = uidnext + ?2, highestmodseq = highestmodseq + 1
+			WHERE id = ?1 RETURNING uidnext - ?2, highestmodseq`, toID, n).Scan(&first, &modseq)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			uid := first + uint32(i)
+			if _, err := w.exec(sqlInsertMessage, toID, uid, modseq, flags[i].sys, flags[i].keywordText(),
+				m.InternalDate.UnixMicro(), m.Size, blobs[i]); err != nil {
+				return err
+			}
+			ids[i] = m.ID
+			src, dst = append(src, m.UID), append(dst, uid)
+		}
+		if move {
+			return expungeIDs(w, fromID, ids, src)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return src, dst, nil
+}
+
+// Changes implements store.Mail. The log keeps the latest entry per UID:
+// a later flag change or the expunge replaces earlier entries, which is
+// all CONDSTORE and QRESYNC need to answer "what changed since N".
+func (s *Store) Changes(ctx context.Context, mailboxID int64, since uint64) ([]store.Change, error) {
+	rows, err := s.query(ctx, `SELECT modseq, uid, kind, flags FROM changes
+		WHERE mailbox_id = ? AND modseq > ? ORDER BY modseq, uid`, mailboxID, since)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := collect(rows, func(r *sql.Rows) (store.Change, error) {
+		var c store.Change
+		var flags string
+		err := r.Scan(&c.ModSeq, &c.UID, &c.Kind, &flags)
+		if c.Kind == store.ChangeFlags {
+			c.Flags = strings.Fields(flags)
+		}
+		return c, err
+	})
+	if err != nil || len(changes) > 0 {
+		return changes, err
+	}
+	return nil, s.mailboxExists(ctx, mailboxID)
+}
+
