@@ -170,6 +170,10 @@ const (
 // Inbox is the name of the mailbox new mail goes to.
 const Inbox = "INBOX"
 
+// Delimiter separates the levels of a mailbox name ("Archive/2024"):
+// RenameMailbox renames the children under it too.
+const Delimiter = "/"
+
 // DefaultMailbox is a mailbox every new account gets.
 type DefaultMailbox struct {
 	Name string

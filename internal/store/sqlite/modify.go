@@ -269,4 +269,3 @@ func (s *Store) Changes(ctx context.Context, mailboxID int64, since uint64) ([]s
 	}
 	return nil, s.mailboxExists(ctx, mailboxID)
 }
-
