@@ -56,6 +56,8 @@ type Store struct {
 	mu       sync.RWMutex // guards closed against in-flight sends on reqs
 	closed   bool
 	isClosed atomic.Bool // closed, for readers that do not take mu
+
+	commits, requests atomic.Int64 // group-commit statistics
 }
 
 var _ store.Store = (*Store)(nil)

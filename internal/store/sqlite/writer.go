@@ -136,6 +136,8 @@ func (s *Store) commit(batch []*request) {
 		}
 		return
 	}
+	s.commits.Add(1)
+	s.requests.Add(int64(len(batch)))
 	if err := w.execRaw("COMMIT"); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
 		s.log.Error("commit failed", "err", err, "batch", len(batch))
