@@ -1,0 +1,248 @@
+package mx
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/smtpserver"
+	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/sqlite"
+)
+
+const testTimeout = 10 * time.Second
+
+// fixedNow is the clock of every test server, so trace headers are exact.
+var fixedNow = time.Date(2026, 3, 14, 15, 9, 26, 0, time.FixedZone("", 3600))
+
+const dateStr = "Sat, 14 Mar 2026 15:09:26 +0100"
+
+// env is a running MX server on a fresh store: domain example.test with
+// accounts alice, bob and jöran, alias team@ -> alice, bob, and
+// other.test as a second domain with a catch-all to bob.
+type env struct {
+	t       testing.TB
+	st      store.Store
+	addr    string
+	cliTLS  *tls.Config
+	accts   map[string]store.Account
+	srvOpts smtpserver.Options
+}
+
+type envOpts struct {
+	wrap func(store.Store) store.Store // wraps the store the policy sees
+	smtp smtpserver.Options
+}
+
+func newEnv(t testing.TB, eo envOpts) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "store.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, st: st, accts: map[string]store.Account{}}
+	for _, d := range []string{"example.test", "other.test"} {
+		if err := st.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []string{"alice@example.test", "bob@example.test", "jöran@example.test"} {
+		acct, err := st.AddAccount(ctx, a, store.Credentials{})
+		if err != nil {
+			t.Fatalf("AddAccount %s: %v", a, err)
+		}
+		e.accts[a] = acct
+	}
+	if err := st.AddAlias(ctx, "team@example.test", []string{"alice@example.test", "bob@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddAlias(ctx, "@other.test", []string{"bob@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	var policyStore store.Store = st
+	if eo.wrap != nil {
+		policyStore = eo.wrap(st)
+	}
+	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }})
+	srvTLS, cliTLS := selfSigned(t, "mx.example.test")
+	e.cliTLS = cliTLS
+	opts := eo.smtp
+	opts.Hostname = "mx.example.test"
+	opts.TLSConfig = srvTLS
+	e.srvOpts = opts
+	srv := smtpserver.New(opts, be)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = l.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return e
+}
+
+// inbox returns the bodies in an account's INBOX, in UID order.
+func (e *env) inbox(addr string) []string {
+	e.t.Helper()
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, e.accts[addr].ID, store.Inbox)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	msgs, err := e.st.Messages(ctx, mb.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		b, err := e.st.MessageBody(ctx, m.ID)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// wantOne asserts addr's INBOX holds exactly one message with body want.
+func (e *env) wantOne(addr, want string) {
+	e.t.Helper()
+	got := e.inbox(addr)
+	if len(got) != 1 {
+		e.t.Fatalf("%s has %d messages, want 1: %q", addr, len(got), got)
+	}
+	if got[0] != want {
+		e.t.Errorf("%s stored\n%q\nwant\n%q", addr, got[0], want)
+	}
+}
+
+// trace builds the expected trace headers.
+func trace(from, helo, with, id, rcpt, tlsInfo string) string {
+	s := "Return-Path: <" + from + ">\r\nReceived: from " + helo + " ([127.0.0.1])\r\n\tby mx.example.test with " + with + " id " + id
+	if rcpt != "" {
+		s += "\r\n\tfor <" + rcpt + ">"
+	}
+	if tlsInfo != "" {
+		s += "\r\n\t(using " + tlsInfo + ")"
+	}
+	return s + ";\r\n\t" + dateStr + "\r\n"
+}
+
+// queuedID extracts the id from "250 2.0.0 Ok: queued as ID" (with or
+// without the code).
+func queuedID(t testing.TB, reply string) string {
+	t.Helper()
+	i := strings.Index(reply, "queued as ")
+	if i < 0 {
+		t.Fatalf("reply %q has no queue id", reply)
+	}
+	return strings.TrimSpace(reply[i+len("queued as "):])
+}
+
+// raw is a line-level SMTP client for transcripts.
+type raw struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func (e *env) dialRaw() *raw {
+	e.t.Helper()
+	nc, err := net.DialTimeout("tcp", e.addr, testTimeout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	c := &raw{t: e.t, nc: nc, r: bufio.NewReader(nc)}
+	c.expect("220 ")
+	return c
+}
+
+func (c *raw) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.nc, s); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// expect reads one reply and checks its last line's prefix.
+func (c *raw) expect(prefix string) string {
+	c.t.Helper()
+	var lines []string
+	for {
+		l, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("waiting for %q after %q: %v", prefix, lines, err)
+		}
+		l = strings.TrimSuffix(l, "\r\n")
+		lines = append(lines, l)
+		if len(l) < 4 || l[3] != '-' {
+			break
+		}
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, prefix) {
+		c.t.Fatalf("got %q, want prefix %q", lines, prefix)
+	}
+	return last
+}
+
+func selfSigned(t testing.TB, name string) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, ServerName: name}
+}
+
+
+func smtpserverOpts(maxErrors int) smtpserver.Options {
+	return smtpserver.Options{MaxErrors: maxErrors}
+}
