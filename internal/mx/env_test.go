@@ -9,9 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,6 +39,7 @@ type env struct {
 	st      store.Store
 	addr    string
 	cliTLS  *tls.Config
+	caFile  string // PEM of the server's self-signed certificate
 	accts   map[string]store.Account
 	srvOpts smtpserver.Options
 }
@@ -81,6 +84,11 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }})
 	srvTLS, cliTLS := selfSigned(t, "mx.example.test")
 	e.cliTLS = cliTLS
+	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	leaf := srvTLS.Certificates[0].Certificate[0]
+	if err := os.WriteFile(e.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	opts := eo.smtp
 	opts.Hostname = "mx.example.test"
 	opts.TLSConfig = srvTLS
