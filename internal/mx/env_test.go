@@ -250,7 +250,6 @@ func selfSigned(t testing.TB, name string) (server, client *tls.Config) {
 		&tls.Config{RootCAs: pool, ServerName: name}
 }
 
-
 func smtpserverOpts(maxErrors int) smtpserver.Options {
 	return smtpserver.Options{MaxErrors: maxErrors}
 }
