@@ -1,0 +1,173 @@
+// Package config defines posthorn's configuration: one TOML file, decoded
+// strictly (unknown keys are errors) onto Default, then checked by Validate.
+// Every error names the file, the line and the key, and gives a hint.
+//
+// The doc comments on the fields below are the user documentation:
+// Reference and Sample read them from this file's source, embedded in the
+// binary, and docs/config.md is generated from them (go generate
+// ./internal/config). Write them for operators, not for Go programmers.
+//
+// Struct tags: toml is the key name; docdefault replaces the default shown
+// in the reference when the real one depends on the machine or the field is
+// required; sample gives the TOML value used in the sample file instead of
+// the default.
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// The fully qualified domain name of this server, used in the SMTP
+	// greeting, in EHLO when sending, and in Received headers. It should
+	// resolve to this server and match the reverse DNS of its IP addresses.
+	Hostname string `toml:"hostname" docdefault:"this machine's host name (os.Hostname)" sample:"\"mail.example.com\""`
+
+	// Domains this server receives mail for. They are added to the store at
+	// start if missing; `posthorn domain add` can add more at run time.
+	// Removing a domain here does not remove it from the store.
+	Domains []string `toml:"domains" sample:"[\"example.com\"]"`
+
+	// Directory for the database, queue and other state. A relative path is
+	// relative to the working directory of the daemon.
+	DataDir string `toml:"data_dir"`
+
+	// Separator between the user and a tag in a local part: with "+", mail
+	// to user+news@example.com goes to user@example.com. One character; ""
+	// turns subaddressing off.
+	SubaddressSeparator string `toml:"subaddress_separator"`
+
+	// Network listeners, one [[listeners]] table each. Writing any
+	// [[listeners]] table replaces the default list.
+	Listeners []Listener `toml:"listeners"`
+
+	// Certificate for STARTTLS and the implicit-TLS roles.
+	TLS TLS `toml:"tls"`
+
+	// Resource limits per protocol.
+	Limits Limits `toml:"limits"`
+
+	// Logging.
+	Log Log `toml:"log"`
+}
+
+// Listener is one address to accept connections on.
+type Listener struct {
+	// The protocol spoken on this address: "smtp" (inbound MX, port 25),
+	// "submission" (587), "submissions" (465, implicit TLS), "imap" (143),
+	// "imaps" (993), "pop3" (110), "pop3s" (995) or "http" (send API).
+	// The implicit-TLS roles need [tls]. All names are accepted here; the
+	// daemon refuses to start a role this build does not implement yet.
+	Role string `toml:"role" docdefault:"required"`
+
+	// Where to listen, as "host:port". The host may be an IP address, a
+	// name, or empty for all addresses (":25"). Port 0 picks a free port
+	// (for tests).
+	Address string `toml:"address" docdefault:"required"`
+
+	// Expect a PROXY protocol header from a load balancer before the
+	// protocol starts. Reserved: not implemented yet.
+	ProxyProtocol bool `toml:"proxy_protocol"`
+}
+
+// TLS is the server certificate.
+type TLS struct {
+	// PEM file with the certificate chain, leaf first. Set both cert_file and
+	// key_file, or neither (no STARTTLS then).
+	CertFile string `toml:"cert_file"`
+
+	// PEM file with the private key of cert_file.
+	KeyFile string `toml:"key_file"`
+
+	// Oldest TLS version accepted from clients: "1.2" or "1.3". Older
+	// versions are insecure and refused (RFC 8996).
+	MinVersion string `toml:"min_version"`
+}
+
+// Limits groups limits per protocol.
+type Limits struct {
+	// Limits for SMTP listeners (roles smtp, submission, submissions).
+	SMTP SMTPLimits `toml:"smtp"`
+}
+
+// SMTPLimits bounds what one SMTP client may use.
+type SMTPLimits struct {
+	// Longest line accepted, in bytes including CRLF, for commands and for
+	// message text. RFC 5321 §4.5.3.1 requires at least 512 for commands
+	// and 1000 for text lines; the minimum here is 1000.
+	MaxLineLength int `toml:"max_line_length"`
+
+	// Largest message accepted, advertised with the SIZE extension (RFC
+	// 1870). An integer number of bytes or a string such as "50MiB" or
+	// "10MB". RFC 5321 §4.5.3.1.7 requires at least 64KiB.
+	MaxMessageSize ByteSize `toml:"max_message_size"`
+
+	// Most recipients accepted for one message; more get a temporary
+	// error. RFC 5321 §4.5.3.1.8 asks for at least 100.
+	MaxRecipients int `toml:"max_recipients"`
+
+	// Most simultaneous connections over all SMTP listeners; more are
+	// answered with 421 and closed.
+	MaxConnections int `toml:"max_connections"`
+
+	// Most simultaneous connections from one client IP address; at most
+	// max_connections.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
+	// How long to wait for the next command (RFC 5321 §4.5.3.2 suggests
+	// at least 5 minutes).
+	CommandTimeout Duration `toml:"command_timeout"`
+
+	// How long to wait for each block of message data after DATA or BDAT
+	// (RFC 5321 §4.5.3.2.6: 3 minutes).
+	DataBlockTimeout Duration `toml:"data_block_timeout"`
+
+	// Longest time to process and store a message after its end (the
+	// final "." or the last BDAT chunk) before answering with a temporary
+	// error. Clients wait 10 minutes for this reply (RFC 5321 §4.5.3.2.7).
+	DataEndTimeout Duration `toml:"data_end_timeout"`
+
+	// Failed commands allowed on one connection before it is closed.
+	MaxErrors int `toml:"max_errors"`
+
+	// On shutdown, how long connections in progress may take to finish
+	// before they are closed.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
+}
+
+// Log is where and how the daemon logs.
+type Log struct {
+	// Least severe level logged: "debug", "info", "warn" or "error".
+	Level string `toml:"level"`
+
+	// Output format on standard error: "text" (key=value) or "json".
+	Format string `toml:"format"`
+}
+
+// Default returns the configuration used for every key the file leaves out:
+// safe production values, one smtp listener on ":25" and no TLS.
+func Default() *Config {
+	host, _ := os.Hostname()
+	return &Config{
+		Hostname:            host,
+		DataDir:             "/var/lib/posthorn",
+		SubaddressSeparator: "+",
+		Listeners:           []Listener{{Role: RoleSMTP, Address: ":25"}},
+		TLS:                 TLS{MinVersion: "1.2"},
+		Limits: Limits{SMTP: SMTPLimits{
+			MaxLineLength:       4096,
+			MaxMessageSize:      50 << 20,
+			MaxRecipients:       100,
+			MaxConnections:      500,
+			MaxConnectionsPerIP: 20,
+			CommandTimeout:      NewDuration(5 * time.Minute),
+			DataBlockTimeout:    NewDuration(3 * time.Minute),
+			DataEndTimeout:      NewDuration(10 * time.Minute),
+			MaxErrors:           10,
+			ShutdownGrace:       NewDuration(30 * time.Second),
+		}},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
