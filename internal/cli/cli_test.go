@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// runCLI runs posthorn in-process and returns exit status, stdout, stderr.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code := Main(context.Background(), env, args)
+	return code, out.String(), errb.String()
+}
+
+func TestAdminCommands(t *testing.T) {
+	dd := "-data-dir=" + t.TempDir()
+	steps := []struct {
+		stdin   string
+		args    []string
+		code    int
+		wantOut string // substring of stdout (code 0) or stderr (code != 0)
+	}{
+		{"", []string{"domain", "add", dd, "Example.ORG"}, 0, "added domain example.org"},
+		{"", []string{"domain", "add", dd, "example.org"}, 1, "already exists"},
+		{"", []string{"domain", "add", dd, "not a domain"}, 1, "not a valid domain"},
+		{"", []string{"domain", "list", dd}, 0, "example.org"},
+		{"s3cret-passw0rd\n", []string{"account", "add", dd, "Alice@example.org"}, 0, "added account alice@example.org"},
+		{"s3cret-passw0rd\n", []string{"account", "add", dd, "alice@example.org"}, 1, "already exists"},
+		{"s3cret-passw0rd\n", []string{"account", "add", dd, "bob@unknown.example"}, 1, "not served here"},
+		{"s3cret-passw0rd\n", []string{"account", "add", dd, "no-at-sign"}, 1, "not a valid address"},
+		{"", []string{"account", "add", dd, "carol@example.org"}, 1, "no password"},
+		{"short\n", []string{"account", "add", dd, "carol@example.org"}, 1, "shorter than 8"},
+		{"", []string{"account", "add", dd, "-generate", "carol@example.org"}, 0, "password: "},
+		{"", []string{"account", "list", dd}, 0, "carol@example.org"},
+		{"", []string{"account", "list", dd, "nope.example"}, 1, "not served here"},
+		{"new-passw0rd!\n", []string{"account", "passwd", dd, "alice@example.org"}, 0, "password of alice@example.org changed"},
+		{"new-passw0rd!\n", []string{"account", "passwd", dd, "zed@example.org"}, 1, "no account"},
+		{"", []string{"alias", "add", dd, "postmaster@example.org", "alice@example.org"}, 0, "added alias"},
+		{"", []string{"alias", "add", dd, "postmaster@example.org", "alice@example.org"}, 1, "already exists"},
+		{"", []string{"alias", "add", dd, "sales@example.org", "nobody@example.org"}, 1, "no account nobody@example.org"},
+		{"", []string{"alias", "add", dd, "alice@example.org", "carol@example.org"}, 1, "already exists"},
+		{"", []string{"alias", "add", dd, "@example.org", "alice@example.org", "carol@example.org"}, 0, "added alias @example.org"},
+		{"", []string{"alias", "list", dd}, 0, "@example.org -> alice@example.org, carol@example.org"},
+		{"", []string{"domain", "rm", dd, "example.org"}, 1, "still has accounts or aliases"},
+		{"", []string{"domain", "rm", dd, "nope.example"}, 1, "does not exist"},
+		{"", []string{"alias", "rm", dd, "postmaster@example.org"}, 0, "removed alias"},
+		{"", []string{"alias", "rm", dd, "postmaster@example.org"}, 1, "no alias"},
+		{"", []string{"alias", "rm", dd, "@example.org"}, 0, "removed alias"},
+		{"", []string{"account", "rm", dd, "alice@example.org"}, 0, "removed account"},
+		{"", []string{"account", "rm", dd, "carol@example.org"}, 0, "removed account"},
+		{"", []string{"account", "rm", dd, "carol@example.org"}, 1, "no account"},
+		{"", []string{"domain", "rm", dd, "example.org"}, 0, "removed domain"},
+		{"", []string{"domain", "list", dd}, 0, ""},
+		{"", []string{"account", "add", dd}, 2, "name exactly one address"},
+		{"", []string{"frobnicate"}, 2, "unknown command"},
+		{"", []string{"domain", "frob"}, 2, "unknown subcommand"},
+	}
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, s.stdin, s.args...)
+		if code != s.code {
+			t.Fatalf("posthorn %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(s.args, " "), code, s.code, out, errOut)
+		}
+		got := out
+		if code != 0 {
+			got = errOut
+		}
+		if !strings.Contains(got, s.wantOut) {
+			t.Fatalf("posthorn %s: output %q lacks %q", strings.Join(s.args, " "), got, s.wantOut)
+		}
+	}
+}
+
+func TestPasswordNeverPrintedUnlessGenerated(t *testing.T) {
+	dd := "-data-dir=" + t.TempDir()
+	runCLI(t, "", "domain", "add", dd, "example.org")
+	_, out, errOut := runCLI(t, "typed-secret-42\n", "account", "add", dd, "a@example.org")
+	if strings.Contains(out+errOut, "typed-secret-42") {
+		t.Fatal("a typed password was echoed")
+	}
+}
+
+func TestHelpDocumentsEveryCommand(t *testing.T) {
+	code, out, _ := runCLI(t, "", "help")
+	if code != 0 {
+		t.Fatalf("help exit %d", code)
+	}
+	for _, c := range commands() {
+		if !strings.Contains(out, c.name) {
+			t.Errorf("help does not list %s", c.name)
+		}
+		paths := [][]string{{c.name}}
+		for _, s := range c.sub {
+			paths = append(paths, []string{c.name, s.name})
+		}
+		for _, p := range paths {
+			code, out, _ := runCLI(t, "", append([]string{"help"}, p...)...)
+			if code != 0 || !strings.Contains(out, "Usage: posthorn "+strings.Join(p, " ")) {
+				t.Errorf("help %s: exit %d, output %q", strings.Join(p, " "), code, out)
+			}
+			if len(p) == 2 || c.sub == nil {
+				code, _, errOut := runCLI(t, "", append(p, "-h")...)
+				if code != 0 || !strings.Contains(errOut, "Usage:") {
+					t.Errorf("%s -h: exit %d, output %q", strings.Join(p, " "), code, errOut)
+				}
+			}
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != 0 || !strings.Contains(out, "posthorn ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}

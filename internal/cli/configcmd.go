@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/posthorn/posthorn/internal/config"
+)
+
+func configCommand() *command {
+	return &command{
+		name:    "config",
+		summary: "check a configuration file or print a commented sample",
+		sub: []*command{
+			{
+				name:    "check",
+				summary: "validate a configuration file without starting anything",
+				usage:   "FILE",
+				help: `Every problem is reported with file, line and key, and the exit status is
+1 when there is any.`,
+				run: func(_ context.Context, env *Env, fs *flag.FlagSet) error {
+					if fs.NArg() != 1 {
+						return usagef("name exactly one file")
+					}
+					if _, err := config.Load(fs.Arg(0)); err != nil {
+						return err
+					}
+					fmt.Fprintf(env.Stdout, "%s: ok\n", fs.Arg(0))
+					return nil
+				},
+			},
+			{
+				name:    "sample",
+				summary: "print a complete configuration with every key, its default and its documentation",
+				run: func(_ context.Context, env *Env, fs *flag.FlagSet) error {
+					if fs.NArg() != 0 {
+						return usagef("takes no arguments")
+					}
+					_, err := fmt.Fprint(env.Stdout, config.Sample())
+					return err
+				},
+			},
+		},
+	}
+}

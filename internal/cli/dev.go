@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/posthorn/posthorn/internal/auth"
+	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Dev mode's fixed facts. They are a stable interface: application CI
+// pipelines depend on them (and on dev.json).
+const (
+	devDomain   = "example.test"
+	devHostname = "mail.example.test"
+)
+
+// devPorts are the fixed, unprivileged ports of dev mode: 10000 plus the
+// protocol's standard port. Listeners are added here as posthorn gains them.
+var devPorts = map[string]int{
+	"smtp": 10025,
+}
+
+var devAccounts = []string{"alice@" + devDomain, "bob@" + devDomain}
+
+// DevInfo is the content of DIR/dev.json, for scripts and CI pipelines.
+type DevInfo struct {
+	Host       string         `json:"host"`     // the IP address to connect to
+	Hostname   string         `json:"hostname"` // the name the certificate is for
+	Domain     string         `json:"domain"`
+	Ports      map[string]int `json:"ports"` // by protocol; only listeners that run
+	Accounts   []DevAccount   `json:"accounts"`
+	CAFile     string         `json:"ca_file"`
+	ConfigFile string         `json:"config_file"`
+	DataDir    string         `json:"data_dir"`
+}
+
+// DevAccount is a demo account and its password.
+type DevAccount struct {
+	Address  string `json:"address"`
+	Password string `json:"password"`
+}
+
+func devCommand() *command {
+	var dir, addr string
+	return &command{
+		name:    "dev",
+		summary: "run a complete local mail system for development",
+		usage:   "[-dir DIR] [-addr IP]",
+		help: `Starts posthorn on loopback with a generated CA and certificate, the
+domain example.test and the accounts alice@example.test and
+bob@example.test, whose passwords it prints. Everything lives in DIR and
+survives a restart. The same facts are written to DIR/dev.json:
+  {"host", "hostname", "domain", "ports": {"smtp", ...}, "accounts":
+   [{"address", "password"}], "ca_file", "config_file", "data_dir"}
+Ports (only those that run appear in dev.json):
+  smtp 10025 (MX, STARTTLS)`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
+			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
+		},
+		run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
+			if fs.NArg() != 0 {
+				return usagef("takes no arguments")
+			}
+			ip := net.ParseIP(addr)
+			if ip == nil || !ip.IsLoopback() {
+				return usagef("-addr %q: dev mode listens on a loopback address only (127.0.0.0/8 or ::1)", addr)
+			}
+			absDir, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			cfgFile, err := prepareDev(absDir, ip)
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(cfgFile)
+			if err != nil {
+				return fmt.Errorf("dev configuration: %w", err)
+			}
+			info := DevInfo{
+				Host: ip.String(), Hostname: devHostname, Domain: devDomain, Ports: map[string]int{},
+				CAFile: filepath.Join(absDir, "tls", "ca.pem"), ConfigFile: cfgFile, DataDir: cfg.DataDir,
+			}
+			return serve(ctx, env, cfg, func(d *daemon.Daemon) error {
+				accounts, err := ensureDevAccounts(ctx, d.Store(), filepath.Join(absDir, "dev.json"))
+				if err != nil {
+					return err
+				}
+				info.Accounts = accounts
+				for role, a := range d.Addrs() {
+					info.Ports[role] = a.(*net.TCPAddr).Port
+				}
+				if err := writeDevInfo(filepath.Join(absDir, "dev.json"), info); err != nil {
+					return err
+				}
+				printDevBanner(env.Stdout, dir, info)
+				return nil
+			})
+		},
+	}
+}
+
+// prepareDev makes the certificates and the configuration file of a dev
+// directory and returns the configuration's path.
+func prepareDev(dir string, ip net.IP) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{devHostname, "localhost"}, []net.IP{ip})
+	if err != nil {
+		return "", fmt.Errorf("dev certificates: %w", err)
+	}
+	host := ip.String()
+	if ip.To4() == nil {
+		host = "[" + host + "]"
+	}
+	roles := make([]string, 0, len(devPorts))
+	for r := range devPorts {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by 'posthorn dev' at every start; edits are overwritten.\n")
+	fmt.Fprintf(&b, "hostname = %q\ndomains = [%q]\ndata_dir = %q\n\n", devHostname, devDomain, filepath.Join(dir, "data"))
+	for _, r := range roles {
+		fmt.Fprintf(&b, "[[listeners]]\nrole = %q\naddress = \"%s:%d\"\n\n", r, host, devPorts[r])
+	}
+	fmt.Fprintf(&b, "[tls]\ncert_file = %q\nkey_file = %q\n\n", files.CertFile, files.KeyFile)
+	fmt.Fprintf(&b, "[limits.smtp]\nshutdown_grace = \"5s\"\n\n[log]\nlevel = \"info\"\n")
+	path := filepath.Join(dir, "posthorn.toml")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// ensureDevAccounts makes sure the demo accounts exist with the passwords
+// recorded in dev.json; accounts or passwords that are missing are made anew.
+func ensureDevAccounts(ctx context.Context, st store.Store, infoFile string) ([]DevAccount, error) {
+	known := map[string]string{}
+	if b, err := os.ReadFile(infoFile); err == nil {
+		var old DevInfo
+		if json.Unmarshal(b, &old) == nil {
+			for _, a := range old.Accounts {
+				known[a.Address] = a.Password
+			}
+		}
+	}
+	var out []DevAccount
+	for _, addr := range devAccounts {
+		pw := known[addr]
+		_, cred, err := st.Credentials(ctx, addr)
+		switch {
+		case err == nil && pw != "" && auth.VerifyPassword(cred.PasswordHash, pw) == nil:
+			// Account and recorded password agree.
+		case err == nil:
+			pw = auth.GeneratePassword()
+			c, err := auth.NewCredentials(pw)
+			if err != nil {
+				return nil, err
+			}
+			if err := st.SetCredentials(ctx, addr, c); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, store.ErrNotFound):
+			if pw == "" {
+				pw = auth.GeneratePassword()
+			}
+			c, err := auth.NewCredentials(pw)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := st.AddAccount(ctx, addr, c); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+		out = append(out, DevAccount{Address: addr, Password: pw})
+	}
+	return out, nil
+}
+
+func writeDevInfo(path string, info DevInfo) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func printDevBanner(w io.Writer, dir string, info DevInfo) {
+	host := info.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	fmt.Fprintf(w, "\nposthorn dev is running. Data, certificates and dev.json are in %s\n\n", dir)
+	fmt.Fprintf(w, "Listeners on %s:\n", info.Host)
+	if p, ok := info.Ports["smtp"]; ok {
+		fmt.Fprintf(w, "  smtp        %d   SMTP receiving (MX), STARTTLS offered\n", p)
+	}
+	fmt.Fprintf(w, "\nTLS: certificate for %s, localhost and %s, signed by the CA in %s\n", info.Hostname, info.Host, info.CAFile)
+	fmt.Fprintf(w, "\nAccounts:\n")
+	for _, a := range info.Accounts {
+		fmt.Fprintf(w, "  %-22s password: %s\n", a.Address, a.Password)
+	}
+	self := "posthorn"
+	if strings.Contains(os.Args[0], "go-build") {
+		self = "go run ./cmd/posthorn"
+	}
+	if p, ok := info.Ports["smtp"]; ok {
+		fmt.Fprintf(w, "\nSend a test message to alice:\n")
+		fmt.Fprintf(w, "  printf 'From: dev@example.org\\r\\nTo: alice@%s\\r\\nSubject: Hello from posthorn dev\\r\\n\\r\\nIt works.\\r\\n' | curl -sS smtp://%s:%d --mail-from dev@example.org --mail-rcpt alice@%s -T -\n",
+			info.Domain, host, p, info.Domain)
+		fmt.Fprintf(w, "\nThen list alice's INBOX:\n  %s message list -config %s alice@%s\n", self, info.ConfigFile, info.Domain)
+	}
+	fmt.Fprintf(w, "\nStop with Ctrl-C; start again with the same -dir to keep the mail.\n\n")
+}

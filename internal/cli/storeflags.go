@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/smtp"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// DefaultConfigFile is where serve and the administration commands look for
+// the configuration when neither -config nor $POSTHORN_CONFIG says.
+const DefaultConfigFile = "/etc/posthorn/posthorn.toml"
+
+// storeFlags locate the store for administration commands.
+type storeFlags struct {
+	config  string
+	dataDir string
+}
+
+func (s *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.config, "config", "", "configuration `file` (default $POSTHORN_CONFIG or "+DefaultConfigFile+")")
+	fs.StringVar(&s.dataDir, "data-dir", "", "data `directory`; overrides the configuration's data_dir")
+}
+
+func configPath(env *Env, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := env.Getenv("POSTHORN_CONFIG"); p != "" {
+		return p
+	}
+	return DefaultConfigFile
+}
+
+// open opens the store named by the flags.
+func (s *storeFlags) open(ctx context.Context, env *Env) (store.Store, error) {
+	dir := s.dataDir
+	if dir == "" {
+		cfg, err := config.Load(configPath(env, s.config))
+		if err != nil {
+			return nil, fmt.Errorf("%w\n(use -config FILE or -data-dir DIR to choose the data)", err)
+		}
+		dir = cfg.DataDir
+	}
+	return daemon.OpenStore(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// withStore opens the store, runs f and closes the store.
+func (s *storeFlags) withStore(ctx context.Context, env *Env, f func(store.Store) error) error {
+	st, err := s.open(ctx, env)
+	if err != nil {
+		return err
+	}
+	ferr := f(st)
+	if cerr := st.Close(); ferr == nil && cerr != nil {
+		return cerr
+	}
+	return ferr
+}
+
+// canonical parses an address typed by an operator into the store's key.
+func canonical(s string) (string, error) {
+	a, err := smtp.ParseAddress(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid address: %w", s, err)
+	}
+	return a.Canonical(), nil
+}
+
+// canonicalDomain parses a domain name typed by an operator.
+func canonicalDomain(s string) (string, error) {
+	d, err := smtp.ParseDomain(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid domain: %w", s, err)
+	}
+	return d, nil
+}

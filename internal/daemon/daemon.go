@@ -1,0 +1,187 @@
+// Package daemon is posthorn's composition root: a Config comes in, the
+// store, TLS certificates and listeners are built from it top to bottom, and
+// Shutdown takes them down in the reverse order. Nothing here is global, so
+// tests run several daemons in one process.
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/mx"
+	"github.com/posthorn/posthorn/internal/smtpserver"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Daemon is a running posthorn.
+type Daemon struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	store     store.Store
+	listeners []*listener
+
+	serveErr chan error
+	once     sync.Once
+}
+
+// listener is one bound address serving one role.
+type listener struct {
+	role string
+	ln   net.Listener
+	srv  interface {
+		Serve(net.Listener) error
+		Shutdown(context.Context) error
+	}
+}
+
+// Start opens the store, makes sure the configured domains exist, binds
+// every listener and starts serving. When it returns without error every
+// listener accepts connections: Addrs tells where.
+func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
+	d := &Daemon{cfg: cfg, log: logger, serveErr: make(chan error, len(cfg.Listeners)+1)}
+	st, err := OpenStore(ctx, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	d.store = st
+	if err := d.ensureDomains(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, lc := range cfg.Listeners {
+		l, err := d.newListener(lc, tlsConfig)
+		if err != nil {
+			d.closeListeners()
+			st.Close()
+			return nil, err
+		}
+		d.listeners = append(d.listeners, l)
+	}
+	for _, l := range d.listeners {
+		go func(l *listener) {
+			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+				d.serveErr <- fmt.Errorf("%s listener %s: %w", l.role, l.ln.Addr(), err)
+			}
+		}(l)
+		logger.Info("listening", "role", l.role, "addr", l.ln.Addr().String())
+	}
+	return d, nil
+}
+
+func (d *Daemon) ensureDomains(ctx context.Context) error {
+	for _, name := range d.cfg.Domains {
+		ok, err := d.store.HasDomain(ctx, name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		if err := d.store.AddDomain(ctx, name); err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("adding configured domain %s: %w", name, err)
+		}
+		d.log.Info("added configured domain", "domain", name)
+	}
+	return nil
+}
+
+func serverTLS(cfg *config.Config) (*tls.Config, error) {
+	if cfg.TLS.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := certs.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return certs.ServerConfig(cert, cfg.TLS.MinVersion)
+}
+
+func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listener, error) {
+	switch lc.Role {
+	case "smtp":
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("smtp listener: %w", err)
+		}
+		lim := d.cfg.Limits.SMTP
+		backend := mx.New(mx.Options{
+			Store:               d.store,
+			Hostname:            d.cfg.Hostname,
+			SubaddressSeparator: d.cfg.SubaddressSeparator,
+			Logger:              d.log,
+		})
+		srv := smtpserver.New(smtpserver.Options{
+			Hostname:            d.cfg.Hostname,
+			TLSConfig:           tlsConfig,
+			MaxLineLength:       lim.MaxLineLength,
+			MaxMessageBytes:     lim.MaxMessageSize.Int64(),
+			MaxRecipients:       lim.MaxRecipients,
+			MaxConnections:      lim.MaxConnections,
+			MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+			CommandTimeout:      lim.CommandTimeout.D(),
+			DataBlockTimeout:    lim.DataBlockTimeout.D(),
+			DataEndTimeout:      lim.DataEndTimeout.D(),
+			MaxErrors:           lim.MaxErrors,
+			Logger:              d.log.With("role", "smtp"),
+		}, backend)
+		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
+	}
+	return nil, fmt.Errorf("listener role %q (%s) is not implemented in this version of posthorn yet; remove it from the configuration", lc.Role, lc.Address)
+}
+
+// Addrs returns the bound address of every listener by role (the first one
+// of each role).
+func (d *Daemon) Addrs() map[string]net.Addr {
+	m := map[string]net.Addr{}
+	for _, l := range d.listeners {
+		if _, ok := m[l.role]; !ok {
+			m[l.role] = l.ln.Addr()
+		}
+	}
+	return m
+}
+
+// Store returns the daemon's store (for tests and the dev command).
+func (d *Daemon) Store() store.Store { return d.store }
+
+// Errors delivers a listener's fatal error; the caller should shut down.
+func (d *Daemon) Errors() <-chan error { return d.serveErr }
+
+// Shutdown stops accepting connections, lets transactions in flight finish
+// until ctx expires, then closes the rest and the store.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var err error
+	d.once.Do(func() {
+		var wg sync.WaitGroup
+		errs := make([]error, len(d.listeners))
+		for i, l := range d.listeners {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = l.srv.Shutdown(ctx)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, d.store.Close())
+		err = errors.Join(errs...)
+	})
+	return err
+}
+
+func (d *Daemon) closeListeners() {
+	for _, l := range d.listeners {
+		l.ln.Close()
+	}
+}

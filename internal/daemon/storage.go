@@ -1,0 +1,29 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/sqlite"
+)
+
+// StoreFile is the embedded store's database inside the data directory.
+const StoreFile = "mail.db"
+
+// OpenStore opens (creating when needed) the embedded store in dataDir. The
+// server and the administration commands both use it, so a CLI command can
+// run beside a running server: SQLite's WAL mode lets both write safely.
+func OpenStore(ctx context.Context, dataDir string, logger *slog.Logger) (store.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, StoreFile), sqlite.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("opening store in %s: %w", dataDir, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,81 @@
+package test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestDevModeQuickstart does what the README tells a newcomer: start dev
+// mode, paste the printed command that sends a message, and find the message
+// in alice's INBOX with the printed listing command. Then it restarts dev
+// mode and checks that data and passwords survived.
+func TestDevModeQuickstart(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "dev")
+	addr := loopbackIP(t)
+	s := startDev(t, dir, addr)
+
+	if s.info.Host != addr || s.info.Domain != "example.test" || s.info.Hostname == "" || s.info.CAFile == "" {
+		t.Fatalf("dev.json lacks facts: %+v", s.info)
+	}
+	if s.info.Ports["smtp"] != 10025 {
+		t.Errorf("dev.json smtp port = %d, want the documented 10025", s.info.Ports["smtp"])
+	}
+	if len(s.info.Accounts) != 2 || s.info.Accounts[0].Address != "alice@example.test" || s.info.Accounts[0].Password == "" {
+		t.Fatalf("dev.json accounts = %+v", s.info.Accounts)
+	}
+	banner := s.out.String()
+	for _, a := range s.info.Accounts {
+		if !strings.Contains(banner, a.Password) {
+			t.Errorf("banner does not print the password of %s", a.Address)
+		}
+	}
+
+	send := lineAfter(t, banner, "Send a test message to alice:")
+	if out, err := exec.Command("bash", "-c", send).CombinedOutput(); err != nil {
+		t.Fatalf("printed send command failed: %v\n%s\ncommand: %s", err, out, send)
+	}
+	list := lineAfter(t, banner, "Then list alice's INBOX:")
+	list = strings.Replace(list, "posthorn ", binary+" ", 1)
+	out, err := exec.Command("bash", "-c", list).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Hello from posthorn dev") {
+		t.Fatalf("printed list command: err %v, output:\n%s", err, out)
+	}
+
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("dev mode did not exit cleanly on SIGTERM: %v\n%s", err, s.out)
+	}
+
+	// Restart: same passwords, the message is still there.
+	s2 := startDev(t, dir, addr)
+	for i, a := range s2.info.Accounts {
+		if a.Password != s.info.Accounts[i].Password {
+			t.Errorf("password of %s changed across restart", a.Address)
+		}
+	}
+	out2, err := exec.Command("bash", "-c", list).CombinedOutput()
+	if err != nil || !strings.Contains(string(out2), "Hello from posthorn dev") {
+		t.Fatalf("after restart, message list: err %v, output:\n%s", err, out2)
+	}
+	if err := s2.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("second dev run did not exit cleanly: %v", err)
+	}
+}
+
+// lineAfter returns the trimmed line that follows the line containing marker.
+func lineAfter(t *testing.T, text, marker string) string {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, marker) && i+1 < len(lines) {
+			return strings.TrimSpace(lines[i+1])
+		}
+	}
+	t.Fatalf("no line after %q in output:\n%s", marker, text)
+	return ""
+}

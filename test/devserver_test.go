@@ -1,0 +1,144 @@
+package test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// devInfo mirrors DIR/dev.json, the stable interface of dev mode.
+type devInfo struct {
+	Host     string         `json:"host"`
+	Hostname string         `json:"hostname"`
+	Domain   string         `json:"domain"`
+	Ports    map[string]int `json:"ports"`
+	Accounts []struct {
+		Address  string `json:"address"`
+		Password string `json:"password"`
+	} `json:"accounts"`
+	CAFile     string `json:"ca_file"`
+	ConfigFile string `json:"config_file"`
+}
+
+// devServer is a `posthorn dev` process.
+type devServer struct {
+	t    *testing.T
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	info devInfo
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit error, valid after done
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startDev starts `posthorn dev` on dir and addr and waits (bounded) until
+// it has written dev.json, which it does only once every listener is bound.
+func startDev(t *testing.T, dir, addr string) *devServer {
+	t.Helper()
+	infoFile := filepath.Join(dir, "dev.json")
+	// dev.json is rewritten once every listener is bound: wait for a new one.
+	var oldMod time.Time
+	if fi, err := os.Stat(infoFile); err == nil {
+		oldMod = fi.ModTime()
+	}
+	s := &devServer{t: t, dir: dir, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(binary, "dev", "-dir", dir, "-addr", addr)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fi, err := os.Stat(infoFile); err == nil && !fi.ModTime().Equal(oldMod) {
+			b, err := os.ReadFile(infoFile)
+			if err == nil && json.Unmarshal(b, &s.info) == nil {
+				return s
+			}
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("posthorn dev exited before it was ready: %v\noutput:\n%s", s.err, s.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("posthorn dev wrote no dev.json within 30s\noutput:\n%s", s.out)
+		}
+	}
+}
+
+func (s *devServer) smtpAddr() string {
+	return fmt.Sprintf("%s:%d", s.info.Host, s.info.Ports["smtp"])
+}
+
+// stop sends sig and waits (bounded) for the process to end.
+func (s *devServer) stop(sig syscall.Signal) error {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.wait(30 * time.Second)
+}
+
+// wait waits up to d for the process to exit and returns its exit error.
+func (s *devServer) wait(d time.Duration) error {
+	s.t.Helper()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(d):
+		s.cmd.Process.Kill()
+		s.t.Fatalf("posthorn did not exit within %v\noutput:\n%s", d, s.out)
+		return nil
+	}
+}
+
+// run runs the posthorn binary with args and returns its output and error.
+func run(t *testing.T, stdin io.Reader, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return out.String(), err
+}
