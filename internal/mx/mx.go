@@ -19,13 +19,14 @@
 //     message is durable) does the client get its 250 (RFC 5321 §6.1).
 //
 // The stored bytes are exactly the two trace headers followed by the
-// message as received.
+// message as received. The body handed to Deliver lives in the engine's
+// pooled buffer: a store must not keep a reference to Delivery.Body after
+// Deliver returns (store/sqlite copies it inside its commit).
 package mx
 
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -64,7 +65,7 @@ var _ smtpserver.Backend = (*Backend)(nil)
 func New(opts Options) *Backend {
 	b := &Backend{opts: opts, log: opts.Logger, now: opts.Now}
 	if b.log == nil {
-		b.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		b.log = slog.New(slog.DiscardHandler)
 	}
 	if b.now == nil {
 		b.now = time.Now

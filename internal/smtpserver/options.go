@@ -2,7 +2,6 @@ package smtpserver
 
 import (
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -103,7 +102,7 @@ func (o Options) withDefaults() Options {
 		o.MaxErrors = DefaultMaxErrors
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
