@@ -113,7 +113,7 @@ type SMTPLimits struct {
 	MaxConnections int `toml:"max_connections"`
 
 	// Most simultaneous connections from one client IP address; at most
-	// max_connections.
+	// max_connections. 50 is Postfix's smtpd_client_connection_count_limit.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
 	// How long to wait for the next command (RFC 5321 §4.5.3.2 suggests
@@ -161,7 +161,7 @@ func Default() *Config {
 			MaxMessageSize:      50 << 20,
 			MaxRecipients:       100,
 			MaxConnections:      500,
-			MaxConnectionsPerIP: 20,
+			MaxConnectionsPerIP: 50,
 			CommandTimeout:      NewDuration(5 * time.Minute),
 			DataBlockTimeout:    NewDuration(3 * time.Minute),
 			DataEndTimeout:      NewDuration(10 * time.Minute),
