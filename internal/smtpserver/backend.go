@@ -67,8 +67,8 @@ type MailOptions struct {
 type Message struct {
 	// TxID is the transaction id, as in MailOptions.
 	TxID string
-	// Helo is the client's current greeting (it may change with a second
-	// EHLO).
+	// Helo is the client's greeting when the transaction began (it may
+	// differ from ConnInfo.Helo after a second EHLO).
 	Helo string
 	// Chunked is true when the message came with BDAT (RFC 3030).
 	Chunked bool

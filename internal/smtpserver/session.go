@@ -35,6 +35,7 @@ type session struct {
 // transaction is what the per-transaction log line reports.
 type transaction struct {
 	id    string
+	helo  string // the greeting in force at MAIL
 	start time.Time
 	from  string
 	rcpts []string
@@ -110,7 +111,9 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	if err := s.be.Mail(s.srv.ctx, from, mo); err != nil {
 		return s.fail(err)
 	}
-	s.tx = &transaction{id: mo.TxID, start: time.Now(), from: from, code: 250}
+	// Hostname is read here, on go-smtp's connection goroutine: with BDAT,
+	// Data runs on another one.
+	s.tx = &transaction{id: mo.TxID, helo: s.gc.Hostname(), start: time.Now(), from: from, code: 250}
 	s.c.setInTx(true)
 	return nil
 }
@@ -163,7 +166,7 @@ func (s *session) Data(r io.Reader) error {
 		// RFC 5321 §2.3.8: CR and LF only as CRLF. See the package doc.
 		reply = s.fail(smtp.ReplyBareNewline)
 	default:
-		msg := &Message{TxID: tx.id, Helo: s.gc.Hostname(), Chunked: chunked, buf: buf.b, off: buf.off}
+		msg := &Message{TxID: tx.id, Helo: tx.helo, Chunked: chunked, buf: buf.b, off: buf.off}
 		if err := s.be.Data(s.srv.ctx, msg); err != nil {
 			reply = s.fail(err)
 		} else {
