@@ -91,7 +91,8 @@ type Mail interface {
 	// of different accounts) in a single durable commit. It returns one
 	// Message per target, in order. Concurrent Deliver calls may be grouped
 	// into one commit by the backend; each still returns only after its
-	// message is durable.
+	// message is durable. The backend does not keep d.Body after Deliver
+	// returns: callers reuse the buffer.
 	Deliver(ctx context.Context, d Delivery) ([]Message, error)
 	// Append stores a message in one mailbox (IMAP APPEND).
 	Append(ctx context.Context, mailboxID int64, opts AppendOptions, body []byte) (Message, error)
