@@ -1,0 +1,242 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Tests of what the conformance suite cannot see: the file, the writer,
+// several processes.
+
+func countRows(t *testing.T, s *Store, table string) int {
+	t.Helper()
+	var n int
+	if err := s.rdb.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func setup(t *testing.T, s *Store, addrs ...string) []store.Account {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Account
+	for _, a := range addrs {
+		acct, err := s.AddAccount(ctx, a, store.Credentials{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, acct)
+	}
+	return out
+}
+
+// TestBlobShared: one body row per delivery, shared by copies, gone with
+// the last message (expunge, mailbox delete, account removal).
+func TestBlobShared(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	accts := setup(t, s, "a@example.org", "b@example.org")
+	msgs, err := s.Deliver(ctx, store.Delivery{Body: []byte("body"), Targets: []store.Target{
+		{AccountID: accts[0].ID}, {AccountID: accts[1].ID}, {AccountID: accts[1].ID, Mailbox: "Archive"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, s, "blobs"); n != 1 {
+		t.Fatalf("%d blobs after one delivery to 3 mailboxes", n)
+	}
+	trash, _ := s.Mailbox(ctx, accts[0].ID, "Trash")
+	if _, _, err := s.Move(ctx, msgs[0].MailboxID, []uint32{msgs[0].UID}, trash.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, accts[0].ID, "Trash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveAccount(ctx, "b@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, s, "blobs"); n != 0 {
+		t.Errorf("%d blobs left after every message went", n)
+	}
+	if n := countRows(t, s, "messages"); n != 0 {
+		t.Errorf("%d messages left", n)
+	}
+}
+
+// TestBatchSavepoints: requests that share one commit fail alone.
+func TestBatchSavepoints(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	started, release := make(chan struct{}), make(chan struct{})
+	blocked := make(chan error)
+	go func() {
+		blocked <- s.write(ctx, func(w *wtx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started // the writer is busy; what we queue now forms the next batch
+	commits := s.commits.Load()
+	insert := func(name string, fail bool) *request {
+		r := &request{ctx: ctx, done: make(chan struct{}), fn: func(w *wtx) error {
+			if _, err := w.exec(`INSERT INTO domains (name, created) VALUES (?, 0)`, name); err != nil {
+				return err
+			}
+			if fail {
+				return fmt.Errorf("request %s: %w", name, store.ErrInvalid)
+			}
+			return nil
+		}}
+		s.reqs <- r
+		return r
+	}
+	reqs := []*request{insert("one", false), insert("two", true), insert("three", false), insert("one", false)}
+	close(release)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reqs {
+		<-r.done
+	}
+	if reqs[0].err != nil || reqs[2].err != nil {
+		t.Errorf("good requests failed: %v, %v", reqs[0].err, reqs[2].err)
+	}
+	if !errors.Is(reqs[1].err, store.ErrInvalid) {
+		t.Errorf("failing request: %v", reqs[1].err)
+	}
+	if !isUniqueViolation(reqs[3].err) {
+		t.Errorf("duplicate insert: %v", reqs[3].err)
+	}
+	if got := s.commits.Load() - commits; got != 2 {
+		t.Errorf("%d commits, want 2 (the blocker, then one batch)", got)
+	}
+	for name, want := range map[string]bool{"one": true, "two": false, "three": true} {
+		if ok, _ := s.HasDomain(ctx, name); ok != want {
+			t.Errorf("domain %s stored = %v, want %v", name, ok, want)
+		}
+	}
+}
+
+// TestTwoProcesses: two stores on one file (as a CLI beside the server)
+// write concurrently without losing or duplicating anything.
+func TestTwoProcesses(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "db")
+	s1 := openTest(t, path)
+	acct := setup(t, s1, "a@example.org")[0]
+	s2 := openTest(t, path)
+	const each = 40
+	var wg sync.WaitGroup
+	for _, s := range []*Store{s1, s2} {
+		for i := range each {
+			wg.Go(func() {
+				if _, err := s.Deliver(ctx, store.Delivery{Body: []byte("x"), Targets: []store.Target{{AccountID: acct.ID}}}); err != nil {
+					t.Errorf("Deliver %d: %v", i, err)
+				}
+			})
+		}
+		wg.Go(func() {
+			if _, err := s.CreateMailbox(ctx, acct.ID, fmt.Sprintf("box-%p", s), store.UseNone); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	inbox, err := s2.Mailbox(ctx, acct.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s1.Messages(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2*each || msgs[len(msgs)-1].UID != 2*each {
+		t.Errorf("%d messages, last UID %d; want %d dense", len(msgs), msgs[len(msgs)-1].UID, 2*each)
+	}
+	mbs, _ := s1.Mailboxes(ctx, acct.ID)
+	uvs := map[uint32]bool{}
+	for _, mb := range mbs {
+		uvs[mb.UIDValidity] = true
+	}
+	if len(uvs) != len(mbs) {
+		t.Errorf("UIDVALIDITY repeated across processes: %+v", mbs)
+	}
+}
+
+// TestCloseDrains: writes racing Close either commit or fail with
+// ErrClosed; none is lost after a nil return.
+func TestCloseDrains(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := setup(t, s, "a@example.org")[0]
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 100 {
+		wg.Go(func() {
+			_, err := s.Deliver(ctx, store.Delivery{Body: []byte("x"), Targets: []store.Target{{AccountID: acct.ID}}})
+			switch {
+			case err == nil:
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			case !errors.Is(err, store.ErrClosed):
+				t.Errorf("Deliver: %v", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	wg.Wait()
+	s = openTest(t, path)
+	inbox, _ := s.Mailbox(ctx, acct.ID, store.Inbox)
+	st, err := s.MailboxStatus(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Messages != ok {
+		t.Errorf("%d messages stored, %d Deliver calls returned nil", st.Messages, ok)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	if err := s.rdb.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations) {
+		t.Errorf("schema_version = %d, %v; want %d", v, err, len(migrations))
+	}
+	if err := s.write(ctx, func(w *wtx) error {
+		_, err := w.exec(`UPDATE schema_version SET version = version + 1`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path, Options{}); err == nil {
+		s.Close()
+		t.Error("Open of a database from a newer version succeeded")
+	}
+}
