@@ -53,3 +53,37 @@ func benchDeliver(b *testing.B, callers int) {
 		b.ReportMetric(float64(s.requests.Load()-reqs0)/float64(c), "reqs/commit")
 	}
 }
+
+// BenchmarkMessageBody measures random body reads from the read pool.
+func BenchmarkMessageBody(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, filepath.Join(b.TempDir(), "bench.db"))
+	if err := s.AddDomain(ctx, "example.org"); err != nil {
+		b.Fatal(err)
+	}
+	acct, err := s.AddAccount(ctx, "alice@example.org", store.Credentials{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 10240)
+	var ids []int64
+	for range 1000 {
+		m, err := s.Deliver(ctx, store.Delivery{Body: body, Targets: []store.Target{{AccountID: acct.ID}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, m[0].ID)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i = (i + 7919) % len(ids)
+			if _, err := s.MessageBody(ctx, ids[i]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}

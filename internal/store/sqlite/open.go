@@ -57,6 +57,8 @@ type Store struct {
 	closed   bool
 	isClosed atomic.Bool // closed, for readers that do not take mu
 
+	reads readStmts
+
 	commits, requests atomic.Int64 // group-commit statistics
 }
 
@@ -158,5 +160,6 @@ func (s *Store) Close() error {
 	close(s.quit)
 	<-s.done
 	s.w.close()
+	s.reads.close()
 	return errors.Join(s.wdb.Close(), s.rdb.Close())
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/posthorn/posthorn/internal/store"
 	"modernc.org/sqlite"
@@ -13,18 +14,57 @@ import (
 
 // Helpers for the read pool and for mapping SQLite errors to the store's.
 
-func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// readStmts caches the read pool's prepared statements; database/sql
+// prepares each on a connection the first time it runs there.
+type readStmts struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s.isClosed.Load() {
 		return nil, store.ErrClosed
 	}
-	return s.rdb.QueryContext(ctx, query, args...)
+	rs := &s.reads
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if st, ok := rs.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if rs.stmts == nil {
+		rs.stmts = map[string]*sql.Stmt{}
+	}
+	rs.stmts[query] = st
+	return st, nil
+}
+
+func (rs *readStmts) close() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, st := range rs.stmts {
+		st.Close()
+	}
+	rs.stmts = nil
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
-	if s.isClosed.Load() {
-		return errRow{store.ErrClosed}
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return errRow{err}
 	}
-	return s.rdb.QueryRowContext(ctx, query, args...)
+	return st.QueryRowContext(ctx, args...)
 }
 
 // collect scans every row with scan and closes rows.
