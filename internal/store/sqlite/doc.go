@@ -50,4 +50,20 @@
 // (see writer.go): concurrent requests are batched into one transaction,
 // each in its own SAVEPOINT, and committed with one fsync. Reads use a
 // separate pool of connections, which WAL lets run beside the writer.
+// Another process (the CLI) has its own writer; SQLite's lock and the busy
+// timeout serialise the two.
+//
+// BenchmarkDeliver (10 KB bodies, durable on return; 2-core VM whose
+// fsync took 0.5–2 ms, other jobs sharing the machine) measured 7,400 to
+// 9,400 messages/s with 50 concurrent callers, about 25 requests per
+// commit, and 1,200 to 2,300/s with a single caller (one commit each).
+// Under heavy load from other processes the 50-caller figure fell to
+// 1,600–4,000/s. Without fsync (tmpfs) the writer's CPU limit is about
+// 17,000/s. The disk, not the CPU, is the limit: every body is written
+// twice, to the WAL and, at checkpoint, to the database file. Keeping the
+// savepoint sub-journals in memory (temp_store=MEMORY) cut writer CPU by a
+// quarter; 4 KiB, 8 KiB and 16 KiB pages and checkpoint intervals of 300
+// to 4,000 pages, and checkpointing from a background connection, made no
+// difference that stood out of the noise, so the defaults stay (8 KiB
+// pages, SQLite's automatic checkpoint).
 package sqlite
