@@ -73,10 +73,11 @@ func TestBlobShared(t *testing.T) {
 	}
 }
 
-// TestBatchSavepoints: requests that share one commit fail alone.
-func TestBatchSavepoints(t *testing.T) {
+// queueBatch makes the requests of fns form one batch: it holds the
+// writer busy while queueing them, then waits for their answers.
+func queueBatch(t *testing.T, s *Store, fns ...func(w *wtx) error) []*request {
+	t.Helper()
 	ctx := t.Context()
-	s := openTest(t, filepath.Join(t.TempDir(), "db"))
 	started, release := make(chan struct{}), make(chan struct{})
 	blocked := make(chan error)
 	go func() {
@@ -88,20 +89,12 @@ func TestBatchSavepoints(t *testing.T) {
 	}()
 	<-started // the writer is busy; what we queue now forms the next batch
 	commits := s.commits.Load()
-	insert := func(name string, fail bool) *request {
-		r := &request{ctx: ctx, done: make(chan struct{}), fn: func(w *wtx) error {
-			if _, err := w.exec(`INSERT INTO domains (name, created) VALUES (?, 0)`, name); err != nil {
-				return err
-			}
-			if fail {
-				return fmt.Errorf("request %s: %w", name, store.ErrInvalid)
-			}
-			return nil
-		}}
+	var reqs []*request
+	for _, fn := range fns {
+		r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
 		s.reqs <- r
-		return r
+		reqs = append(reqs, r)
 	}
-	reqs := []*request{insert("one", false), insert("two", true), insert("three", false), insert("one", false)}
 	close(release)
 	if err := <-blocked; err != nil {
 		t.Fatal(err)
@@ -109,6 +102,30 @@ func TestBatchSavepoints(t *testing.T) {
 	for _, r := range reqs {
 		<-r.done
 	}
+	if got := s.commits.Load() - commits; got > 2 {
+		t.Errorf("%d commits, want at most 2 (the blocker, then one batch)", got)
+	}
+	return reqs
+}
+
+func insertDomain(name string, fail bool) func(w *wtx) error {
+	return func(w *wtx) error {
+		if _, err := w.exec(`INSERT INTO domains (name, created) VALUES (?, 0)`, name); err != nil {
+			return err
+		}
+		if fail {
+			return fmt.Errorf("request %s: %w", name, store.ErrInvalid)
+		}
+		return nil
+	}
+}
+
+// TestBatchSavepoints: requests that share one commit fail alone.
+func TestBatchSavepoints(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	reqs := queueBatch(t, s, insertDomain("one", false), insertDomain("two", true),
+		insertDomain("three", false), insertDomain("one", false))
 	if reqs[0].err != nil || reqs[2].err != nil {
 		t.Errorf("good requests failed: %v, %v", reqs[0].err, reqs[2].err)
 	}
@@ -118,13 +135,36 @@ func TestBatchSavepoints(t *testing.T) {
 	if !isUniqueViolation(reqs[3].err) {
 		t.Errorf("duplicate insert: %v", reqs[3].err)
 	}
-	if got := s.commits.Load() - commits; got != 2 {
-		t.Errorf("%d commits, want 2 (the blocker, then one batch)", got)
-	}
 	for name, want := range map[string]bool{"one": true, "two": false, "three": true} {
 		if ok, _ := s.HasDomain(ctx, name); ok != want {
 			t.Errorf("domain %s stored = %v, want %v", name, ok, want)
 		}
+	}
+}
+
+// TestBatchAborted: a request that loses the whole transaction fails the
+// whole batch, including requests that had succeeded before it.
+func TestBatchAborted(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	reqs := queueBatch(t, s, insertDomain("one", false), func(w *wtx) error {
+		if err := w.execRaw("ROLLBACK"); err != nil {
+			return err
+		}
+		return store.ErrInvalid
+	}, insertDomain("three", false))
+	for i, r := range reqs {
+		if !errors.Is(r.err, errTxAborted) {
+			t.Errorf("request %d: %v, want the batch aborted", i, r.err)
+		}
+	}
+	for _, name := range []string{"one", "three"} {
+		if ok, _ := s.HasDomain(ctx, name); ok {
+			t.Errorf("domain %s stored by an aborted batch", name)
+		}
+	}
+	if err := s.AddDomain(ctx, "after"); err != nil {
+		t.Errorf("write after an aborted batch: %v", err)
 	}
 }
 

@@ -106,7 +106,7 @@ func (s *Store) commit(batch []*request) {
 	}
 	single := len(batch) == 1
 	ok := 0
-	for i, r := range batch {
+	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
@@ -120,9 +120,12 @@ func (s *Store) commit(batch []*request) {
 			ok++
 		}
 		if errors.Is(r.err, errTxAborted) {
-			// The transaction is gone: fail everything after this one too.
-			for _, rest := range batch[i+1:] {
-				rest.err = r.err
+			// The transaction is gone, with the work of the requests
+			// before this one: fail them all.
+			for _, other := range batch {
+				if other.err == nil {
+					other.err = r.err
+				}
 			}
 			ok = 0
 			break
