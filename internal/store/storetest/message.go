@@ -50,6 +50,21 @@ func testDeliverShared(t *testing.T, f *fixture) {
 	}
 }
 
+// testDeliverBufferReuse: the caller may reuse the body buffer once
+// Deliver returns.
+func testDeliverBufferReuse(t *testing.T, f *fixture) {
+	a := f.account("alice@example.org")
+	buf := body(4000, "reuse")
+	want := bytes.Clone(buf)
+	m := f.deliver(store.Delivery{Body: buf, Targets: []store.Target{{AccountID: a.ID}}})[0]
+	for i := range buf {
+		buf[i] = 'X'
+	}
+	if !bytes.Equal(f.body(m.ID), want) {
+		t.Error("stored body changed when the caller reused its buffer")
+	}
+}
+
 func testDeliverErrors(t *testing.T, f *fixture) {
 	s, ctx := f.s, f.ctx
 	a := f.account("alice@example.org")

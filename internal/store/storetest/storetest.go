@@ -57,6 +57,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"Subscribe", testSubscribe},
 		{"UIDValidity", testUIDValidity},
 		{"DeliverShared", testDeliverShared},
+		{"DeliverBufferReuse", testDeliverBufferReuse},
 		{"DeliverErrors", testDeliverErrors},
 		{"DeliverFlagsAndDate", testDeliverFlagsAndDate},
 		{"Append", testAppend},
