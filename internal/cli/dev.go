@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -101,6 +102,9 @@ Ports (only those that run appear in dev.json):
 					return err
 				}
 				info.Accounts = accounts
+				// Checking the demo passwords allocated argon2id's memory;
+				// give it back now rather than carry it at idle.
+				debug.FreeOSMemory()
 				for role, a := range d.Addrs() {
 					info.Ports[role] = a.(*net.TCPAddr).Port
 				}
