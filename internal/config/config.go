@@ -121,13 +121,15 @@ type SMTPLimits struct {
 	CommandTimeout Duration `toml:"command_timeout"`
 
 	// How long to wait for each block of message data after DATA or BDAT
-	// (RFC 5321 §4.5.3.2.6: 3 minutes).
+	// (RFC 5321 §4.5.3.2.5: 3 minutes).
 	DataBlockTimeout Duration `toml:"data_block_timeout"`
 
-	// Longest time to process and store a message after its end (the
-	// final "." or the last BDAT chunk) before answering with a temporary
-	// error. Clients wait 10 minutes for this reply (RFC 5321 §4.5.3.2.7).
-	DataEndTimeout Duration `toml:"data_end_timeout"`
+	// Longest time the whole data of one message may take to arrive (after
+	// DATA, or over all BDAT chunks), however steadily it trickles in; each
+	// read also has data_block_timeout. Past it the client gets 421 and the
+	// connection is closed. 10 minutes is the longest a client waits for
+	// the reply to the end of data (RFC 5321 §4.5.3.2.6).
+	DataTotalTimeout Duration `toml:"data_total_timeout"`
 
 	// Failed commands allowed on one connection before it is closed.
 	MaxErrors int `toml:"max_errors"`
@@ -164,7 +166,7 @@ func Default() *Config {
 			MaxConnectionsPerIP: 50,
 			CommandTimeout:      NewDuration(5 * time.Minute),
 			DataBlockTimeout:    NewDuration(3 * time.Minute),
-			DataEndTimeout:      NewDuration(10 * time.Minute),
+			DataTotalTimeout:    NewDuration(10 * time.Minute),
 			MaxErrors:           10,
 			ShutdownGrace:       NewDuration(30 * time.Second),
 		}},

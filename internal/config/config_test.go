@@ -40,7 +40,7 @@ func TestDefaultsSane(t *testing.T) {
 		t.Errorf("max_message_size = %d", l.MaxMessageSize)
 	case l.MaxLineLength < 1000 || l.MaxRecipients < 100:
 		t.Errorf("limits below RFC 5321 minimums: %+v", l)
-	case l.CommandTimeout.D() < 5*time.Minute || l.DataBlockTimeout.D() < 3*time.Minute || l.DataEndTimeout.D() < 10*time.Minute:
+	case l.CommandTimeout.D() < 5*time.Minute || l.DataBlockTimeout.D() < 3*time.Minute || l.DataTotalTimeout.D() < 10*time.Minute:
 		t.Errorf("timeouts below RFC 5321 §4.5.3.2: %+v", l)
 	case l.MaxConnectionsPerIP > l.MaxConnections || l.ShutdownGrace.D() <= 0 || l.MaxErrors < 1:
 		t.Errorf("limits = %+v", l)

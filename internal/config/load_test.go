@@ -169,7 +169,7 @@ func TestGoodConfig(t *testing.T) {
 		{"max_connections_per_ip", l.MaxConnectionsPerIP, 5},
 		{"command_timeout", l.CommandTimeout.D(), time.Minute},
 		{"data_block_timeout", l.DataBlockTimeout.D(), 90 * time.Second},
-		{"data_end_timeout", l.DataEndTimeout.D(), 150 * time.Second},
+		{"data_total_timeout", l.DataTotalTimeout.D(), 150 * time.Second},
 		{"max_errors", l.MaxErrors, 3},
 		{"shutdown_grace", l.ShutdownGrace.D(), time.Duration(0)},
 		{"log.level", c.Log.Level, "debug"},

@@ -258,7 +258,7 @@ func (v *validator) smtpLimits(l SMTPLimits) {
 	v.positive(p+"max_errors", l.MaxErrors, "the default is 10")
 	v.duration(p+"command_timeout", l.CommandTimeout, false)
 	v.duration(p+"data_block_timeout", l.DataBlockTimeout, false)
-	v.duration(p+"data_end_timeout", l.DataEndTimeout, false)
+	v.duration(p+"data_total_timeout", l.DataTotalTimeout, false)
 	v.duration(p+"shutdown_grace", l.ShutdownGrace, true)
 }
 

@@ -132,7 +132,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
 			CommandTimeout:      lim.CommandTimeout.D(),
 			DataBlockTimeout:    lim.DataBlockTimeout.D(),
-			DataEndTimeout:      lim.DataEndTimeout.D(),
+			DataTotalTimeout:    lim.DataTotalTimeout.D(),
 			MaxErrors:           lim.MaxErrors,
 			Logger:              d.log.With("role", "smtp"),
 		}, backend)

@@ -43,7 +43,7 @@
 // CommandTimeout (5 min) bounds the wait for each command and each reply
 // write. During message data each read from the network gets
 // DataBlockTimeout (3 min), and the whole data phase is bounded by
-// DataEndTimeout (10 min): go-smtp alone would apply one deadline to the
+// DataTotalTimeout (10 min): go-smtp alone would apply one deadline to the
 // whole DATA, so the raw connection extends the deadline per read. A stall
 // is answered 421 and the session closed; bytes that arrive later are never
 // read as commands.

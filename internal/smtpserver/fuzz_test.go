@@ -40,7 +40,7 @@ func FuzzSession(f *testing.F) {
 		MaxErrors:        5,
 		CommandTimeout:   3 * time.Second,
 		DataBlockTimeout: 3 * time.Second,
-		DataEndTimeout:   3 * time.Second,
+		DataTotalTimeout: 3 * time.Second,
 	}, be)
 
 	f.Fuzz(func(t *testing.T, in []byte) {

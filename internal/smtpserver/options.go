@@ -40,9 +40,9 @@ type Options struct {
 	// DataBlockTimeout bounds each read of message data (default 3 min,
 	// RFC 5321 §4.5.3.2.5).
 	DataBlockTimeout time.Duration
-	// DataEndTimeout bounds the whole transfer of one message's data
+	// DataTotalTimeout bounds the whole transfer of one message's data
 	// (default 10 min, RFC 5321 §4.5.3.2.6).
-	DataEndTimeout time.Duration
+	DataTotalTimeout time.Duration
 
 	// MaxErrors is how many failed commands (rejected by the policy) a
 	// session may make before it is answered 421 and closed (default 10).
@@ -63,7 +63,7 @@ const (
 	DefaultMaxConnectionsPerIP = 100
 	DefaultCommandTimeout      = 5 * time.Minute
 	DefaultDataBlockTimeout    = 3 * time.Minute
-	DefaultDataEndTimeout      = 10 * time.Minute
+	DefaultDataTotalTimeout    = 10 * time.Minute
 	DefaultMaxErrors           = 10
 )
 
@@ -95,8 +95,8 @@ func (o Options) withDefaults() Options {
 	if o.DataBlockTimeout <= 0 {
 		o.DataBlockTimeout = DefaultDataBlockTimeout
 	}
-	if o.DataEndTimeout <= 0 {
-		o.DataEndTimeout = DefaultDataEndTimeout
+	if o.DataTotalTimeout <= 0 {
+		o.DataTotalTimeout = DefaultDataTotalTimeout
 	}
 	if o.MaxErrors <= 0 {
 		o.MaxErrors = DefaultMaxErrors

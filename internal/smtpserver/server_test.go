@@ -134,7 +134,7 @@ func TestDataBlockTimeout(t *testing.T) {
 	_, addr := startServer(t, Options{
 		CommandTimeout:   300 * time.Millisecond,
 		DataBlockTimeout: 300 * time.Millisecond,
-		DataEndTimeout:   5 * time.Second,
+		DataTotalTimeout: 5 * time.Second,
 	}, be)
 	c := dialGreeted(t, addr)
 	c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
@@ -165,11 +165,11 @@ func TestDataBlockTimeout(t *testing.T) {
 	}
 }
 
-func TestDataEndTimeout(t *testing.T) {
+func TestDataTotalTimeout(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, Options{
 		DataBlockTimeout: 5 * time.Second,
-		DataEndTimeout:   400 * time.Millisecond,
+		DataTotalTimeout: 400 * time.Millisecond,
 	}, &fakeBackend{})
 	c := dialGreeted(t, addr)
 	c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")

@@ -147,7 +147,7 @@ func (s *session) Data(r io.Reader) error {
 	// Read without holding mu: go-smtp may call Reset or Logout meanwhile
 	// (BDAT), which ends this read through the pipe.
 	start := time.Now()
-	s.c.beginData(start.Add(s.srv.opts.DataEndTimeout))
+	s.c.beginData(start.Add(s.srv.opts.DataTotalTimeout))
 	buf, rerr := s.srv.readMessage(r)
 	s.c.endData()
 	defer s.srv.putBuf(buf)
