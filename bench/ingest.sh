@@ -34,9 +34,12 @@ CGO_ENABLED=0 go build -o "$WORK/posthorn" ./cmd/posthorn
 PH_PID=$!; PIDS_TO_KILL+=("$PH_PID")
 for _ in $(seq 100); do [ -f "$WORK/dev/dev.json" ] && break; sleep 0.1; done
 [ -f "$WORK/dev/dev.json" ] || { cat "$WORK/posthorn.log"; exit 1; }
-smtp-sink -c 127.0.0.6:10025 1000 &
+SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)   # smtp-sink refuses to run as root
+smtp-sink "${SINK_USER[@]}" 127.0.0.6:10025 1000 >/dev/null 2>&1 &
 SINK_PID=$!; PIDS_TO_KILL+=("$SINK_PID")
-sleep 0.5
+up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+for _ in $(seq 50); do up 127.0.0.6 10025 && break; sleep 0.1; done
+up 127.0.0.6 10025 || { echo "smtp-sink did not start" >&2; exit 1; }
 
 PH_COUNT="'$WORK/posthorn' message count -config '$WORK/dev/posthorn.toml' alice@example.test"
 PF_COUNT="doveadm mailbox status -u alice@example.test messages INBOX | tr -dc 0-9"
@@ -52,23 +55,5 @@ for c in $SESSIONS; do
 done
 
 echo
-echo "medians (msgs/s accepted; stored/e2e for servers that store):"
-awk '
-/^smtp-ingest/ {
-    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-    k = v["label"]; rates[k] = rates[k] " " v["msgs_per_s"]; rss[k] = rss[k] " " v["server_rss_peak_mb"]
-    e2e[k] = e2e[k] " " (v["e2e_msgs_per_s"] == "" ? "-" : v["e2e_msgs_per_s"]); err[k] += v["errors"]
-}
-function median(s,   a, n, i, j, t) {
-    n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return n ? a[int((n + 1) / 2)] : 0
-}
-END {
-    for (k in rates) { m[k] = median(rates[k]); printf "%-16s msgs/s=%8.1f  e2e=%8s  peak_rss_mb=%6s  errors=%d\n", k, m[k], median(e2e[k]), median(rss[k]), err[k] }
-    for (k in m) if (k ~ /^posthorn/) {
-        c = k; sub(/^posthorn/, "", c)
-        if (m["postfix" c] > 0) printf "posthorn%s / postfix%s = %.2fx\n", c, c, m[k] / m["postfix" c]
-        if (m["smtp-sink" c] > 0) printf "posthorn%s / smtp-sink%s = %.0f%%\n", c, c, 100 * m[k] / m["smtp-sink" c]
-    }
-}' "$OUT" | tee -a "$OUT.summary"
+bench/ingest-summary.sh "$OUT" | tee "$OUT.summary"
 echo "raw lines: $OUT"
