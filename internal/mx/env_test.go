@@ -3,15 +3,9 @@ package mx
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
@@ -82,7 +77,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		policyStore = eo.wrap(st)
 	}
 	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }})
-	srvTLS, cliTLS := selfSigned(t, "mx.example.test")
+	srvTLS, cliTLS := certstest.SelfSigned(t, "mx.example.test")
 	e.cliTLS = cliTLS
 	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
 	leaf := srvTLS.Certificates[0].Certificate[0]
@@ -219,35 +214,6 @@ func (c *raw) expect(prefix string) string {
 		c.t.Fatalf("got %q, want prefix %q", lines, prefix)
 	}
 	return last
-}
-
-func selfSigned(t testing.TB, name string) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
-		&tls.Config{RootCAs: pool, ServerName: name}
 }
 
 func smtpserverOpts(maxErrors int) smtpserver.Options {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 )
 
 // FuzzSession feeds arbitrary client bytes to a server over loopback and
@@ -30,7 +32,7 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	srvTLS, _ := selfSigned(f, "mx.test")
+	srvTLS, _ := certstest.SelfSigned(f, "mx.test")
 	be := &fakeBackend{}
 	_, addr := startServer(f, Options{
 		TLSConfig:        srvTLS,

@@ -9,13 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 )
 
 // TestSTARTTLSDropsPipelinedCommands checks RFC 3207 §4.2: a command sent
 // in plain text behind STARTTLS must not run after the TLS handshake.
 func TestSTARTTLSDropsPipelinedCommands(t *testing.T) {
 	t.Parallel()
-	srvTLS, cliTLS := selfSigned(t, "mx.test")
+	srvTLS, cliTLS := certstest.SelfSigned(t, "mx.test")
 	be := &fakeBackend{}
 	_, addr := startServer(t, Options{TLSConfig: srvTLS}, be)
 	c := dialGreeted(t, addr)
@@ -59,7 +61,7 @@ func TestSTARTTLSDropsPipelinedCommands(t *testing.T) {
 
 func TestImplicitTLS(t *testing.T) {
 	t.Parallel()
-	srvTLS, cliTLS := selfSigned(t, "mx.test")
+	srvTLS, cliTLS := certstest.SelfSigned(t, "mx.test")
 	_, addr := startServer(t, Options{TLSConfig: srvTLS, ImplicitTLS: true}, &fakeBackend{})
 	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: testTimeout}, "tcp", addr, cliTLS)
 	if err != nil {

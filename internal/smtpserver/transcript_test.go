@@ -3,6 +3,8 @@ package smtpserver
 import (
 	"strings"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 )
 
 // closed in a step's want means: the server has closed the connection.
@@ -228,7 +230,7 @@ func TestTranscripts(t *testing.T) {
 
 func TestEHLOExtensions(t *testing.T) {
 	t.Parallel()
-	srvTLS, _ := selfSigned(t, "mx.test")
+	srvTLS, _ := certstest.SelfSigned(t, "mx.test")
 	for _, withTLS := range []bool{false, true} {
 		opts := Options{MaxMessageBytes: 12345, MaxRecipients: 7}
 		if withTLS {
