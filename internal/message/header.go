@@ -1,0 +1,151 @@
+package message
+
+import (
+	"bytes"
+)
+
+// field is one header field of a header block.
+type field struct {
+	name       []byte // as written, without trailing white space
+	start, end int    // the whole field, its final line break included
+	value      int    // offset just after the colon
+}
+
+// scanHeader reads the header fields of raw[start:limit] up to the blank
+// line that ends them. It returns the fields and the offset just past the
+// blank line (the body's start), or limit when there is no blank line.
+// Lines without a colon, or with white space or controls in the name, are
+// skipped (RFC 5322 §2.2 names are printable US-ASCII other than ":").
+func scanHeader(raw []byte, start, limit int, fields []field) ([]field, int) {
+	pos := start
+	for pos < limit {
+		eol := lineEnd(raw, pos, limit)
+		line := raw[pos:eol]
+		if isBlankLine(line) {
+			return fields, eol
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 && fields[len(fields)-1].end == pos {
+			fields[len(fields)-1].end = eol // continuation line
+			pos = eol
+			continue
+		}
+		if c := bytes.IndexByte(line, ':'); c > 0 {
+			name := bytes.TrimRight(line[:c], " \t")
+			if validFieldName(name) {
+				fields = append(fields, field{name: name, start: pos, end: eol, value: pos + c + 1})
+			}
+		}
+		pos = eol
+	}
+	return fields, limit
+}
+
+// lineEnd returns the offset just past the LF ending the line at pos, or
+// limit.
+func lineEnd(raw []byte, pos, limit int) int {
+	if i := bytes.IndexByte(raw[pos:limit], '\n'); i >= 0 {
+		return pos + i + 1
+	}
+	return limit
+}
+
+func isBlankLine(line []byte) bool {
+	return len(line) == 1 && line[0] == '\n' || len(line) == 2 && line[0] == '\r' && line[1] == '\n'
+}
+
+func validFieldName(name []byte) bool {
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldValue returns a field's value unfolded (RFC 5322 §2.2.3): white
+// space after the colon on the first line is dropped, line breaks are
+// removed, trailing white space is trimmed. This is what Dovecot puts in
+// ENVELOPE.
+func fieldValue(raw []byte, f field) string {
+	v := raw[f.value:f.end]
+	i := 0
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t') {
+		i++
+	}
+	v = v[i:]
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		return string(bytes.TrimRight(v, " \t"))
+	}
+	out := make([]byte, 0, len(v))
+	for _, c := range v {
+		if c != '\r' && c != '\n' {
+			out = append(out, c)
+		}
+	}
+	return string(bytes.TrimRight(out, " \t"))
+}
+
+// header is a parsed header block.
+type header struct {
+	raw    []byte
+	fields []field
+}
+
+// get returns the value of the first field called name (case-insensitive)
+// and whether there was one.
+func (h header) get(name string) (string, bool) {
+	for _, f := range h.fields {
+		if asciiEqualFold(f.name, name) {
+			return fieldValue(h.raw, f), true
+		}
+	}
+	return "", false
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// HeaderFields returns the fields of a header block whose names are in
+// names (or, with not, are not), followed by the blank line: the contents
+// of BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] (RFC 9051
+// §6.4.5). Names compare case-insensitively; fields keep their order and
+// their original bytes. Lines that are not fields are never returned.
+func HeaderFields(hdr []byte, names []string, not bool) []byte {
+	fields, _ := scanHeader(hdr, 0, len(hdr), nil)
+	var out []byte
+	for _, f := range fields {
+		match := false
+		for _, n := range names {
+			if asciiEqualFold(f.name, n) {
+				match = true
+				break
+			}
+		}
+		if match != not {
+			out = append(out, hdr[f.start:f.end]...)
+			if hdr[f.end-1] != '\n' {
+				out = append(out, '\r', '\n')
+			}
+		}
+	}
+	return append(out, '\r', '\n')
+}

@@ -1,0 +1,101 @@
+package message
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// Find returns the part a section number designates (RFC 9051 §6.4.5),
+// starting from the message p, or nil if there is none. An empty path is
+// the message itself. Within a message/rfc822 part the numbers continue in
+// the encapsulated message; a single-part message has one part, 1, its
+// body.
+func (p *Part) Find(path []uint32) *Part {
+	cur := p
+	isMsg := true // cur is a message, whose body is its part 1 when single-part
+	leaf := false // cur was reached as that part 1
+	for i, n := range path {
+		if n == 0 || (leaf && cur.Message == nil) {
+			return nil
+		}
+		if i > 0 && cur.Message != nil {
+			cur, isMsg = cur.Message, true
+		}
+		leaf = false
+		switch {
+		case cur.IsMultipart():
+			if int(n) > len(cur.Parts) {
+				return nil
+			}
+			cur, isMsg = cur.Parts[n-1], false
+		case isMsg && n == 1:
+			leaf = true
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// Header returns the part's header block, blank line included:
+// BODY[HEADER] of a message, BODY[n.MIME] of a part.
+func (p *Part) Header(raw []byte) []byte { return slice(raw, p.HeaderStart, p.HeaderEnd) }
+
+// Body returns the part's body: BODY[TEXT] of a message, BODY[n] of a part.
+func (p *Part) Body(raw []byte) []byte { return slice(raw, p.BodyStart, p.BodyEnd) }
+
+// slice guards against structures that do not belong to raw (a stale cache).
+func slice(raw []byte, a, b int) []byte {
+	if a < 0 || b > len(raw) || a > b {
+		return nil
+	}
+	return raw[a:b]
+}
+
+// ErrUnknownEncoding is returned by Decode for a Content-Transfer-Encoding
+// it does not know; IMAP answers NO [UNKNOWN-CTE] (RFC 3516 §4.3).
+var ErrUnknownEncoding = errors.New("message: unknown content-transfer-encoding")
+
+// Decode returns the part's body with its Content-Transfer-Encoding
+// removed, for BINARY[...] (RFC 3516). Malformed base64 and
+// quoted-printable are decoded as far as they go, leniently.
+func (p *Part) Decode(raw []byte) ([]byte, error) {
+	body := p.Body(raw)
+	switch strings.ToLower(p.Encoding) {
+	case "7bit", "8bit", "binary", "":
+		return body, nil
+	case "base64":
+		return decodeBase64(body), nil
+	case "quoted-printable":
+		// On malformed input keep what decoded; the reader stops at the
+		// first error.
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
+		return out, nil
+	}
+	return nil, ErrUnknownEncoding
+}
+
+// decodeBase64 decodes base64 ignoring characters outside the alphabet
+// (RFC 2045 §6.8) and stopping at padding.
+func decodeBase64(body []byte) []byte {
+	clean := make([]byte, 0, len(body))
+scan:
+	for _, c := range body {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
+			clean = append(clean, c)
+		case c == '=':
+			break scan
+		}
+	}
+	if len(clean)%4 == 1 {
+		clean = clean[:len(clean)-1]
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	n, _ := base64.RawStdEncoding.Decode(out, clean)
+	return out[:n]
+}
