@@ -37,6 +37,7 @@ var (
 type Store interface {
 	Directory
 	Mail
+	Queue
 	// Close flushes pending writes and releases the store.
 	Close() error
 }
@@ -64,6 +65,21 @@ type Directory interface {
 	Account(ctx context.Context, address string) (Account, error)
 	// Credentials returns the stored secrets for a login.
 	Credentials(ctx context.Context, address string) (Account, Credentials, error)
+	// SetMaySendAsDomain grants or revokes an account's right to submit
+	// mail from any address of its domain (Account.MaySendAsDomain).
+	SetMaySendAsDomain(ctx context.Context, address string, allow bool) error
+
+	// AddAppPassword gives an account an extra named password, for one
+	// device or application, usable wherever the account password is and
+	// revocable on its own. Names are unique per account (ErrExists).
+	// Removing the account removes its app passwords.
+	AddAppPassword(ctx context.Context, address, name string, cred Credentials) (AppPassword, error)
+	// AppPasswords lists an account's app passwords in name order, with
+	// their credentials.
+	AppPasswords(ctx context.Context, address string) ([]AppPassword, error)
+	// RemoveAppPassword revokes one app password (ErrNotFound when the
+	// account has none of that name).
+	RemoveAppPassword(ctx context.Context, address, name string) error
 
 	// AddAlias maps address (local@domain, or @domain for the domain's
 	// catch-all) to one or more account addresses. Targets must exist.
@@ -131,6 +147,9 @@ type Account struct {
 	Address string
 	Domain  string
 	Created time.Time
+	// MaySendAsDomain lets the account submit mail from any address of
+	// its domain, not only its own and the aliases pointing to it.
+	MaySendAsDomain bool
 }
 
 // Credentials are what is stored to check a password: an argon2id hash (PHC
@@ -139,6 +158,15 @@ type Account struct {
 type Credentials struct {
 	PasswordHash string
 	SCRAM        SCRAMKeys
+}
+
+// AppPassword is a named, revocable extra password of an account. Only
+// Credentials.PasswordHash is used: SCRAM logs in with the account
+// password alone, since its username names no app password.
+type AppPassword struct {
+	Name        string
+	Created     time.Time
+	Credentials Credentials
 }
 
 // SCRAMKeys are the RFC 5802 stored credentials.

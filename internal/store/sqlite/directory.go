@@ -168,12 +168,12 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	})
 }
 
-const accountColumns = `a.id, a.address, d.name, a.created`
+const accountColumns = `a.id, a.address, d.name, a.created, a.may_send_as_domain`
 
 func scanAccount(r rowScanner, extra ...any) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := r.Scan(append([]any{&a.ID, &a.Address, &a.Domain, &created}, extra...)...)
+	err := r.Scan(append([]any{&a.ID, &a.Address, &a.Domain, &created, &a.MaySendAsDomain}, extra...)...)
 	a.Created = fromMicro(created)
 	return a, err
 }

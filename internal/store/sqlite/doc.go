@@ -16,7 +16,8 @@
 //	               UIDVALIDITY counter (starts at the creation time, never
 //	               repeats, never runs behind the clock)
 //	domains        mail domains served here
-//	accounts       address (unique), domain, argon2id hash, SCRAM keys
+//	accounts       address (unique), domain, argon2id hash, SCRAM keys,
+//	               may_send_as_domain (submission sender rights)
 //	aliases        address or "@domain" (catch-all), domain
 //	alias_targets  ordered account addresses of an alias (not foreign keys)
 //	mailboxes      account, name (unique per account), special use,
@@ -29,6 +30,12 @@
 //	               last message goes
 //	changes        per mailbox and UID, the latest flag change or the
 //	               expunge with its MODSEQ
+//	app_passwords  per account and name, an argon2id hash (revocable
+//	               extra passwords; removed with the account)
+//	queue          the outbound queue: sender, submitting account (no
+//	               reference: mail outlives its account), size, times,
+//	               attempts and the body
+//	queue_recipients  ordered recipients of a queued message
 //
 // # Bodies in the database
 //

@@ -109,6 +109,40 @@ CREATE TABLE changes (
 ) WITHOUT ROWID;
 CREATE INDEX changes_modseq ON changes (mailbox_id, modseq);
 `,
+	// 2: submission: sender rights, app passwords, the outbound queue.
+	`
+ALTER TABLE accounts ADD COLUMN may_send_as_domain INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE app_passwords (
+	account_id    INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	created       INTEGER NOT NULL,
+	password_hash TEXT NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+
+-- account_id is no foreign key: queued mail still leaves when the account
+-- that sent it is removed.
+CREATE TABLE queue (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id   INTEGER NOT NULL,
+	mail_from    TEXT NOT NULL,
+	utf8         INTEGER NOT NULL,
+	size         INTEGER NOT NULL,
+	queued       INTEGER NOT NULL,
+	next_attempt INTEGER NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	body         BLOB NOT NULL
+);
+CREATE INDEX queue_next_attempt ON queue (next_attempt);
+
+CREATE TABLE queue_recipients (
+	queue_id INTEGER NOT NULL REFERENCES queue (id) ON DELETE CASCADE,
+	position INTEGER NOT NULL,
+	address  TEXT NOT NULL,
+	PRIMARY KEY (queue_id, position)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

@@ -75,6 +75,9 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"ConcurrentMixedResults", testConcurrentMixedResults},
 		{"CanceledContext", testCanceledContext},
+		{"SendAsDomain", testSendAsDomain},
+		{"AppPasswords", testAppPasswords},
+		{"Queue", testQueue},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
