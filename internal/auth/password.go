@@ -1,6 +1,3 @@
-// Package auth checks credentials for every protocol (SMTP submission, IMAP,
-// POP3, HTTP): password hashing with argon2id, SCRAM-SHA-256 stored keys, and
-// (in later files) SASL mechanisms and login throttling.
 package auth
 
 import (
@@ -14,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/xdg-go/stringprep"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -43,17 +41,10 @@ var ErrMismatch = errors.New("password does not match")
 // argon2id hash and the SCRAM-SHA-256 keys. The password itself is never
 // stored.
 func NewCredentials(password string) (store.Credentials, error) {
-	if password == "" {
-		return store.Credentials{}, errors.New("empty password")
-	}
-	salt := make([]byte, saltLen)
-	if _, err := rand.Read(salt); err != nil {
+	hash, err := HashPassword(password)
+	if err != nil {
 		return store.Credentials{}, err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	hash := fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		b64(salt), b64(key))
-
 	scramSalt := make([]byte, saltLen)
 	if _, err := rand.Read(scramSalt); err != nil {
 		return store.Credentials{}, err
@@ -65,8 +56,29 @@ func NewCredentials(password string) (store.Credentials, error) {
 	return store.Credentials{PasswordHash: hash, SCRAM: keys}, nil
 }
 
-// SCRAMKeys computes RFC 5802 StoredKey and ServerKey for SHA-256.
+// HashPassword returns the argon2id hash of password in PHC string form,
+// with a fresh salt. App passwords store only this.
+func HashPassword(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("empty password")
+	}
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64(salt), b64(key)), nil
+}
+
+// SCRAMKeys computes RFC 5802 StoredKey and ServerKey for SHA-256. The
+// password is first normalised with SASLprep (RFC 4013), as RFC 5802 §2.2
+// asks and as SCRAM clients do; a password SASLprep refuses is used as it
+// is.
 func SCRAMKeys(password string, salt []byte, iterations int) (store.SCRAMKeys, error) {
+	if p, err := stringprep.SASLprep.Prepare(password); err == nil {
+		password = p
+	}
 	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
 	if err != nil {
 		return store.SCRAMKeys{}, err
@@ -118,21 +130,27 @@ func VerifyPassword(hash, password string) error {
 // GeneratePassword returns a random password of 20 characters from an
 // alphabet without look-alikes (about 116 bits), drawn without modulo bias.
 func GeneratePassword() string {
-	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	const alphabet = passwordAlphabet
 	const limit = 256 - 256%len(alphabet) // reject bytes >= limit
-	out := make([]byte, 0, 20)
+	out := make([]byte, 0, generatedLen)
 	buf := make([]byte, 32)
-	for len(out) < 20 {
+	for len(out) < generatedLen {
 		if _, err := rand.Read(buf); err != nil {
 			panic(err) // crypto/rand never fails on supported platforms
 		}
 		for _, c := range buf {
-			if int(c) < limit && len(out) < 20 {
+			if int(c) < limit && len(out) < generatedLen {
 				out = append(out, alphabet[int(c)%len(alphabet)])
 			}
 		}
 	}
 	return string(out)
 }
+
+// The shape of generated passwords.
+const (
+	passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	generatedLen     = 20
+)
 
 func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }

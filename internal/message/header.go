@@ -14,15 +14,20 @@ type field struct {
 // scanHeader reads the header fields of raw[start:limit] up to the blank
 // line that ends them. It returns the fields and the offset just past the
 // blank line (the body's start), or limit when there is no blank line.
+// When stop (if not nil) reports a line start as a boundary delimiter, the
+// header ends there: the offset of that line is returned with stopped set.
 // Lines without a colon, or with white space or controls in the name, are
 // skipped (RFC 5322 §2.2 names are printable US-ASCII other than ":").
-func scanHeader(raw []byte, start, limit int, fields []field) ([]field, int) {
+func scanHeader(raw []byte, start, limit int, fields []field, stop func(int) bool) ([]field, int, bool) {
 	pos := start
 	for pos < limit {
+		if stop != nil && raw[pos] == '-' && stop(pos) {
+			return fields, pos, true
+		}
 		eol := lineEnd(raw, pos, limit)
 		line := raw[pos:eol]
 		if isBlankLine(line) {
-			return fields, eol
+			return fields, eol, false
 		}
 		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 && fields[len(fields)-1].end == pos {
 			fields[len(fields)-1].end = eol // continuation line
@@ -37,7 +42,7 @@ func scanHeader(raw []byte, start, limit int, fields []field) ([]field, int) {
 		}
 		pos = eol
 	}
-	return fields, limit
+	return fields, limit, false
 }
 
 // lineEnd returns the offset just past the LF ending the line at pos, or
@@ -130,7 +135,7 @@ func lower(c byte) byte {
 // §6.4.5). Names compare case-insensitively; fields keep their order and
 // their original bytes. Lines that are not fields are never returned.
 func HeaderFields(hdr []byte, names []string, not bool) []byte {
-	fields, _ := scanHeader(hdr, 0, len(hdr), nil)
+	fields, _, _ := scanHeader(hdr, 0, len(hdr), nil, nil)
 	var out []byte
 	for _, f := range fields {
 		match := false

@@ -81,42 +81,156 @@ func Parse(raw []byte) (*Part, error) {
 		return nil, ErrTooLarge
 	}
 	p := &parser{raw: raw}
-	return p.message(0, len(raw), 0), nil
+	part, _ := p.message(0, nil, 0)
+	return part, nil
 }
 
 type parser struct {
-	raw    []byte
-	parts  int
-	fields []field // scratch
+	raw   []byte
+	parts int
 }
 
-// message parses raw[start:end] as a message: header, body, envelope.
-func (p *parser) message(start, end, depth int) *Part {
-	part, h := p.entity(start, end, depth, false)
+// delim is a boundary delimiter line that ends an entity, or the end of
+// the message (idx -1).
+type delim struct {
+	idx     int  // index into the boundary stack
+	closing bool // "--boundary--"
+	line    int  // offset of the line
+	eol     int  // offset after the line
+}
+
+// match reports whether the line at offset at is a delimiter of one of the
+// boundaries on stack (outermost first), trying the innermost first.
+// RFC 2046 §5.1.1: "it is sufficient that the boundary appear in its
+// entirety following the CRLF"; the rest of the line is ignored.
+func (p *parser) match(at int, stack [][]byte) (delim, bool) {
+	line := p.raw[at:]
+	if len(line) < 2 || line[0] != '-' || line[1] != '-' {
+		return delim{}, false
+	}
+	line = line[2:]
+	for j := len(stack) - 1; j >= 0; j-- {
+		if !bytes.HasPrefix(line, stack[j]) {
+			continue
+		}
+		after := at + 2 + len(stack[j])
+		closing := bytes.HasPrefix(p.raw[after:], []byte("--"))
+		return delim{idx: j, closing: closing, line: at, eol: lineEnd(p.raw, after, len(p.raw))}, true
+	}
+	return delim{}, false
+}
+
+// next finds the first delimiter line at or after the line start pos.
+func (p *parser) next(pos int, stack [][]byte) delim {
+	if len(stack) > 0 {
+		for pos < len(p.raw) {
+			i := bytes.Index(p.raw[pos:], []byte("--"))
+			if i < 0 {
+				break
+			}
+			at := pos + i
+			if at == 0 || p.raw[at-1] == '\n' {
+				if d, ok := p.match(at, stack); ok {
+					return d
+				}
+			}
+			pos = at + 2
+		}
+	}
+	return delim{idx: -1, line: len(p.raw), eol: len(p.raw)}
+}
+
+// end returns where content ending at d stops: before the line break that
+// precedes the delimiter line (it belongs to the delimiter), not below lo.
+func (p *parser) end(d delim, lo int) int {
+	if d.idx < 0 {
+		return d.line
+	}
+	return lineBreakStart(p.raw, lo, d.line)
+}
+
+// message parses a message starting at start: an entity with an envelope.
+func (p *parser) message(start int, stack [][]byte, depth int) (*Part, delim) {
+	part, h, d := p.entity(start, stack, depth, false)
 	part.Envelope = envelopeOf(h)
-	return part
+	return part, d
 }
 
-// entity parses raw[start:end] as a MIME entity.
-func (p *parser) entity(start, end, depth int, digest bool) (*Part, header) {
+// entity parses the MIME entity starting at start, which ends at the next
+// delimiter line of a boundary on stack (or the end of the message). It
+// returns the part, its header, and that delimiter.
+func (p *parser) entity(start int, stack [][]byte, depth int, digest bool) (*Part, header, delim) {
 	p.parts++
-	fields, bodyStart := scanHeader(p.raw, start, end, p.fields[:0])
+	fields, bodyStart, stop := scanHeader(p.raw, start, len(p.raw), nil, func(pos int) bool {
+		_, ok := p.match(pos, stack)
+		return ok
+	})
 	h := header{raw: p.raw, fields: fields}
-	part := &Part{HeaderStart: start, HeaderEnd: bodyStart, BodyStart: bodyStart, BodyEnd: end}
+	part := &Part{HeaderStart: start, HeaderEnd: bodyStart, BodyStart: bodyStart}
+	p.describe(part, h, digest)
 
+	if stop {
+		// A delimiter inside the header: no body.
+		d, _ := p.match(bodyStart, stack)
+		part.HeaderEnd = p.end(d, start)
+		part.BodyStart, part.BodyEnd = part.HeaderEnd, part.HeaderEnd
+		if strings.EqualFold(part.Type, "multipart") {
+			part.Parts = []*Part{emptyPart(part.BodyEnd)}
+		}
+		if p.isMessage(part) {
+			part.Message = &Part{HeaderStart: part.BodyEnd, HeaderEnd: part.BodyEnd, BodyStart: part.BodyEnd, BodyEnd: part.BodyEnd,
+				Type: "text", Subtype: "plain", Params: []Param{{Name: "charset", Value: "us-ascii"}}, Encoding: "7bit", Envelope: &Envelope{}}
+		}
+		return part, h, d
+	}
+
+	isMultipart := strings.EqualFold(part.Type, "multipart")
+	isMessage := p.isMessage(part)
+	if (isMultipart || isMessage) && (depth >= MaxDepth || p.parts >= MaxParts) {
+		part.Type, part.Subtype, part.Params = "application", "octet-stream", nil
+		isMultipart, isMessage = false, false
+	}
+	var d delim
+	switch {
+	case isMultipart:
+		d = p.multipart(part, stack, depth)
+	case isMessage:
+		part.Message, d = p.message(bodyStart, stack, depth+1)
+		part.BodyEnd = max(p.end(d, bodyStart), part.Message.BodyEnd)
+		part.Lines = bytes.Count(p.raw[bodyStart:part.BodyEnd], []byte{'\n'})
+	default:
+		d = p.next(bodyStart, stack)
+		part.BodyEnd = p.end(d, bodyStart)
+		if strings.EqualFold(part.Type, "text") {
+			part.Lines = bytes.Count(p.raw[bodyStart:part.BodyEnd], []byte{'\n'})
+		}
+	}
+	return part, h, d
+}
+
+func (p *parser) isMessage(part *Part) bool {
+	return strings.EqualFold(part.Type, "message") &&
+		(strings.EqualFold(part.Subtype, "rfc822") || strings.EqualFold(part.Subtype, "global"))
+}
+
+// describe fills in the part's content fields from its header.
+func (p *parser) describe(part *Part, h header, digest bool) {
 	ct, hasCT := h.get("Content-Type")
 	typ, sub, params, ok := parseMediaType(ct)
 	switch {
 	case ok:
 		part.Type, part.Subtype, part.Params = typ, sub, params
 	case digest && !hasCT:
+		// RFC 2046 §5.1.5: in a digest the default is message/rfc822.
 		part.Type, part.Subtype = "message", "rfc822"
 	default:
+		// RFC 2045 §5.2: absent or invalid means text/plain.
 		part.Type, part.Subtype = "text", "plain"
 	}
 	isText := strings.EqualFold(part.Type, "text")
 	if isText && paramValue(part.Params, "charset") == "" {
-		part.Params = append([]Param{{Name: "charset", Value: "us-ascii"}}, part.Params...)
+		// RFC 2046 §4.1.2 default charset, added last as Dovecot does.
+		part.Params = append(part.Params, Param{Name: "charset", Value: "us-ascii"})
 	}
 	if isText && strings.EqualFold(part.Subtype, "plain") && len(part.Params) == 1 &&
 		strings.EqualFold(part.Params[0].Name, "charset") && strings.EqualFold(part.Params[0].Value, "us-ascii") {
@@ -139,30 +253,6 @@ func (p *parser) entity(start, end, depth int, digest bool) (*Part, header) {
 	if v, ok := h.get("Content-Language"); ok {
 		part.Language = parseLanguage(v)
 	}
-	p.fields = fields // keep the grown scratch slice
-
-	body := p.raw[bodyStart:end]
-	isMultipart := strings.EqualFold(part.Type, "multipart")
-	isMessage := strings.EqualFold(part.Type, "message") &&
-		(strings.EqualFold(part.Subtype, "rfc822") || strings.EqualFold(part.Subtype, "global"))
-	if (isMultipart || isMessage) && (depth >= MaxDepth || p.parts >= MaxParts) {
-		part.Type, part.Subtype, part.Params = "application", "octet-stream", nil
-		return part, h
-	}
-	switch {
-	case isMultipart:
-		// The header of h is parsed; copy what the envelope might need
-		// before the scratch slice is reused by the children.
-		h.fields = append([]field(nil), fields...)
-		p.multipart(part, depth, strings.EqualFold(part.Subtype, "digest"))
-	case isMessage:
-		h.fields = append([]field(nil), fields...)
-		part.Lines = bytes.Count(body, []byte{'\n'})
-		part.Message = p.message(bodyStart, end, depth+1)
-	case isText:
-		part.Lines = bytes.Count(body, []byte{'\n'})
-	}
-	return part, h
 }
 
 func paramValue(params []Param, name string) string {
@@ -174,83 +264,58 @@ func paramValue(params []Param, name string) string {
 	return ""
 }
 
-// multipart splits the body of part at its boundary (RFC 2046 §5.1.1). The
-// line break before a delimiter belongs to the delimiter. Without a
-// boundary, or when no delimiter is found, the multipart gets one empty
-// text/plain part, as Dovecot does.
-func (p *parser) multipart(part *Part, depth int, digest bool) {
+// multipart parses the body of a multipart part (RFC 2046 §5.1.1): the
+// preamble, the parts between delimiters of its boundary, and the epilogue
+// after the close delimiter, up to a delimiter of an enclosing boundary.
+// Without a boundary, or when no part is found, the multipart gets one
+// empty text/plain part, as Dovecot does. It returns the delimiter that
+// ends the multipart.
+func (p *parser) multipart(part *Part, stack [][]byte, depth int) delim {
 	boundary := paramValue(part.Params, "boundary")
-	start, end := part.BodyStart, part.BodyEnd
-	var starts, ends []int // content ranges of the parts
-	if boundary != "" {
-		delim := []byte("--" + boundary)
-		pos := start
-		open := -1 // start of the current part's content, -1 before the first delimiter
-		for pos < end {
-			i := bytes.Index(p.raw[pos:end], delim)
-			if i < 0 {
-				break
-			}
-			at := pos + i
-			pos = at + len(delim)
-			if at != start && p.raw[at-1] != '\n' {
-				continue
-			}
-			after := at + len(delim)
-			closing := after+1 < end && p.raw[after] == '-' && p.raw[after+1] == '-'
-			if closing {
-				after += 2
-			}
-			eol, ok := delimiterLineEnd(p.raw, after, end)
-			if !ok {
-				continue
-			}
-			if open >= 0 {
-				starts = append(starts, open)
-				ends = append(ends, lineBreakStart(p.raw, open, at))
-			}
-			if closing || len(starts)+p.parts >= MaxParts {
-				open = -1
-				break
-			}
-			open = eol
-			pos = eol
+	if boundary == "" {
+		d := p.next(part.BodyStart, stack)
+		part.BodyEnd = p.end(d, part.BodyStart)
+		part.Parts = []*Part{emptyPart(part.BodyEnd)}
+		return d
+	}
+	inner := append(stack[:len(stack):len(stack)], []byte(boundary))
+	own := len(inner) - 1
+	digest := strings.EqualFold(part.Subtype, "digest")
+	d := p.next(part.BodyStart, inner) // the end of the preamble
+	for d.idx == own && !d.closing && d.eol < len(p.raw) {
+		if p.parts >= MaxParts {
+			// Too many parts: the rest up to the end of the multipart is
+			// not split further.
+			d = p.next(d.eol, stack)
+			break
 		}
-		if open >= 0 {
-			starts = append(starts, open)
-			ends = append(ends, end)
+		var child *Part
+		child, _, d = p.entity(d.eol, inner, depth+1, digest)
+		part.Parts = append(part.Parts, child)
+	}
+	if d.idx == own {
+		// The close delimiter (or an open one at the very end): the
+		// epilogue runs to the next enclosing delimiter.
+		if !d.closing && d.eol >= len(p.raw) && d.line < len(p.raw) {
+			part.Parts = append(part.Parts, emptyPart(len(p.raw)))
 		}
+		d = p.next(d.eol, stack)
 	}
-	if len(starts) == 0 {
-		part.Parts = []*Part{{
-			HeaderStart: end, HeaderEnd: end, BodyStart: end, BodyEnd: end,
-			Type: "text", Subtype: "plain", Params: []Param{{Name: "charset", Value: "us-ascii"}},
-			Encoding: "7bit",
-		}}
-		return
+	part.BodyEnd = p.end(d, part.BodyStart)
+	if n := len(part.Parts); n == 0 {
+		part.Parts = []*Part{emptyPart(part.BodyEnd)}
+	} else {
+		// An empty last part right at the delimiter line starts after the
+		// line break the multipart's body gives to that delimiter.
+		part.BodyEnd = max(part.BodyEnd, part.Parts[n-1].BodyEnd)
 	}
-	part.Parts = make([]*Part, len(starts))
-	for i := range starts {
-		child, _ := p.entity(starts[i], ends[i], depth+1, digest)
-		part.Parts[i] = child
-	}
+	return d
 }
 
-// delimiterLineEnd checks that only transport padding (white space) follows
-// a delimiter up to the end of its line, and returns the offset after the
-// line break.
-func delimiterLineEnd(raw []byte, pos, end int) (int, bool) {
-	for pos < end {
-		switch raw[pos] {
-		case ' ', '\t', '\r':
-			pos++
-		case '\n':
-			return pos + 1, true
-		default:
-			return 0, false
-		}
-	}
-	return end, true
+// emptyPart is the empty text/plain part at offset at.
+func emptyPart(at int) *Part {
+	return &Part{HeaderStart: at, HeaderEnd: at, BodyStart: at, BodyEnd: at,
+		Type: "text", Subtype: "plain", Params: []Param{{Name: "charset", Value: "us-ascii"}}, Encoding: "7bit"}
 }
 
 // lineBreakStart returns the offset of the CRLF or LF just before at (where
