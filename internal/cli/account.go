@@ -169,6 +169,8 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 					})
 				},
 			},
+			appPasswordCommand(),
+			sendAsCommand(),
 		},
 	}
 }
