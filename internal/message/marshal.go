@@ -87,7 +87,7 @@ func Unmarshal(b []byte) (*Part, error) {
 	if len(b) == 0 || b[0] != marshalVersion {
 		return nil, errCorrupt
 	}
-	d := &decoder{b: b[1:]}
+	d := &decoder{b: b[1:], s: string(b[1:])}
 	p := d.part(0)
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errCorrupt
@@ -95,8 +95,11 @@ func Unmarshal(b []byte) (*Part, error) {
 	return p, nil
 }
 
+// decoder reads b; s is the same octets as one string, so that decoded
+// strings share its memory instead of being allocated one by one.
 type decoder struct {
 	b   []byte
+	s   string
 	err error
 }
 
@@ -137,9 +140,9 @@ func (d *decoder) str() string {
 	if d.err != nil {
 		return ""
 	}
-	s := string(d.b[:n])
+	off := len(d.s) - len(d.b)
 	d.b = d.b[n:]
-	return s
+	return d.s[off : off+n]
 }
 
 func (d *decoder) params() []Param {
