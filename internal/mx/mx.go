@@ -14,7 +14,7 @@
 //   - DATA/BDAT: the engine has read the message and refused bare CR/LF.
 //     mx prepends Return-Path (RFC 5321 §4.4, §4.1.1.2) and a Received
 //     trace header (RFC 5321 §4.4; "with" keywords from RFC 3848 and
-//     RFC 6531 §3.7.3) and stores the message with a single store.Deliver
+//     RFC 6531 §3.7.3; written by package received) and stores the message with a single store.Deliver
 //     into each account's INBOX. Only after Deliver has returned (the
 //     message is durable) does the client get its 250 (RFC 5321 §6.1).
 //
@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/received"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
@@ -78,7 +79,7 @@ func New(opts Options) *Backend {
 
 // NewSession implements smtpserver.Backend.
 func (b *Backend) NewSession(ci smtpserver.ConnInfo) smtpserver.Session {
-	return &session{b: b, ci: ci, ip: clientIP(ci.RemoteAddr)}
+	return &session{b: b, ci: ci, rc: received.Conn{By: b.opts.Hostname, IP: clientIP(ci.RemoteAddr), TLS: ci.TLS}}
 }
 
 // Replies of the MX policy.
@@ -94,7 +95,7 @@ var (
 type session struct {
 	b  *Backend
 	ci smtpserver.ConnInfo
-	ip net.IP
+	rc received.Conn // Received fields of this connection
 
 	// The current transaction.
 	txID    string
@@ -104,8 +105,6 @@ type session struct {
 	targets []store.Target
 
 	trace []byte // scratch for the trace headers, reused
-	helo  string // helo the cached fromClause was made for
-	fromC string // cached "from" clause of the Received header
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
