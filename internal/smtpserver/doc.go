@@ -7,8 +7,20 @@
 // Extensions advertised: PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), SIZE (RFC 1870), ENHANCEDSTATUSCODES (RFC 2034,
 // RFC 3463), CHUNKING (RFC 3030), STARTTLS (RFC 3207, only with a TLS
-// config and not yet in TLS) and LIMITS RCPTMAX (RFC 9422). No AUTH: the
-// MX role takes no logins.
+// config and not yet in TLS) and LIMITS RCPTMAX (RFC 9422); AUTH (RFC 4954)
+// only with an Options.Authenticator (submission; the MX role takes no
+// logins), with the mechanisms it offers for the connection's TLS state.
+//
+// # AUTH
+//
+// With an Authenticator, AUTH runs its SASL exchange: wrong credentials
+// are "535 5.7.8", a throttled client or account and internal failures
+// "454 4.7.0", a malformed response "501 5.5.2", an unknown mechanism
+// "504 5.5.4", and AUTH in plain text while the authenticator offers
+// nothing there "530 5.7.0 Must issue a STARTTLS command first" (RFC 3207
+// §4). Failed attempts count towards MaxErrors. With RequireAuth, MAIL
+// before a successful AUTH is refused with 530 (see Options). The
+// credentials never reach a log; the transaction log names the account.
 //
 // # Limits
 //

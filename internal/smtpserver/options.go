@@ -46,7 +46,17 @@ type Options struct {
 
 	// MaxErrors is how many failed commands (rejected by the policy) a
 	// session may make before it is answered 421 and closed (default 10).
+	// Failed AUTH attempts count too.
 	MaxErrors int
+	// Authenticator enables AUTH (RFC 4954) with the mechanisms it lists
+	// (package auth lists none outside TLS). A backend Session that
+	// implements AuthSession learns who logged in. Nil: no AUTH.
+	Authenticator Authenticator
+	// RequireAuth refuses MAIL before a successful AUTH (submission, RFC
+	// 6409 §4.3): "530 5.7.0 Must issue a STARTTLS command first" in plain
+	// text when STARTTLS is offered (RFC 3207 §4), else "530 5.7.0
+	// Authentication required" (RFC 4954 §6).
+	RequireAuth bool
 
 	// Logger receives one line per transaction and internal errors.
 	// Nil discards.

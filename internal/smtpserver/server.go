@@ -58,6 +58,10 @@ func New(opts Options, backend Backend) *Server {
 	gs.ReadTimeout = opts.CommandTimeout
 	gs.WriteTimeout = opts.CommandTimeout
 	gs.EnableSMTPUTF8 = true
+	// go-smtp answers AUTH outside TLS itself (523) unless this is set;
+	// with an Authenticator the policy decides: it offers no mechanism in
+	// plain text and answers AUTH there with 530 (RFC 3207 §4).
+	gs.AllowInsecureAuth = opts.Authenticator != nil
 	gs.ErrorLog = errorLog{opts.Logger}
 	s.smtp = gs
 	return s

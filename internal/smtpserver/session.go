@@ -30,6 +30,7 @@ type session struct {
 	tx     *transaction // nil outside a transaction
 	errors int          // failed commands so far (replies >= 400 by the policy)
 	closed bool
+	user   string // the account logged in with AUTH, "" before
 }
 
 // transaction is what the per-transaction log line reports.
@@ -66,14 +67,18 @@ func (s *Server) newSession(gc *gosmtp.Conn) (gosmtp.Session, error) {
 		TLS:        cs,
 		Helo:       gc.Hostname(),
 	}
-	return &session{
+	sess := &session{
 		srv:  s,
 		c:    c,
 		gc:   gc,
 		info: info,
 		tls:  tlsSummary(cs),
 		be:   s.backend.NewSession(info),
-	}, nil
+	}
+	if s.opts.Authenticator != nil {
+		return authSession{sess}, nil
+	}
+	return sess, nil
 }
 
 // gate refuses a command from a session that must end. It reports a
@@ -106,6 +111,12 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	if s.tx != nil {
 		// RFC 5321 §4.1.4: MAIL inside a transaction is out of sequence.
 		return s.fail(&smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "Nested MAIL command"})
+	}
+	if s.srv.opts.RequireAuth && s.user == "" {
+		if s.info.TLS == nil && s.srv.opts.TLSConfig != nil {
+			return s.fail(replyMustStartTLS) // RFC 3207 §4
+		}
+		return s.fail(replyAuthRequired) // RFC 4954 §6
 	}
 	mo := MailOptions{TxID: newID(), UTF8: opts.UTF8, Body: string(opts.Body), Size: opts.Size}
 	if err := s.be.Mail(s.srv.ctx, from, mo); err != nil {
@@ -261,6 +272,7 @@ func (s *session) endTx(how string) {
 		slog.String("conn", s.info.ID),
 		slog.String("client", s.c.ip.String()),
 		slog.String("tls", s.tls),
+		slog.String("user", s.user),
 		slog.String("from", tx.from),
 		slog.Any("rcpts", tx.rcpts),
 		slog.Int("size", tx.size),
