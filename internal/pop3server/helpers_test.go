@@ -1,0 +1,443 @@
+package pop3server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/auth"
+	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/sqlite"
+)
+
+// testTimeout bounds every wait in these tests.
+const testTimeout = 10 * time.Second
+
+const (
+	alice   = "alice@example.test"
+	bob     = "bob@example.test"
+	alicePW = "alice pw with spaces"
+	bobPW   = "bob-Pw-9q4m8"
+)
+
+// storeAuth is the test Authenticator: store credentials checked with
+// auth.VerifyPassword, PLAIN as the only mechanism. Verified passwords are
+// remembered so that argon2id (slow under -race) runs once per account.
+// Logins as throttled@example.test answer ThrottledError, as
+// broken@example.test an internal error.
+type storeAuth struct {
+	st      store.Store
+	noCache bool // run argon2id on every login
+
+	mu       sync.Mutex
+	verified map[string]string // address -> password
+	logins   int
+}
+
+func newStoreAuth(st store.Store) *storeAuth {
+	return &storeAuth{st: st, verified: map[string]string{}}
+}
+
+var _ Authenticator = (*storeAuth)(nil)
+
+func (a *storeAuth) Login(ctx context.Context, req LoginRequest) (store.Account, error) {
+	a.mu.Lock()
+	a.logins++
+	a.mu.Unlock()
+	user := strings.ToLower(req.Username)
+	switch user {
+	case "throttled@example.test":
+		return store.Account{}, &ThrottledError{RetryAfter: time.Minute}
+	case "broken@example.test":
+		return store.Account{}, errors.New("database on fire at /var/secret")
+	}
+	acct, cred, err := a.st.Credentials(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, ErrAuthFailed
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	a.mu.Lock()
+	ok := !a.noCache && a.verified[user] == req.Password && req.Password != ""
+	a.mu.Unlock()
+	if !ok {
+		if auth.VerifyPassword(cred.PasswordHash, req.Password) != nil {
+			return store.Account{}, ErrAuthFailed
+		}
+		a.mu.Lock()
+		a.verified[user] = req.Password
+		a.mu.Unlock()
+	}
+	return acct, nil
+}
+
+// Mechanisms is PLAIN, with or without TLS, like the auth service with
+// AllowPlaintext: the engine decides where credentials may be sent.
+func (a *storeAuth) Mechanisms(tls bool) []string { return []string{"PLAIN"} }
+
+func (a *storeAuth) NewSASL(mech string, c SASLConn) (SASL, error) {
+	if mech != "PLAIN" {
+		return nil, fmt.Errorf("mechanism %q not supported", mech)
+	}
+	return &plainSASL{a: a, ip: c.RemoteIP}, nil
+}
+
+// plainSASL is RFC 4616 PLAIN on top of storeAuth.Login.
+type plainSASL struct {
+	a    *storeAuth
+	ip   net.IP
+	acct store.Account
+}
+
+func (p *plainSASL) Next(resp []byte) ([]byte, bool, error) {
+	if resp == nil {
+		return []byte{}, false, nil // ask for the credentials
+	}
+	parts := bytes.Split(resp, []byte{0})
+	if len(parts) != 3 || (len(parts[0]) > 0 && !bytes.Equal(parts[0], parts[1])) {
+		return nil, false, ErrAuthFailed
+	}
+	acct, err := p.a.Login(context.Background(), LoginRequest{Username: string(parts[1]), Password: string(parts[2]), RemoteIP: p.ip, Protocol: "pop3"})
+	if err != nil {
+		return nil, false, err
+	}
+	p.acct = acct
+	return nil, true, nil
+}
+
+func (p *plainSASL) Account() store.Account { return p.acct }
+
+// credCache keeps the credentials made for each test password: argon2id
+// is slow under -race, and every test makes a fresh store.
+var credCache sync.Map // password -> store.Credentials
+
+func testCredentials(pw string) (store.Credentials, error) {
+	if c, ok := credCache.Load(pw); ok {
+		return c.(store.Credentials), nil
+	}
+	c, err := auth.NewCredentials(pw)
+	if err == nil {
+		credCache.Store(pw, c)
+	}
+	return c, err
+}
+
+// testEnv is a store with alice and bob, and the Authenticator over it.
+type testEnv struct {
+	st           *sqlite.Store
+	auth         *storeAuth
+	alice, bob   store.Account
+	aliceInboxID int64
+}
+
+func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mail.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{st: st, auth: newStoreAuth(st)}
+	for _, u := range []struct {
+		addr, pw string
+		acct     *store.Account
+	}{{alice, alicePW, &e.alice}, {bob, bobPW, &e.bob}} {
+		cred, err := testCredentials(u.pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *u.acct, err = st.AddAccount(ctx, u.addr, cred); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb, err := st.Mailbox(ctx, e.alice.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.aliceInboxID = mb.ID
+	return e
+}
+
+// deliver stores body in acct's INBOX.
+func (e *testEnv) deliver(t testing.TB, acct store.Account, body string) store.Message {
+	t.Helper()
+	msgs, err := e.st.Deliver(context.Background(), store.Delivery{
+		Body: []byte(body), Targets: []store.Target{{AccountID: acct.ID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs[0]
+}
+
+// inbox returns the bodies in acct's INBOX, in UID order.
+func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, acct.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.st.Messages(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		b, err := e.st.MessageBody(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// start serves opts on a loopback port and shuts the server down when
+// the test ends.
+func (e *testEnv) start(t testing.TB, opts Options) (*Server, string) {
+	t.Helper()
+	return e.startWith(t, opts, e.auth)
+}
+
+// startWith is start with another Authenticator.
+func (e *testEnv) startWith(t testing.TB, opts Options, a Authenticator) (*Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "pop.test"
+	}
+	srv := New(opts, e.st, a)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(testTimeout):
+			t.Errorf("Serve did not return %v after Shutdown", testTimeout)
+		}
+	})
+	return srv, l.Addr().String()
+}
+
+// client is a raw POP3 client for transcripts.
+type client struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dial(t testing.TB, addr string) *client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+}
+
+// dialGreeted dials and reads the +OK greeting.
+func dialGreeted(t testing.TB, addr string) *client {
+	t.Helper()
+	c := dial(t, addr)
+	c.expect("+OK ")
+	return c
+}
+
+func (c *client) send(line string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.nc, line+"\r\n"); err != nil {
+		c.t.Fatalf("write %q: %v", line, err)
+	}
+}
+
+// line reads one line, which must end in CRLF, and returns it without.
+func (c *client) line() string {
+	c.t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("reading a line: got %q, %v", l, err)
+	}
+	if !strings.HasSuffix(l, "\r\n") {
+		c.t.Fatalf("line %q does not end in CRLF", l)
+	}
+	return strings.TrimSuffix(l, "\r\n")
+}
+
+// expect reads a line that starts with prefix and returns it.
+func (c *client) expect(prefix string) string {
+	c.t.Helper()
+	l := c.line()
+	if !strings.HasPrefix(l, prefix) {
+		c.t.Fatalf("got %q, want prefix %q", l, prefix)
+	}
+	return l
+}
+
+// cmd sends line and expects a reply starting with prefix.
+func (c *client) cmd(line, prefix string) string {
+	c.t.Helper()
+	c.send(line)
+	return c.expect(prefix)
+}
+
+// multi reads the lines of a multi-line reply up to the final ".",
+// undoing the dot-stuffing.
+func (c *client) multi() []string {
+	c.t.Helper()
+	var lines []string
+	for {
+		l := c.line()
+		if l == "." {
+			return lines
+		}
+		if strings.HasPrefix(l, ".") {
+			l = l[1:]
+		}
+		lines = append(lines, l)
+	}
+}
+
+// message reads a multi-line reply and returns the octets it carried, in
+// CRLF form, as a client that undoes the stuffing has them.
+func (c *client) message() string {
+	c.t.Helper()
+	var b strings.Builder
+	for _, l := range c.multi() {
+		b.WriteString(l + "\r\n")
+	}
+	return b.String()
+}
+
+func (c *client) login(user, pw string) {
+	c.t.Helper()
+	c.cmd("USER "+user, "+OK")
+	c.cmd("PASS "+pw, "+OK ")
+}
+
+// expectClosed asserts the server closed the connection.
+func (c *client) expectClosed() {
+	c.t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err == nil {
+		c.t.Fatalf("got %q, want the connection closed", l)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.t.Fatalf("connection still open after %v", testTimeout)
+	}
+}
+
+// starttls upgrades the client connection after "+OK" to STLS.
+func (c *client) starttls(cfg *tls.Config) {
+	c.t.Helper()
+	tc := tls.Client(c.nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatalf("TLS handshake: %v", err)
+	}
+	c.nc = tc
+	c.r = bufio.NewReader(tc)
+}
+
+// testTLS returns a server TLS config with a fresh self-signed certificate
+// for pop.test and 127.0.0.1, a client config trusting it, and the
+// certificate as a PEM file (for Python and fetchmail).
+func testTLS(t testing.TB) (server, client *tls.Config, caFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pop.test"},
+		DNSNames:              []string{"pop.test"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	client = &tls.Config{RootCAs: pool, ServerName: "pop.test"}
+	return server, client, caFile
+}
+
+// waitFor polls cond until it holds or testTimeout passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// needTool skips (or under CI=true fails) when an external tool is
+// missing, and returns its path.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not installed and CI=true (see TOOLS in test.sh)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}

@@ -1,0 +1,110 @@
+package pop3server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxConnectionsPerIP: 2})
+	c1 := dialGreeted(t, addr)
+	dialGreeted(t, addr)
+	c3 := dial(t, addr)
+	c3.expect("-ERR [SYS/TEMP] Too many connections")
+	c3.expectClosed()
+	// A slot frees when a connection ends.
+	c1.cmd("QUIT", "+OK")
+	c1.expectClosed()
+	waitFor(t, "a free slot", func() bool {
+		c := dial(t, addr)
+		return strings.HasPrefix(c.line(), "+OK")
+	})
+}
+
+func TestMaxConnections(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxConnections: 1, MaxConnectionsPerIP: -1})
+	dialGreeted(t, addr)
+	c := dial(t, addr)
+	c.expect("-ERR [SYS/TEMP] Too many connections")
+	c.expectClosed()
+}
+
+func TestMaxConnectionsPerAccount(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxConnectionsPerAccount: 2})
+	c1 := dialGreeted(t, addr)
+	c1.cmd("USER "+alice, "+OK")
+	c2 := dialGreeted(t, addr)
+	c2.cmd("USER ALICE@example.test", "+OK")
+	c3 := dialGreeted(t, addr)
+	c3.cmd("USER "+alice, "-ERR [SYS/TEMP] Too many connections for this account")
+	c3.cmd("USER "+bob, "+OK")
+	// Naming another account frees the slot.
+	c2.cmd("USER "+bob, "+OK")
+	c3.cmd("USER "+alice, "+OK")
+	c3.cmd("PASS "+alicePW, "+OK Logged in")
+}
+
+func TestLineTooLong(t *testing.T) {
+	e := newEnv(t)
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxLineLength: 600})
+	c := dialGreeted(t, addr)
+	c.cmd("USER "+strings.Repeat("a", 600-len("USER \r\n")), "+OK") // exactly the limit
+	c.send("USER " + strings.Repeat("a", 600))
+	c.expect("-ERR Line too long")
+	c.expectClosed()
+}
+
+// RFC 1939 §3 autologout: an idle session is ended, and what it marked is
+// not deleted.
+func TestAutologout(t *testing.T) {
+	e := newEnv(t)
+	e.fill(t)
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, IdleTimeout: 300 * time.Millisecond})
+	c := dialGreeted(t, addr)
+	c.login(alice, alicePW)
+	c.cmd("DELE 1", "+OK")
+	start := time.Now()
+	c.expect("-ERR Autologout")
+	c.expectClosed()
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("autologout after %v, want about 300ms", d)
+	}
+	// The lock is given back before the connection closes.
+	c = dialGreeted(t, addr)
+	c.login(alice, alicePW)
+	if got := e.inbox(t, e.alice); len(got) != 3 {
+		t.Errorf("INBOX has %d messages after autologout, want 3", len(got))
+	}
+}
+
+// Shutdown ends idle sessions with [SYS/TEMP] and without UPDATE.
+func TestShutdown(t *testing.T) {
+	e := newEnv(t)
+	e.fill(t)
+	srv, addr := e.start(t, Options{AllowPlaintextAuth: true})
+	c := dialGreeted(t, addr)
+	c.login(alice, alicePW)
+	c.cmd("DELE 1", "+OK")
+	idle := dialGreeted(t, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for _, cl := range []*client{c, idle} {
+		cl.expect("-ERR [SYS/TEMP] Server shutting down")
+		cl.expectClosed()
+	}
+	if got := e.inbox(t, e.alice); len(got) != 3 {
+		t.Errorf("INBOX has %d messages after shutdown, want 3", len(got))
+	}
+	if err := srv.Serve(nil); err != ErrServerClosed {
+		t.Errorf("Serve after Shutdown = %v, want ErrServerClosed", err)
+	}
+}
