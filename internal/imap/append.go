@@ -18,7 +18,7 @@ func (r *Reader) appendArgs() (*AppendArgs, error) {
 			return nil, err
 		}
 		a.Messages = append(a.Messages, msg)
-		if r.atEOL() {
+		if r.AtEOL() {
 			return a, nil
 		}
 	}
@@ -64,7 +64,7 @@ func (r *Reader) appendMessage() (AppendMessage, error) {
 		}
 		msg.UTF8 = true
 	}
-	l, err := r.LiteralHeader(true, true)
+	l, err := r.literalHeader(true, true)
 	if err != nil {
 		return msg, err
 	}

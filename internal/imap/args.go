@@ -26,7 +26,7 @@ func (r *Reader) args(cmd *Command) (any, error) {
 				return nil, err
 			}
 			a.Capabilities = append(a.Capabilities, toUpper(c))
-			if r.atEOL() {
+			if r.AtEOL() {
 				return a, nil
 			}
 			if err := r.SP(); err != nil {
@@ -118,7 +118,7 @@ func (r *Reader) authenticateArgs() (*AuthenticateArgs, error) {
 		return nil, err
 	}
 	a := &AuthenticateArgs{Mechanism: toUpper(mech)}
-	if r.atEOL() {
+	if r.AtEOL() {
 		return a, nil
 	}
 	if err := r.SP(); err != nil {
@@ -140,7 +140,7 @@ func (r *Reader) selectArgs() (*SelectArgs, error) {
 		return nil, err
 	}
 	a := &SelectArgs{Mailbox: m}
-	if r.atEOL() {
+	if r.AtEOL() {
 		return a, nil
 	}
 	if err := r.SP(); err != nil {
@@ -219,7 +219,7 @@ func (r *Reader) createArgs() (*CreateArgs, error) {
 		return nil, err
 	}
 	a := &CreateArgs{Mailbox: m}
-	if r.atEOL() {
+	if r.AtEOL() {
 		return a, nil
 	}
 	if err := r.SP(); err != nil {
@@ -277,7 +277,7 @@ func (r *Reader) listArgs(extended bool) (*ListArgs, error) {
 		p, err = r.ListMailbox()
 		a.Patterns = []string{p}
 	}
-	if err != nil || !extended || r.atEOL() {
+	if err != nil || !extended || r.AtEOL() {
 		return a, err
 	}
 	if err = r.SP(); err != nil {
@@ -362,7 +362,7 @@ func (r *Reader) searchArgs() (*SearchArgs, error) {
 			return nil, err
 		}
 		keys = append(keys, k)
-		if r.atEOL() {
+		if r.AtEOL() {
 			break
 		}
 		if err := r.SP(); err != nil {
@@ -398,7 +398,7 @@ func (r *Reader) fetchArgs() (*FetchArgs, error) {
 	if a.Items, err = r.FetchItems(); err != nil {
 		return nil, err
 	}
-	if r.atEOL() {
+	if r.AtEOL() {
 		return a, nil
 	}
 	if err = r.SP(); err != nil {
@@ -490,7 +490,7 @@ func (r *Reader) storeArgs() (*StoreArgs, error) {
 			return nil, err
 		}
 		a.Flags = append(a.Flags, f)
-		if r.atEOL() {
+		if r.AtEOL() {
 			return a, nil
 		}
 		if err := r.SP(); err != nil {

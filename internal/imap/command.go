@@ -250,14 +250,26 @@ func (r *Reader) readCommand() (*Command, error) {
 		switch cmd.Name {
 		case "COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE":
 		default:
-			return nil, r.bad("unknown UID command %s", cmd.Name)
+			if r.opts.Extension == nil { // UID SORT, UID THREAD, ...
+				return nil, r.bad("unknown UID command %s", cmd.Name)
+			}
 		}
 	}
 	if noArgs(cmd.Name) && !cmd.UID {
 		return cmd, r.CRLF()
 	}
 	if !withArgs(cmd.Name) {
-		return nil, r.bad("unknown command %s", cmd.Name)
+		if r.opts.Extension == nil {
+			return nil, r.bad("unknown command %s", cmd.Name)
+		}
+		if cmd.Args, err = r.opts.Extension(r, cmd); err != nil {
+			var pe *Error
+			if errors.As(err, &pe) && pe.Tag == "" {
+				pe.Tag = tag
+			}
+			return nil, err
+		}
+		return cmd, r.CRLF()
 	}
 	if err := r.SP(); err != nil {
 		return nil, err

@@ -8,7 +8,8 @@ import (
 // arguments that need literals use non-synchronizing literals ("{n+}", RFC
 // 7888), so the result can be written in one go to a server with LITERAL+
 // and read back by Reader.ReadCommand; tests and the fuzz target rely on
-// that round trip.
+// that round trip. Arguments of extension commands (ReaderOptions.Extension)
+// are not encoded.
 func (c *Command) AppendTo(b []byte) []byte {
 	b = append(b, c.Tag...)
 	b = append(b, ' ')

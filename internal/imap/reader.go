@@ -43,6 +43,13 @@ type ReaderOptions struct {
 	// the server sends its "+" continuation here. An error aborts the
 	// command and is returned from ReadCommand; an *Error is answered as is.
 	Literal func(Literal) error
+	// Extension, if set, parses the arguments of commands ReadCommand does
+	// not know (SORT, THREAD, GETMETADATA, ...) with the Reader's exported
+	// methods. It is called after the command name, before the SP that
+	// would follow it, and must stop before the CRLF. Its result becomes
+	// Command.Args. Returning an *Error with Status BAD rejects the command.
+	// Without it unknown commands are answered BAD.
+	Extension func(r *Reader, cmd *Command) (any, error)
 }
 
 // Reader reads IMAP commands from a client. It is not safe for concurrent
@@ -156,8 +163,8 @@ func (r *Reader) CRLF() error {
 	return nil
 }
 
-// atEOL reports whether the line ends next.
-func (r *Reader) atEOL() bool {
+// AtEOL reports whether the command line ends next.
+func (r *Reader) AtEOL() bool {
 	c := r.peek()
 	return c == '\r' || c == '\n'
 }
@@ -255,10 +262,12 @@ func (r *Reader) Quoted() (string, error) {
 	}
 }
 
-// LiteralHeader reads "{n}" / "{n+}" (and "~{n}" when binary is allowed)
+// literalHeader reads "{n}" / "{n+}" (and "~{n}" when binary is allowed)
 // up to and including the CRLF, checks the limits and calls the Literal
-// hook. The caller then reads exactly Size octets.
-func (r *Reader) LiteralHeader(binaryOK, appendMsg bool) (Literal, error) {
+// hook. The caller then reads exactly Size octets. LITERAL- (RFC 7888 §5)
+// uses the same "{n+}" syntax as LITERAL+, only with a 4096-octet limit;
+// there is no "{n-}".
+func (r *Reader) literalHeader(binaryOK, appendMsg bool) (Literal, error) {
 	var l Literal
 	if binaryOK && r.maybe('~') {
 		l.Binary = true
@@ -302,7 +311,7 @@ func (r *Reader) LiteralHeader(binaryOK, appendMsg bool) (Literal, error) {
 	return l, nil
 }
 
-// literalBytes reads a literal announced by LiteralHeader. The buffer
+// literalBytes reads a literal announced by literalHeader. The buffer
 // grows as octets arrive, so announcing a large literal and sending
 // nothing costs no memory.
 func (r *Reader) literalBytes(l Literal) ([]byte, error) {
@@ -320,7 +329,7 @@ func (r *Reader) literalBytes(l Literal) ([]byte, error) {
 
 // literalString reads a literal (not literal8) as a string argument.
 func (r *Reader) literalString() (string, error) {
-	l, err := r.LiteralHeader(false, false)
+	l, err := r.literalHeader(false, false)
 	if err != nil {
 		return "", err
 	}

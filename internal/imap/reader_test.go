@@ -319,3 +319,57 @@ func TestReadLine(t *testing.T) {
 		}
 	}
 }
+
+// Extension commands are parsed by the engine with the exported helpers:
+// here RFC 5256 SORT.
+func TestExtension(t *testing.T) {
+	type sortArgs struct {
+		Criteria []string
+		Charset  string
+		Key      SearchKey
+	}
+	opts := ReaderOptions{Extension: func(r *Reader, cmd *Command) (any, error) {
+		if cmd.Name != "SORT" {
+			return nil, &Error{Status: BAD, Text: "unknown command"}
+		}
+		var a sortArgs
+		if err := r.SP(); err != nil {
+			return nil, err
+		}
+		err := r.List(func() error {
+			c, err := r.Atom()
+			a.Criteria = append(a.Criteria, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := r.SP(); err != nil {
+			return nil, err
+		}
+		if a.Charset, err = r.Atom(); err != nil {
+			return nil, err
+		}
+		if err := r.SP(); err != nil {
+			return nil, err
+		}
+		a.Key, err = r.SearchKeys()
+		return &a, err
+	}}
+	r := newTestReader("A283 UID SORT (SUBJECT REVERSE DATE) UTF-8 ALL\r\nA284 GETMETADATA x\r\nA285 NOOP\r\n", opts)
+	c, err := r.ReadCommand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Command{Tag: "A283", Name: "SORT", UID: true, Args: &sortArgs{[]string{"SUBJECT", "REVERSE", "DATE"}, "UTF-8", SearchKey{Key: "ALL"}}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %#v", c)
+	}
+	_, err = r.ReadCommand()
+	if pe := AsError(err); pe == nil || pe.Tag != "A284" || pe.Status != BAD {
+		t.Errorf("refused extension: %v", err)
+	}
+	if c, err := r.ReadCommand(); err != nil || c.Name != "NOOP" {
+		t.Errorf("after refusal: %v %v", c, err)
+	}
+}

@@ -95,7 +95,7 @@ func (r *Reader) SearchKeys() (SearchKey, error) {
 			return SearchKey{}, err
 		}
 		keys = append(keys, k)
-		if r.atEOL() {
+		if r.AtEOL() {
 			break
 		}
 		if err := r.SP(); err != nil {
