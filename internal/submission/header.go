@@ -1,0 +1,149 @@
+package submission
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/smtp"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// The message header: sender rights on From: and Sender:, and the RFC
+// 6409 §8 fix-ups.
+
+var (
+	replyBadHeader = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 6, 0}, Text: "Malformed message header"}
+	replyNoFrom    = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 6, 0}, Text: "Message has no From header"}
+	replyBadFrom   = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 6, 0}, Text: "Cannot parse the From or Sender header"}
+)
+
+// checkHeader reads the header section of body, checks that the account
+// owns every From: and Sender: address, and returns the header fields to
+// add in front of the message: From: (from the envelope, when missing),
+// Date: (RFC 6409 §8.2) and Message-ID: (§8.3).
+func (s *session) checkHeader(ctx context.Context, body []byte, now time.Time) ([]byte, error) {
+	h, err := readHeader(body)
+	if err != nil {
+		return nil, replyBadHeader
+	}
+	var fix []byte
+	froms := h.Values("From")
+	if len(froms) == 0 {
+		if s.from == "" {
+			return nil, replyNoFrom
+		}
+		fix = append(fix, "From: <"+s.from+">\r\n"...)
+	}
+	for _, field := range append(froms, h.Values("Sender")...) {
+		addrs, err := parseAddressList(field)
+		if err != nil || len(addrs) == 0 {
+			return nil, replyBadFrom
+		}
+		for _, a := range addrs {
+			ok, err := s.owns(ctx, a)
+			if err != nil {
+				s.b.log.Error("submission: checking sender rights", "conn", s.ci.ID, "err", err)
+				return nil, smtp.ReplyTempError
+			}
+			if !ok {
+				s.b.log.Warn("submission: From header not owned", "conn", s.ci.ID, "user", s.acct.Address, "from", a.String())
+				return nil, replyFromNotOwner
+			}
+		}
+	}
+	if len(h.Values("Date")) == 0 {
+		fix = append(fix, "Date: "...)
+		fix = now.AppendFormat(fix, time.RFC1123Z)
+		fix = append(fix, "\r\n"...)
+	}
+	if len(h.Values("Message-Id")) == 0 {
+		fix = append(fix, "Message-ID: <"+newMessageID()+"@"+s.b.opts.Hostname+">\r\n"...)
+	}
+	return fix, nil
+}
+
+// readHeader parses the header section (RFC 5322 §2.2) of a message.
+func readHeader(body []byte) (textproto.MIMEHeader, error) {
+	if bytes.HasPrefix(body, []byte("\r\n")) {
+		return textproto.MIMEHeader{}, nil // no header fields at all
+	}
+	var section []byte
+	if i := bytes.Index(body, []byte("\r\n\r\n")); i >= 0 {
+		section = body[:i+4]
+	} else {
+		// A message that is all header: close the section.
+		section = append(bytes.Clone(body), "\r\n"...)
+	}
+	return textproto.NewReader(bufio.NewReader(bytes.NewReader(section))).ReadMIMEHeader()
+}
+
+// parseAddressList parses a From: or Sender: field body (RFC 5322 §3.6.2,
+// RFC 6532 for UTF-8) into addresses.
+func parseAddressList(field string) ([]smtp.Address, error) {
+	list, err := (&mail.AddressParser{}).ParseList(field)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]smtp.Address, 0, len(list))
+	for _, m := range list {
+		a, err := smtp.ParseUnquotedAddress(m.Address)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// owns reports whether the logged-in account may use a as sender (see
+// the package doc, Sender rights).
+func (s *session) owns(ctx context.Context, a smtp.Address) (bool, error) {
+	acct := s.acct
+	canon := a.Canonical()
+	at := strings.LastIndexByte(canon, '@')
+	local, domain := canon[:at], canon[at+1:]
+	if domain == acct.Domain && acct.MaySendAsDomain {
+		return true, nil
+	}
+	candidates := []string{canon}
+	if sep := s.b.opts.SubaddressSeparator; sep != "" {
+		if i := strings.Index(local, sep); i > 0 {
+			candidates = append(candidates, local[:i]+"@"+domain)
+		}
+	}
+	for _, c := range candidates {
+		if c == acct.Address {
+			return true, nil
+		}
+		al, err := s.b.opts.Store.Alias(ctx, c)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, t := range al.Targets {
+			if t == acct.Address {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newMessageID returns the random left part of a Message-ID (128 bits).
+func newMessageID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,261 @@
+// Package submission is the policy of the message submission roles (RFC
+// 6409): port 587 with STARTTLS and port 465 with implicit TLS (RFC 8314).
+// It plugs into smtpserver as its Backend, with smtpserver's AUTH support
+// (Options.Authenticator, RequireAuth) in front of it:
+//
+//   - Nothing before a successful AUTH (RFC 4954), which the engine offers
+//     only over TLS: MAIL is answered 530 5.7.0. So there is no relaying
+//     for anonymous clients.
+//   - MAIL FROM: the reverse-path must be an address the account owns (see
+//     Sender rights below) or the null sender <> (RFC 8098 MDNs and the
+//     like); else 550 5.7.1. A non-ASCII address needs SMTPUTF8 (RFC 6531
+//     §3.4): 553 5.6.7.
+//   - RCPT TO: a recipient in one of our domains is resolved with
+//     store.Resolve (account, alias, subaddress, catch-all): unknown users
+//     get 550 5.1.1 at once rather than a bounce later. Any other
+//     recipient is for the outbound queue.
+//   - DATA/BDAT: every address in the From: and Sender: header fields
+//     must be owned too (550 5.7.1). RFC 6409 §8 fix-ups: Date (§8.2) and
+//     Message-ID (§8.3) are added when missing, and From: is made from
+//     the envelope sender when missing. A Received field records the
+//     authenticated submission ("with ESMTPSA", RFC 3848), without the
+//     client's IP address and helo when Options.HideClientIP is set.
+//     Local recipients get the message in their INBOX (with Return-Path)
+//     through store.Deliver, exactly as the MX role delivers; the other
+//     recipients' copy goes into the durable outbound queue
+//     (store.Queue.Enqueue). The client gets 250 only after both are
+//     durable. When the second write fails after the first succeeded the
+//     client gets 451 and may send again: a duplicate is possible, a loss
+//     is not.
+//
+// # Sender rights
+//
+// An account owns its address, the subaddresses of it (user+tag@, with
+// the configured separator), and every alias whose targets include it;
+// an account with MaySendAsDomain (posthorn account send-as ADDRESS
+// domain) owns every address of its domain. A catch-all alias (@domain)
+// grants nothing: receiving everyone's leftovers is not a licence to
+// send as them.
+package submission
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/received"
+	"github.com/posthorn/posthorn/internal/smtp"
+	"github.com/posthorn/posthorn/internal/smtpserver"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Options configure the submission policy.
+type Options struct {
+	// Store holds the directory, the mailboxes and the outbound queue.
+	Store store.Store
+	// Hostname is our name in Received and in generated Message-IDs.
+	Hostname string
+	// SubaddressSeparator is the tag separator ("+" in user+tag@); ""
+	// turns subaddressing off.
+	SubaddressSeparator string
+	// HideClientIP leaves the client's IP address and helo out of the
+	// Received field.
+	HideClientIP bool
+	// Logger receives store failures and refusals. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock for Received and Date. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Backend is the submission policy; it implements smtpserver.Backend.
+type Backend struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+var _ smtpserver.Backend = (*Backend)(nil)
+
+// New returns the submission policy.
+func New(opts Options) *Backend {
+	b := &Backend{opts: opts, log: opts.Logger, now: opts.Now}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.opts.Hostname == "" {
+		b.opts.Hostname = "localhost"
+	}
+	return b
+}
+
+// NewSession implements smtpserver.Backend.
+func (b *Backend) NewSession(ci smtpserver.ConnInfo) smtpserver.Session {
+	var ip net.IP
+	if ta, ok := ci.RemoteAddr.(*net.TCPAddr); ok {
+		ip = ta.IP
+	}
+	return &session{b: b, ci: ci, rc: received.Conn{By: b.opts.Hostname, IP: ip, TLS: ci.TLS, HideClient: b.opts.HideClientIP}}
+}
+
+// Replies of the submission policy.
+var (
+	replyAuthRequired = &smtp.Reply{Code: 530, Enhanced: smtp.EnhancedCode{5, 7, 0}, Text: "Authentication required"}
+	replyBadSender    = &smtp.Reply{Code: 501, Enhanced: smtp.EnhancedCode{5, 1, 7}, Text: "Bad sender address syntax"}
+	replyBadRcpt      = &smtp.Reply{Code: 501, Enhanced: smtp.EnhancedCode{5, 1, 3}, Text: "Bad recipient address syntax"}
+	replyNeedUTF8     = &smtp.Reply{Code: 553, Enhanced: smtp.EnhancedCode{5, 6, 7}, Text: "Non-ASCII address requires SMTPUTF8"}
+	replyNotOwner     = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Sender address not owned by the authenticated account"}
+	replyFromNotOwner = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "From or Sender header address not owned by the authenticated account"}
+	replyUserUnknown  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"}
+	replyNoRecipients = &smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "No valid recipients"}
+)
+
+type session struct {
+	b    *Backend
+	ci   smtpserver.ConnInfo
+	rc   received.Conn
+	acct *store.Account // nil before AUTH
+
+	// The current transaction.
+	from    string // reverse-path, "" for <>
+	utf8    bool
+	rcpts   []string       // accepted recipients, as written
+	targets []store.Target // local accounts, one each
+	remote  []string       // recipients for the outbound queue
+
+	trace []byte // scratch for the headers prepended, reused
+}
+
+var _ smtpserver.AuthSession = (*session)(nil)
+
+// Authenticated implements smtpserver.AuthSession.
+func (s *session) Authenticated(acct store.Account) { s.acct = &acct }
+
+func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
+	s.reset()
+	if s.acct == nil {
+		return replyAuthRequired // the engine refuses first; be safe anyway
+	}
+	s.utf8 = opts.UTF8
+	if from == "" {
+		return nil
+	}
+	a, err := smtp.ParseUnquotedAddress(from)
+	if err != nil {
+		return replyBadSender
+	}
+	if !opts.UTF8 && !a.IsASCII() {
+		return replyNeedUTF8
+	}
+	ok, err := s.owns(ctx, a)
+	if err != nil {
+		s.b.log.Error("submission: checking sender rights", "conn", s.ci.ID, "id", opts.TxID, "err", err)
+		return smtp.ReplyTempError
+	}
+	if !ok {
+		s.b.log.Warn("submission: sender not owned", "conn", s.ci.ID, "id", opts.TxID, "user", s.acct.Address, "from", a.String())
+		return replyNotOwner
+	}
+	s.from = a.String()
+	return nil
+}
+
+func (s *session) Rcpt(ctx context.Context, to string) error {
+	a, err := smtp.ParseUnquotedAddress(to)
+	if err != nil {
+		return replyBadRcpt
+	}
+	if !s.utf8 && !a.IsASCII() {
+		return replyNeedUTF8
+	}
+	canon := a.Canonical()
+	at := strings.LastIndexByte(canon, '@')
+	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
+	switch {
+	case errors.Is(err, store.ErrUnknownDomain):
+		// Not ours: the outbound queue. The local part keeps its case,
+		// which only the recipient's host may interpret.
+		if !slices.Contains(s.remote, a.String()) {
+			s.remote = append(s.remote, a.String())
+		}
+	case errors.Is(err, store.ErrNotFound):
+		return replyUserUnknown
+	case err != nil:
+		s.b.log.Error("submission: resolving recipient", "conn", s.ci.ID, "rcpt", canon, "err", err)
+		return smtp.ReplyTempError
+	default:
+		for _, acct := range accts {
+			if !slices.ContainsFunc(s.targets, func(t store.Target) bool { return t.AccountID == acct.ID }) {
+				s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
+			}
+		}
+	}
+	s.rcpts = append(s.rcpts, a.String())
+	return nil
+}
+
+func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
+	if s.acct == nil {
+		return replyAuthRequired
+	}
+	if len(s.targets) == 0 && len(s.remote) == 0 {
+		return replyNoRecipients
+	}
+	now := s.b.now()
+	fix, err := s.checkHeader(ctx, msg.Body(), now)
+	if err != nil {
+		return err
+	}
+	hop := received.Hop{Helo: msg.Helo, With: received.With(s.utf8, s.ci.TLS != nil, true), ID: msg.TxID}
+	if len(s.rcpts) == 1 {
+		hop.For = s.rcpts[0]
+	}
+	// Received, then the fix-ups, then the message. Local copies also get
+	// Return-Path (RFC 5321 §4.4: added at final delivery).
+	s.trace = received.AppendReturnPath(s.trace[:0], s.from)
+	rp := len(s.trace)
+	s.trace = s.rc.AppendReceived(s.trace, hop, now)
+	s.trace = append(s.trace, fix...)
+	if len(s.remote) > 0 {
+		_, err := s.b.opts.Store.Enqueue(ctx, store.QueuedMessage{
+			From:       s.from,
+			Recipients: s.remote,
+			Body:       msg.WithTrace(s.trace[rp:]),
+			AccountID:  s.acct.ID,
+			UTF8:       s.utf8,
+		})
+		if err != nil {
+			s.b.log.Error("submission: enqueueing", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+			return smtp.ReplyTempError
+		}
+	}
+	if len(s.targets) > 0 {
+		_, err := s.b.opts.Store.Deliver(ctx, store.Delivery{
+			Body:         msg.WithTrace(s.trace),
+			InternalDate: now,
+			Targets:      s.targets,
+		})
+		if err != nil {
+			s.b.log.Error("submission: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+			return smtp.ReplyTempError
+		}
+	}
+	return nil
+}
+
+func (s *session) Reset() { s.reset() }
+
+func (s *session) Close() {}
+
+func (s *session) reset() {
+	s.from, s.utf8 = "", false
+	s.rcpts = s.rcpts[:0]
+	s.targets = s.targets[:0]
+	s.remote = s.remote[:0]
+}
