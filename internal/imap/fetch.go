@@ -276,3 +276,19 @@ func (s Section) AppendTo(b []byte) []byte {
 	}
 	return append(b, ']')
 }
+
+// Slice returns the octets of b a partial fetch selects (RFC 9051 §6.4.5):
+// count octets from offset, fewer at the end, none past it.
+func (p *Partial) Slice(b []byte) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset >= uint64(len(b)) {
+		return b[:0]
+	}
+	b = b[p.Offset:]
+	if p.Count < uint64(len(b)) {
+		b = b[:p.Count]
+	}
+	return b
+}

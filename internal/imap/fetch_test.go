@@ -72,3 +72,23 @@ func benchmarkRead(b *testing.B, line string) {
 func BenchmarkReadFetch(b *testing.B) {
 	benchmarkRead(b, "a42 UID FETCH 1:*,7,9:12 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID)]) (CHANGEDSINCE 12345)\r\n")
 }
+
+func TestPartialSlice(t *testing.T) {
+	b := []byte("0123456789")
+	tests := []struct {
+		p    *Partial
+		want string
+	}{
+		{nil, "0123456789"},
+		{&Partial{0, 4}, "0123"},
+		{&Partial{8, 4}, "89"},
+		{&Partial{10, 1}, ""},
+		{&Partial{1 << 62, 1}, ""},
+		{&Partial{3, 1 << 62}, "3456789"},
+	}
+	for _, tt := range tests {
+		if got := string(tt.p.Slice(b)); got != tt.want {
+			t.Errorf("%+v: %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/imap"
 )
 
 func parseFile(t testing.TB, name string) ([]byte, *Part) {
@@ -250,5 +252,51 @@ func BenchmarkBodyStructure(b *testing.B) {
 	var buf []byte
 	for b.Loop() {
 		buf = p.AppendBodyStructure(buf[:0], true)
+	}
+}
+
+func TestSectionAndBinary(t *testing.T) {
+	raw, p := parseFile(t, "nested-rfc822")
+	sec := func(part []uint32, spec string, fields ...string) imap.Section {
+		return imap.Section{Part: part, Specifier: spec, Fields: fields}
+	}
+	inner := p.Find([]uint32{2}).Message
+	tests := []struct {
+		sec  imap.Section
+		want string // "" means ok is false
+	}{
+		{sec(nil, ""), string(raw)},
+		{sec(nil, "HEADER"), string(p.Header(raw))},
+		{sec(nil, "TEXT"), string(p.Body(raw))},
+		{sec(nil, "HEADER.FIELDS", "subject", "to"), "To: dest@example.org\r\nSubject: Fwd: original\r\n\r\n"},
+		{sec(nil, "HEADER.FIELDS.NOT", "from", "to", "subject", "date", "mime-version"), "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n"},
+		{sec([]uint32{1}, ""), "See the forwarded message.\r\n"},
+		{sec([]uint32{1}, "MIME"), "Content-Type: text/plain\r\n\r\n"},
+		{sec([]uint32{1}, "HEADER"), ""},
+		{sec([]uint32{2}, "HEADER"), string(inner.Header(raw))},
+		{sec([]uint32{2}, "TEXT"), string(inner.Body(raw))},
+		{sec([]uint32{2}, "HEADER.FIELDS", "Message-ID"), "Message-ID: <orig-1@example.net>\r\n\r\n"},
+		{sec([]uint32{2}, "MIME"), "Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n"},
+		{sec([]uint32{2, 2}, ""), "<p>Original text.</p>"},
+		{sec([]uint32{2, 2}, "MIME"), "Content-Type: text/html; charset=utf-8\r\n\r\n"},
+		{sec([]uint32{2, 2}, "TEXT"), ""},
+		{sec([]uint32{4}, ""), ""},
+	}
+	for _, tt := range tests {
+		got, ok := p.Section(raw, tt.sec)
+		if ok != (tt.want != "") || string(got) != tt.want {
+			t.Errorf("BODY%s = %q, %v; want %q", tt.sec.AppendTo(nil), got, ok, tt.want)
+		}
+	}
+
+	raw, p = parseFile(t, "mixed-attachment")
+	if b, err := p.Binary(raw, []uint32{2}); err != nil || !strings.HasPrefix(string(b), "%PDF") {
+		t.Errorf("BINARY[2] = %q, %v", b, err)
+	}
+	if b, err := p.Binary(raw, nil); err != nil || len(b) != len(raw) {
+		t.Errorf("BINARY[] = %d octets, %v", len(b), err)
+	}
+	if _, err := p.Binary(raw, []uint32{3}); !errors.Is(err, ErrNoSection) {
+		t.Errorf("BINARY[3]: %v", err)
 	}
 }

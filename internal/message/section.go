@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime/quotedprintable"
 	"strings"
+
+	"github.com/posthorn/posthorn/internal/imap"
 )
 
 // Find returns the part a section number designates (RFC 9051 §6.4.5),
@@ -98,4 +100,66 @@ scan:
 	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
 	n, _ := base64.RawStdEncoding.Decode(out, clean)
 	return out[:n]
+}
+
+// ErrNoSection is returned by Binary for a part the message does not have.
+var ErrNoSection = errors.New("message: no such section")
+
+// Section returns the octets of BODY[sec] (RFC 9051 §6.4.5) of the
+// message p parsed from raw: the whole message, HEADER, TEXT,
+// HEADER.FIELDS[.NOT] of the message or of an encapsulated message, a
+// part's body, or its MIME header. ok is false when the message has no
+// such section (a part number beyond the structure, or HEADER/TEXT of a
+// part that is not message/rfc822); RFC 9051 leaves the answer to the
+// server, which may send an empty string.
+func (p *Part) Section(raw []byte, sec imap.Section) (b []byte, ok bool) {
+	q := p
+	if len(sec.Part) > 0 {
+		if q = p.Find(sec.Part); q == nil {
+			return nil, false
+		}
+	}
+	switch sec.Specifier {
+	case "":
+		if len(sec.Part) == 0 {
+			return raw, true
+		}
+		return q.Body(raw), true
+	case "MIME":
+		return q.Header(raw), true
+	}
+	// HEADER, HEADER.FIELDS[.NOT] and TEXT are of a message: the root, or
+	// the one a message/rfc822 part encapsulates.
+	if len(sec.Part) > 0 {
+		if q.Message == nil {
+			return nil, false
+		}
+		q = q.Message
+	}
+	switch sec.Specifier {
+	case "HEADER":
+		return q.Header(raw), true
+	case "TEXT":
+		return q.Body(raw), true
+	case "HEADER.FIELDS":
+		return HeaderFields(q.Header(raw), sec.Fields, false), true
+	case "HEADER.FIELDS.NOT":
+		return HeaderFields(q.Header(raw), sec.Fields, true), true
+	}
+	return nil, false
+}
+
+// Binary returns BINARY[part] (RFC 3516 §4.2): the part's body with its
+// Content-Transfer-Encoding removed; with no part number, the whole
+// message as stored. It fails with ErrNoSection or ErrUnknownEncoding
+// (answered NO [UNKNOWN-CTE]).
+func (p *Part) Binary(raw []byte, part []uint32) ([]byte, error) {
+	if len(part) == 0 {
+		return raw, nil
+	}
+	q := p.Find(part)
+	if q == nil {
+		return nil, ErrNoSection
+	}
+	return q.Decode(raw)
 }
