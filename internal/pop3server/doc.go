@@ -13,7 +13,8 @@
 // USER/PASS and AUTH are refused before TLS with "-ERR [AUTH]" (RFC 2595
 // §2.1, RFC 3206), unless Options.AllowPlaintextAuth is set and the client
 // address is loopback. CAPA lists USER and SASL only where they may be
-// used, and STLS only before TLS. The SASL mechanisms are the
+// used, and STLS only before TLS; the list is the same in both states
+// (RFC 2449 §5). The SASL mechanisms are the
 // Authenticator's (PLAIN and SCRAM-SHA-256); "=" is an empty initial
 // response, "*" cancels, and additional data with success is sent as a
 // last "+" challenge answered by an empty line (RFC 5034 §4). Failed

@@ -295,21 +295,21 @@ func (sess *session) badCommand(text string) reply {
 	return errReply(codeNone, text)
 }
 
-// capa answers CAPA (RFC 2449 §5) for the current state. Only what this
-// connection can use now is listed: USER and SASL need TLS (or plaintext
-// on loopback when allowed), STLS needs a TLS config and plain text.
+// capa answers CAPA (RFC 2449 §5). Only what this connection can use is
+// listed: USER and SASL need TLS (or plaintext on loopback when allowed),
+// STLS needs a TLS config and plain text. The list is the same in both
+// states: RFC 2449 §5 wants the AUTHORIZATION capabilities announced in
+// TRANSACTION too (Dovecot drops them there).
 func (sess *session) capa() reply {
 	lines := []string{"TOP", "UIDL"}
-	if sess.state == stateAuthorization {
-		if sess.plaintextOK() {
-			lines = append(lines, "USER")
-			if mechs := sess.mechanisms(); len(mechs) > 0 {
-				lines = append(lines, "SASL "+strings.Join(mechs, " "))
-			}
+	if sess.plaintextOK() {
+		lines = append(lines, "USER")
+		if mechs := sess.mechanisms(); len(mechs) > 0 {
+			lines = append(lines, "SASL "+strings.Join(mechs, " "))
 		}
-		if sess.stlsOK() {
-			lines = append(lines, "STLS")
-		}
+	}
+	if sess.tls == nil && sess.srv.opts.TLSConfig != nil {
+		lines = append(lines, "STLS")
 	}
 	lines = append(lines, "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "IMPLEMENTATION posthorn")
 	return reply{ok: true, text: "Capability list follows", multi: true, lines: lines}

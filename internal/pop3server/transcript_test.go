@@ -95,6 +95,8 @@ func TestTranscriptCommands(t *testing.T) {
 		S: +OK Capability list follows
 		S: TOP
 		S: UIDL
+		S: USER
+		S: SASL PLAIN
 		S: RESP-CODES
 		S: AUTH-RESP-CODE
 		S: PIPELINING
