@@ -1,6 +1,7 @@
 // Package certs provides the TLS certificates shared by every listener:
 // key pairs loaded from files, and a generated development CA with a server
-// certificate for dev mode. (ACME comes with the submission issue.)
+// certificate for dev mode; the Manager (manager.go) serves them by SNI,
+// reloads changed files, and obtains certificates with ACME (acme.go).
 package certs
 
 import (
