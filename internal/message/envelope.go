@@ -80,9 +80,14 @@ func ParseAddressList(v string) []Address {
 	l := &lexer{s: v}
 	var out []Address
 	inGroup := false
+	afterComma := false // an empty element between commas is a missing address, as in Dovecot
 	for l.peek() != 0 {
 		phrase, words := l.phrase()
-		switch l.peek() {
+		c := l.peek()
+		if c != ',' {
+			afterComma = false
+		}
+		switch c {
 		case ':':
 			l.i++
 			if inGroup {
@@ -95,9 +100,16 @@ func ParseAddressList(v string) []Address {
 			a := l.angleAddr()
 			a.Name = phrase
 			out = append(out, a)
+			l.skipJunk()
 		case '@':
 			l.i++
-			out = append(out, Address{Mailbox: orMissing(words, MissingMailbox), Host: orMissing(l.domain(), MissingDomain)})
+			l.comment = ""
+			a := Address{Mailbox: orMissing(words, MissingMailbox), Host: orMissing(l.domain(), MissingDomain)}
+			if l.peek(); l.comment != "" {
+				a.Name = l.comment // "user@host (Full Name)"
+			}
+			out = append(out, a)
+			l.skipJunk()
 		case ';':
 			l.i++
 			if words != "" {
@@ -108,11 +120,15 @@ func ParseAddressList(v string) []Address {
 				inGroup = false
 			}
 		case ',', 0:
-			if l.peek() == ',' {
-				l.i++
-			}
-			if words != "" {
+			switch {
+			case words != "":
 				out = append(out, Address{Mailbox: words, Host: MissingDomain})
+			case afterComma && c == ',':
+				out = append(out, Address{Mailbox: MissingMailbox, Host: MissingDomain})
+			}
+			if c == ',' {
+				l.i++
+				afterComma = true
 			}
 		default:
 			l.i++ // a stray special such as '>' or '"'
@@ -221,4 +237,19 @@ func (l *lexer) domain() string {
 	}
 	_, d := l.phrase()
 	return d
+}
+
+// skipJunk skips what follows a complete address up to the next "," or
+// ";" (outside quoted strings), as Dovecot does with "<a@b> junk".
+func (l *lexer) skipJunk() {
+	for l.i < len(l.s) {
+		switch l.s[l.i] {
+		case ',', ';':
+			return
+		case '"':
+			l.quoted()
+		default:
+			l.i++
+		}
+	}
 }

@@ -118,6 +118,7 @@ func TestGolden(t *testing.T) {
 		global  = "RFC 9051 §9 media-message includes MESSAGE/GLOBAL, so it gets envelope, body and lines; Dovecot 2.3 sends it as a basic part"
 		subtype = "RFC 2045 §5.2: a syntactically invalid Content-Type (no subtype) means text/plain; Dovecot sends an empty subtype"
 		crlf    = "RFC 2046 §5.1.1: the line break before a delimiter belongs to the delimiter; Dovecot counts it into a message/rfc822 part whose message has no blank line"
+		angle   = "an unterminated angle address: posthorn keeps the domain it read, Dovecot writes SYNTAX_ERROR"
 		obs     = "RFC 5322 §4.5.3 obs-optional: white space before the colon still names the field, so the first Subject counts; Dovecot ignores \"Subject :\""
 	)
 	deviations := map[string]string{
@@ -128,6 +129,7 @@ func TestGolden(t *testing.T) {
 		"rfc822-base64 BODYSTRUCTURE":  crlf,
 		"rfc822-base64 BODY":           crlf,
 		"spaced-colon ENVELOPE":        obs,
+		"unterminated-angle ENVELOPE":  angle,
 	}
 	paths, _ := filepath.Glob("testdata/msg/*.eml")
 	if len(paths) < 15 {

@@ -26,6 +26,9 @@ func isTokenChar(c byte) bool {
 type lexer struct {
 	s string
 	i int
+	// comment is the text of the last comment skipped, for addresses of
+	// the old form "user@host (Full Name)".
+	comment string
 }
 
 func (l *lexer) skipCFWS() {
@@ -34,6 +37,7 @@ func (l *lexer) skipCFWS() {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			l.i++
 		case c == '(':
+			start := l.i
 			depth := 0
 			for l.i < len(l.s) {
 				switch l.s[l.i] {
@@ -50,6 +54,7 @@ func (l *lexer) skipCFWS() {
 				}
 			}
 			l.i = min(l.i, len(l.s)) // a "\" ending an unclosed comment
+			l.comment = strings.TrimSuffix(l.s[start+1:l.i], ")")
 		default:
 			return
 		}

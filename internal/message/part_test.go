@@ -136,7 +136,9 @@ func TestParseAddressList(t *testing.T) {
 		want []Address
 	}{
 		{"Fred Foobar <foobar@Blurdybloop.example>", []Address{{Name: "Fred Foobar", Mailbox: "foobar", Host: "Blurdybloop.example"}}},
-		{"a@b.example (comment), \"Q, R\" <q@r>", []Address{{Mailbox: "a", Host: "b.example"}, {Name: "Q, R", Mailbox: "q", Host: "r"}}},
+		{"a@b.example (Full Name), \"Q, R\" <q@r> (ignored)", []Address{{Name: "Full Name", Mailbox: "a", Host: "b.example"}, {Name: "Q, R", Mailbox: "q", Host: "r"}}},
+		{"a@x, , b@y", []Address{{Mailbox: "a", Host: "x"}, {Mailbox: MissingMailbox, Host: MissingDomain}, {Mailbox: "b", Host: "y"}}},
+		{"Name <user@host> extra junk, b@y", []Address{{Name: "Name", Mailbox: "user", Host: "host"}, {Mailbox: "b", Host: "y"}}},
 		{"undisclosed-recipients:;", []Address{{Mailbox: "undisclosed-recipients"}, {}}},
 		{"team: a@x, b@y;", []Address{{Mailbox: "team"}, {Mailbox: "a", Host: "x"}, {Mailbox: "b", Host: "y"}, {}}},
 		{"unclosed: a@x", []Address{{Mailbox: "unclosed"}, {Mailbox: "a", Host: "x"}, {}}},
@@ -147,7 +149,7 @@ func TestParseAddressList(t *testing.T) {
 		{"x@[192.0.2.1]", []Address{{Mailbox: "x", Host: "[192.0.2.1]"}}},
 		{"=?utf-8?q?J=C3=B6rg?= <j@x>", []Address{{Name: "=?utf-8?q?J=C3=B6rg?=", Mailbox: "j", Host: "x"}}},
 		{"", nil},
-		{" , ,", nil},
+		{" , ,", []Address{{Mailbox: MissingMailbox, Host: MissingDomain}}},
 		{"<<<>>>", []Address{{Mailbox: MissingMailbox, Host: MissingDomain}}},
 	}
 	for _, tt := range tests {
