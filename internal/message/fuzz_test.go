@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 			if bs := p.BodyStructure(ext); !wellFormed(bs) {
 				t.Fatalf("BODYSTRUCTURE %q is not one IMAP list", bs)
 			}
+			if bs := p.AppendBodyStructureRev1(nil, ext); !wellFormed(bs) {
+				t.Fatalf("rev1 BODYSTRUCTURE %q is not one IMAP list", bs)
+			}
 		}
 		if env := []byte(p.Envelope.String()); !wellFormed(env) {
 			t.Fatalf("ENVELOPE %q is not one IMAP list", env)

@@ -12,13 +12,23 @@ import (
 // value (no extension data).
 func (p *Part) BodyStructure(ext bool) []byte { return p.AppendBodyStructure(nil, ext) }
 
-// AppendBodyStructure appends the BODYSTRUCTURE (ext) or BODY value.
-func (p *Part) AppendBodyStructure(b []byte, ext bool) []byte {
+// AppendBodyStructure appends the BODYSTRUCTURE (ext) or BODY value for
+// IMAP4rev2 (RFC 9051), where message/global parts carry an envelope and
+// body like message/rfc822.
+func (p *Part) AppendBodyStructure(b []byte, ext bool) []byte { return p.appendBody(b, ext, false) }
+
+// AppendBodyStructureRev1 appends the value for IMAP4rev1 clients (RFC
+// 3501 §9 media-message is MESSAGE/RFC822 only): message/global parts are
+// written as basic parts, as Dovecot 2.3 does, so rev1 parsers are not
+// misled.
+func (p *Part) AppendBodyStructureRev1(b []byte, ext bool) []byte { return p.appendBody(b, ext, true) }
+
+func (p *Part) appendBody(b []byte, ext, rev1 bool) []byte {
 	b = append(b, '(')
 	if p.IsMultipart() {
 		// body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
 		for _, c := range p.Parts {
-			b = c.AppendBodyStructure(b, ext)
+			b = c.appendBody(b, ext, rev1)
 		}
 		b = append(b, ' ')
 		b = imap.AppendString(b, p.Subtype)
@@ -46,12 +56,12 @@ func (p *Part) AppendBodyStructure(b []byte, ext bool) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(p.Size()), 10)
 	switch {
-	case p.Message != nil:
+	case p.Message != nil && !(rev1 && !strings.EqualFold(p.Subtype, "rfc822")):
 		// body-type-msg: SP envelope SP body SP body-fld-lines
 		b = append(b, ' ')
 		b = p.Message.Envelope.AppendTo(b)
 		b = append(b, ' ')
-		b = p.Message.AppendBodyStructure(b, ext)
+		b = p.Message.appendBody(b, ext, rev1)
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(p.Lines), 10)
 	case strings.EqualFold(p.Type, "text"):
