@@ -32,6 +32,27 @@ for t in "${TOOLS[@]}"; do
     fi
 done
 
+# Python modules the tests import, as "module:debian-package". Debian's
+# packages install for /usr/bin/python3, which the tests try first (a python3
+# earlier in PATH, e.g. pyenv's, may not see them).
+PYMODULES=(dkim:python3-dkim)
+has_pymod() { /usr/bin/python3 -c "import $1" >/dev/null 2>&1 || python3 -c "import $1" >/dev/null 2>&1; }
+for m in "${PYMODULES[@]}"; do
+    has_pymod "${m%%:*}" && continue
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing: ${m##*:}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${m##*:}" >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${m##*:}" >/dev/null; }
+    fi
+    if ! has_pymod "${m%%:*}"; then
+        if [ "${CI:-}" = true ]; then
+            echo "missing Python module ${m%%:*} (Debian package ${m##*:}) and CI=true: failing" >&2
+            exit 1
+        fi
+        echo "warning: Python module ${m%%:*} missing; tests that need it will be skipped" >&2
+    fi
+done
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; exit 1; fi
