@@ -187,6 +187,7 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	r.tag = ""
 	r.n = 0
 	r.pending = nil
+	r.literals = 0
 	cmd, err := r.readCommand()
 	if err == nil {
 		return cmd, nil

@@ -65,8 +65,9 @@ func (e *LineTooLongError) Protocol() *Error {
 }
 
 // LiteralTooLargeError is returned when a literal exceeds the applicable
-// limit (ReaderOptions.MaxLiteral, MaxAppend, or 4096 octets for a
-// non-synchronizing literal under LITERAL-, RFC 7888 §4).
+// limit (ReaderOptions.MaxLiteral, MaxAppend, MaxCommand for the sum of a
+// command's literals, or 4096 octets for a non-synchronizing literal under
+// LITERAL-, RFC 7888 §4).
 type LiteralTooLargeError struct {
 	Size, Limit int64
 	NonSync     bool

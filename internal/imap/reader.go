@@ -35,6 +35,11 @@ type ReaderOptions struct {
 	MaxLine    int   // octets in one command line outside literals
 	MaxLiteral int64 // literals other than APPEND messages
 	MaxAppend  int64 // APPEND message literals (APPENDLIMIT, RFC 7889)
+	// MaxCommand caps the sum of all literals of one command (many small
+	// literals in a SEARCH, several messages in a MULTIAPPEND), since
+	// ReadCommand holds them in memory. Default: twice the larger of
+	// MaxAppend and MaxLiteral.
+	MaxCommand int64
 	// LiteralMinus limits non-synchronizing literals to LiteralMinusMax
 	// octets, as a server advertising LITERAL- instead of LITERAL+ must.
 	LiteralMinus bool
@@ -63,6 +68,8 @@ type Reader struct {
 	// pending is the literal whose header was read and whose octets were
 	// not, while the Literal hook runs.
 	pending *Literal
+	// literals is the sum of the literal sizes of the current command.
+	literals int64
 }
 
 // NewReader returns a Reader reading from br.
@@ -75,6 +82,9 @@ func NewReader(br *bufio.Reader, opts ReaderOptions) *Reader {
 	}
 	if opts.MaxAppend <= 0 {
 		opts.MaxAppend = DefaultMaxAppend
+	}
+	if opts.MaxCommand <= 0 {
+		opts.MaxCommand = 2 * max(opts.MaxAppend, opts.MaxLiteral)
 	}
 	return &Reader{br: br, opts: opts}
 }
@@ -296,6 +306,9 @@ func (r *Reader) literalHeader(binaryOK, appendMsg bool) (Literal, error) {
 		limit = LiteralMinusMax
 	}
 	r.pending = &l
+	if r.literals += l.Size; r.literals > r.opts.MaxCommand && l.Size <= limit {
+		return l, &LiteralTooLargeError{Size: r.literals, Limit: r.opts.MaxCommand, NonSync: l.NonSync, Append: appendMsg, Tag: r.tag}
+	}
 	if l.Size > limit {
 		return l, &LiteralTooLargeError{Size: l.Size, Limit: limit, NonSync: l.NonSync, Append: appendMsg, Tag: r.tag}
 	}

@@ -213,6 +213,22 @@ func TestAppendLimit(t *testing.T) {
 	}
 }
 
+// Many literals within the per-literal limit still add up to a limit per
+// command, since ReadCommand keeps them in memory.
+func TestCommandLiteralTotal(t *testing.T) {
+	in := "a1 SEARCH" + strings.Repeat(" OR BODY {10}\r\n0123456789", 10) + " ALL\r\na2 NOOP\r\n"
+	r := newTestReader(in, ReaderOptions{MaxLiteral: 10, MaxAppend: 10, MaxCommand: 45})
+	_, err := r.ReadCommand()
+	var lt *LiteralTooLargeError
+	if !errors.As(err, &lt) || lt.Limit != 45 || lt.Size != 50 {
+		t.Fatalf("got %v", err)
+	}
+	r = newTestReader(in, ReaderOptions{MaxLiteral: 10, MaxAppend: 10, MaxCommand: 100})
+	if c, err := r.ReadCommand(); err != nil || c.Name != "SEARCH" {
+		t.Fatalf("within the limit: %v", err)
+	}
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	bad := []string{
 		"\r\n",
