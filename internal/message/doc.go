@@ -5,7 +5,13 @@
 // cached next to the message (LIBRARIES.md: cache ENVELOPE and
 // BODYSTRUCTURE at delivery rather than reparsing per FETCH), so that FETCH
 // BODY[1.2.MIME], BODY[2.HEADER.FIELDS (...)], BODY[TEXT], partial fetches
-// and BINARY (RFC 3516) are served by slicing the raw message.
+// and BINARY (RFC 3516) are served by slicing the raw message
+// (Part.Section, Part.Binary, imap.Partial.Slice).
+//
+// BODYSTRUCTURE comes in two forms: AppendBodyStructure for IMAP4rev2,
+// where message/global parts carry an envelope like message/rfc822 (RFC
+// 9051 §9 media-message), and AppendBodyStructureRev1 for IMAP4rev1
+// clients, whose grammar only knows MESSAGE/RFC822 (RFC 3501 §9).
 //
 // Parsing follows RFC 5322 (header fields, unfolding, §2.2.3; addresses and
 // groups, §3.4, with the obsolete route syntax of §4.4), RFC 2045 (header
