@@ -31,7 +31,9 @@ const (
 // devPorts are the fixed, unprivileged ports of dev mode: 10000 plus the
 // protocol's standard port. Listeners are added here as posthorn gains them.
 var devPorts = map[string]int{
-	"smtp": 10025,
+	"smtp":        10025,
+	"submission":  10587,
+	"submissions": 10465,
 }
 
 var devAccounts = []string{"alice@" + devDomain, "bob@" + devDomain}
@@ -67,7 +69,9 @@ survives a restart. The same facts are written to DIR/dev.json:
   {"host", "hostname", "domain", "ports": {"smtp", ...}, "accounts":
    [{"address", "password"}], "ca_file", "config_file", "data_dir"}
 Ports (only those that run appear in dev.json):
-  smtp 10025 (MX, STARTTLS)`,
+  smtp 10025 (MX, STARTTLS)
+  submission 10587 (STARTTLS, then AUTH)
+  submissions 10465 (implicit TLS, then AUTH)`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
@@ -217,6 +221,12 @@ func printDevBanner(w io.Writer, dir string, info DevInfo) {
 	fmt.Fprintf(w, "Listeners on %s:\n", info.Host)
 	if p, ok := info.Ports["smtp"]; ok {
 		fmt.Fprintf(w, "  smtp        %d   SMTP receiving (MX), STARTTLS offered\n", p)
+	}
+	if p, ok := info.Ports["submission"]; ok {
+		fmt.Fprintf(w, "  submission  %d   sending (RFC 6409): STARTTLS, then AUTH with an account below\n", p)
+	}
+	if p, ok := info.Ports["submissions"]; ok {
+		fmt.Fprintf(w, "  submissions %d   sending over implicit TLS (RFC 8314), then AUTH\n", p)
 	}
 	fmt.Fprintf(w, "\nTLS: certificate for %s, localhost and %s, signed by the CA in %s\n", info.Hostname, info.Host, info.CAFile)
 	fmt.Fprintf(w, "\nAccounts:\n")

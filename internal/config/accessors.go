@@ -17,8 +17,8 @@ var logLevels = map[string]slog.Level{
 	"error": slog.LevelError,
 }
 
-// Enabled reports whether a certificate is configured.
-func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+// Enabled reports whether a certificate is configured: files or ACME.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" || len(t.ACME.Hostnames) > 0 }
 
 // MinTLSVersion returns min_version as a crypto/tls constant, TLS 1.2 when
 // it is not valid (Validate reports that).

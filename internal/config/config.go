@@ -49,6 +49,14 @@ type Config struct {
 	// Resource limits per protocol.
 	Limits Limits `toml:"limits"`
 
+	// Logins of users (SMTP submission, IMAP, POP3): throttling of
+	// password guessing.
+	Auth Auth `toml:"auth"`
+
+	// Message submission from users' mail programs (roles submission and
+	// submissions).
+	Submission Submission `toml:"submission"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -84,6 +92,53 @@ type TLS struct {
 	// Oldest TLS version accepted from clients: "1.2" or "1.3". Older
 	// versions are insecure and refused (RFC 8996).
 	MinVersion string `toml:"min_version"`
+
+	// More certificates, one [[tls.certificates]] table each, for other
+	// host names: a client that names a host (SNI) gets the certificate
+	// listing that name; one that names none gets cert_file. All files are
+	// reloaded when they change and on SIGHUP.
+	Certificates []CertificateFiles `toml:"certificates"`
+
+	// Automatic certificates from an ACME certificate authority such as
+	// Let's Encrypt, obtained at start and renewed before they expire.
+	ACME ACME `toml:"acme"`
+}
+
+// CertificateFiles is one more certificate.
+type CertificateFiles struct {
+	// PEM file with the certificate chain, leaf first.
+	CertFile string `toml:"cert_file" docdefault:"required"`
+
+	// PEM file with its private key.
+	KeyFile string `toml:"key_file" docdefault:"required"`
+}
+
+// ACME configures automatic certificates (RFC 8555). The authority checks
+// that this server answers for each host name, on port 443 (TLS-ALPN-01)
+// or port 80 (HTTP-01): at least one of tls_address and http_address must
+// be reachable from the internet under those names.
+type ACME struct {
+	// Host names to obtain certificates for, usually the hostname above
+	// and the names clients use ("smtp.example.com", "imap.example.com").
+	// Empty: no ACME. The first one also serves clients that name no host,
+	// when cert_file is not set.
+	Hostnames []string `toml:"hostnames"`
+
+	// Contact address the authority may write to about the certificates.
+	Email string `toml:"email"`
+
+	// The authority's ACME directory.
+	DirectoryURL string `toml:"directory_url"`
+
+	// PEM file of extra root certificates to trust for directory_url, for
+	// a private or test authority. Empty: the system's roots.
+	CAFile string `toml:"ca_file"`
+
+	// Where to answer TLS-ALPN-01 challenges (port 443); "" turns them off.
+	TLSAddress string `toml:"tls_address"`
+
+	// Where to answer HTTP-01 challenges (port 80); "" turns them off.
+	HTTPAddress string `toml:"http_address"`
 }
 
 // Limits groups limits per protocol.
@@ -139,6 +194,38 @@ type SMTPLimits struct {
 	ShutdownGrace Duration `toml:"shutdown_grace"`
 }
 
+// Auth throttles failed logins, per client IP address (IPv6 per /64) and
+// per login name, over all protocols.
+type Auth struct {
+	// Wait before answering the first failed login; each further failure
+	// of the same IP address or name within lockout_window doubles it, up
+	// to max_failure_delay.
+	FailureDelay Duration `toml:"failure_delay"`
+
+	// Longest wait before answering a failed login.
+	MaxFailureDelay Duration `toml:"max_failure_delay"`
+
+	// Failed logins from one IP address within lockout_window after which
+	// every login from it is refused, the right password included, for
+	// lockout_window.
+	MaxFailuresPerIP int `toml:"max_failures_per_ip"`
+
+	// Failed logins for one name within lockout_window after which every
+	// login to it is refused, from any address, for lockout_window.
+	MaxFailuresPerAccount int `toml:"max_failures_per_account"`
+
+	// How long failures are remembered, and how long a lockout lasts.
+	LockoutWindow Duration `toml:"lockout_window"`
+}
+
+// Submission is the policy of the submission roles.
+type Submission struct {
+	// Leave the client's IP address and EHLO name out of the Received
+	// header of submitted mail, so recipients do not learn where the
+	// sender was. The header still records the authenticated submission.
+	HideClientIP bool `toml:"hide_client_ip"`
+}
+
 // Log is where and how the daemon logs.
 type Log struct {
 	// Least severe level logged: "debug", "info", "warn" or "error".
@@ -157,7 +244,12 @@ func Default() *Config {
 		DataDir:             "/var/lib/posthorn",
 		SubaddressSeparator: "+",
 		Listeners:           []Listener{{Role: RoleSMTP, Address: ":25"}},
-		TLS:                 TLS{MinVersion: "1.2"},
+		TLS: TLS{MinVersion: "1.2", Certificates: []CertificateFiles{}, ACME: ACME{
+			Hostnames:    []string{},
+			DirectoryURL: "https://acme-v02.api.letsencrypt.org/directory",
+			TLSAddress:   ":443",
+			HTTPAddress:  ":80",
+		}},
 		Limits: Limits{SMTP: SMTPLimits{
 			MaxLineLength:       4096,
 			MaxMessageSize:      50 << 20,
@@ -170,6 +262,13 @@ func Default() *Config {
 			MaxErrors:           10,
 			ShutdownGrace:       NewDuration(30 * time.Second),
 		}},
+		Auth: Auth{
+			FailureDelay:          NewDuration(time.Second),
+			MaxFailureDelay:       NewDuration(8 * time.Second),
+			MaxFailuresPerIP:      20,
+			MaxFailuresPerAccount: 10,
+			LockoutWindow:         NewDuration(15 * time.Minute),
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }

@@ -28,7 +28,9 @@ func (c *Config) Validate() error {
 	v.separator(c.SubaddressSeparator)
 	v.listeners(c.Listeners, c.TLS.Enabled())
 	v.tls(c.TLS)
+	v.tlsMore(c.TLS)
 	v.smtpLimits(c.Limits.SMTP)
+	v.auth(c.Auth)
 	v.log(c.Log)
 	return v.errs.err()
 }
@@ -205,6 +207,45 @@ func (v *validator) tls(t TLS) {
 	}
 }
 
+// tlsMore checks [[tls.certificates]] and [tls.acme].
+func (v *validator) tlsMore(t TLS) {
+	for i, c := range t.Certificates {
+		key := fmt.Sprintf("tls.certificates[%d]", i)
+		if c.CertFile == "" || c.KeyFile == "" {
+			v.add(key, "needs cert_file and key_file", "set both, or remove the table")
+			continue
+		}
+		if !v.readable(key+".cert_file", c.CertFile) || !v.readable(key+".key_file", c.KeyFile) {
+			continue
+		}
+		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			v.add(key+".cert_file", fmt.Sprintf("%q with key_file %q: %v", c.CertFile, c.KeyFile, err),
+				"cert_file must hold the PEM certificate chain and key_file its PEM private key")
+		}
+	}
+	if len(t.Certificates) > 0 && t.CertFile == "" {
+		v.add("tls.certificates", "set without tls.cert_file", "set cert_file and key_file for clients that name no host")
+	}
+	a := t.ACME
+	for i, h := range a.Hostnames {
+		if err := checkFQDN(h); err != nil {
+			v.add(fmt.Sprintf("tls.acme.hostnames[%d]", i), fmt.Sprintf("%q: %v", h, err), `write a host name such as "mail.example.com"`)
+		}
+	}
+	if len(a.Hostnames) == 0 {
+		return
+	}
+	if !strings.HasPrefix(a.DirectoryURL, "https://") {
+		v.add("tls.acme.directory_url", fmt.Sprintf("%q: not an https:// URL", a.DirectoryURL), "use the authority's ACME directory URL")
+	}
+	if a.CAFile != "" {
+		v.readable("tls.acme.ca_file", a.CAFile)
+	}
+	if a.TLSAddress == "" && a.HTTPAddress == "" {
+		v.add("tls.acme", "tls_address and http_address are both empty", `the authority must reach one of them: set tls_address = ":443"`)
+	}
+}
+
 // readable checks that path is a regular file we can open. Stat comes
 // first: opening a FIFO blocks, and /dev/zero would never finish loading.
 func (v *validator) readable(key, path string) bool {
@@ -260,6 +301,18 @@ func (v *validator) smtpLimits(l SMTPLimits) {
 	v.duration(p+"data_block_timeout", l.DataBlockTimeout, false)
 	v.duration(p+"data_total_timeout", l.DataTotalTimeout, false)
 	v.duration(p+"shutdown_grace", l.ShutdownGrace, true)
+}
+
+func (v *validator) auth(a Auth) {
+	v.duration("auth.failure_delay", a.FailureDelay, false)
+	v.duration("auth.max_failure_delay", a.MaxFailureDelay, false)
+	if a.MaxFailureDelay.D() < a.FailureDelay.D() {
+		v.add("auth.max_failure_delay", fmt.Sprintf("%s: shorter than failure_delay (%s)", a.MaxFailureDelay, a.FailureDelay),
+			"raise it or lower failure_delay")
+	}
+	v.positive("auth.max_failures_per_ip", a.MaxFailuresPerIP, "the default is 20")
+	v.positive("auth.max_failures_per_account", a.MaxFailuresPerAccount, "the default is 10")
+	v.duration("auth.lockout_window", a.LockoutWindow, false)
 }
 
 func (v *validator) positive(key string, n int, hint string) {

@@ -13,11 +13,12 @@ import (
 	"net"
 	"sync"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/mx"
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/submission"
 )
 
 // Daemon is a running posthorn.
@@ -25,6 +26,8 @@ type Daemon struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	store     store.Store
+	auth      *auth.Service // logins of every protocol, one throttle
+	tls       *tlsRuntime   // certificate reloads and ACME; nil without TLS
 	listeners []*listener
 
 	serveErr chan error
@@ -55,15 +58,28 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		st.Close()
 		return nil, err
 	}
-	tlsConfig, err := serverTLS(cfg)
+	tlsConfig, err := d.startTLS(cfg)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	d.auth = auth.NewService(st, auth.ServiceOptions{
+		Logger: logger,
+		Throttle: auth.ThrottleOptions{
+			Delay:                 cfg.Auth.FailureDelay.D(),
+			MaxDelay:              cfg.Auth.MaxFailureDelay.D(),
+			MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
+			MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
+			Window:                cfg.Auth.LockoutWindow.D(),
+		},
+	})
 	for _, lc := range cfg.Listeners {
 		l, err := d.newListener(lc, tlsConfig)
 		if err != nil {
 			d.closeListeners()
+			if d.tls != nil {
+				d.tls.stop()
+			}
 			st.Close()
 			return nil, err
 		}
@@ -97,17 +113,6 @@ func (d *Daemon) ensureDomains(ctx context.Context) error {
 	return nil
 }
 
-func serverTLS(cfg *config.Config) (*tls.Config, error) {
-	if cfg.TLS.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := certs.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, err
-	}
-	return certs.ServerConfig(cert, cfg.TLS.MinVersion)
-}
-
 func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listener, error) {
 	switch lc.Role {
 	case "smtp":
@@ -115,31 +120,60 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 		if err != nil {
 			return nil, fmt.Errorf("smtp listener: %w", err)
 		}
-		lim := d.cfg.Limits.SMTP
 		backend := mx.New(mx.Options{
 			Store:               d.store,
 			Hostname:            d.cfg.Hostname,
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			Logger:              d.log,
 		})
-		srv := smtpserver.New(smtpserver.Options{
-			Hostname:            d.cfg.Hostname,
-			TLSConfig:           tlsConfig,
-			MaxLineLength:       lim.MaxLineLength,
-			MaxMessageBytes:     lim.MaxMessageSize.Int64(),
-			MaxRecipients:       lim.MaxRecipients,
-			MaxConnections:      lim.MaxConnections,
-			MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
-			CommandTimeout:      lim.CommandTimeout.D(),
-			DataBlockTimeout:    lim.DataBlockTimeout.D(),
-			DataTotalTimeout:    lim.DataTotalTimeout.D(),
-			MaxErrors:           lim.MaxErrors,
-			Logger:              d.log.With("role", "smtp"),
-		}, backend)
+		srv := smtpserver.New(d.smtpOptions(lc.Role, tlsConfig), backend)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
+	case config.RoleSubmission, config.RoleSubmissions:
+		if tlsConfig == nil {
+			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
+		}
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
+		}
+		backend := submission.New(submission.Options{
+			Store:               d.store,
+			Hostname:            d.cfg.Hostname,
+			SubaddressSeparator: d.cfg.SubaddressSeparator,
+			HideClientIP:        d.cfg.Submission.HideClientIP,
+			Logger:              d.log,
+		})
+		opts := d.smtpOptions(lc.Role, tlsConfig)
+		opts.ImplicitTLS = lc.Role == config.RoleSubmissions // RFC 8314
+		opts.Authenticator = d.auth
+		opts.RequireAuth = true // RFC 6409 §4.3
+		return &listener{role: lc.Role, ln: ln, srv: smtpserver.New(opts, backend)}, nil
 	}
 	return nil, fmt.Errorf("listener role %q (%s) is not implemented in this version of posthorn yet; remove it from the configuration", lc.Role, lc.Address)
 }
+
+// smtpOptions are the engine options every SMTP role shares.
+func (d *Daemon) smtpOptions(role string, tlsConfig *tls.Config) smtpserver.Options {
+	lim := d.cfg.Limits.SMTP
+	return smtpserver.Options{
+		Hostname:            d.cfg.Hostname,
+		TLSConfig:           tlsConfig,
+		MaxLineLength:       lim.MaxLineLength,
+		MaxMessageBytes:     lim.MaxMessageSize.Int64(),
+		MaxRecipients:       lim.MaxRecipients,
+		MaxConnections:      lim.MaxConnections,
+		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+		CommandTimeout:      lim.CommandTimeout.D(),
+		DataBlockTimeout:    lim.DataBlockTimeout.D(),
+		DataTotalTimeout:    lim.DataTotalTimeout.D(),
+		MaxErrors:           lim.MaxErrors,
+		Logger:              d.log.With("role", role),
+	}
+}
+
+// Auth returns the daemon's authentication service, shared by every
+// protocol that takes logins.
+func (d *Daemon) Auth() *auth.Service { return d.auth }
 
 // Addrs returns the bound address of every listener by role (the first one
 // of each role).
@@ -174,6 +208,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 			}()
 		}
 		wg.Wait()
+		if d.tls != nil {
+			d.tls.stop()
+		}
 		errs = append(errs, d.store.Close())
 		err = errors.Join(errs...)
 	})
