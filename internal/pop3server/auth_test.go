@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/auth"
 )
 
 func plainResp(user, pw string) string {
@@ -234,7 +236,7 @@ func TestAuthAdditionalDataWithSuccess(t *testing.T) {
 // ends with additional data, as SCRAM's server-final message does.
 type finalDataAuth struct{ *storeAuth }
 
-func (a *finalDataAuth) NewSASL(mech string, c SASLConn) (SASL, error) {
+func (a *finalDataAuth) NewSASL(mech string, c auth.SASLConn) (auth.SASL, error) {
 	s, err := a.storeAuth.NewSASL(mech, c)
 	if err != nil {
 		return nil, err
@@ -242,7 +244,7 @@ func (a *finalDataAuth) NewSASL(mech string, c SASLConn) (SASL, error) {
 	return finalData{s}, nil
 }
 
-type finalData struct{ SASL }
+type finalData struct{ auth.SASL }
 
 func (f finalData) Next(resp []byte) ([]byte, bool, error) {
 	chal, done, err := f.SASL.Next(resp)

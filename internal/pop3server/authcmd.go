@@ -1,13 +1,13 @@
 package pop3server
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
 
+	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -93,7 +93,7 @@ func (sess *session) pass(cmd command) reply {
 	}
 	user := sess.user
 	sess.user = ""
-	acct, err := sess.srv.auth.Login(sess.srv.ctx, LoginRequest{
+	acct, err := sess.srv.auth.Login(sess.srv.ctx, auth.LoginRequest{
 		Username: user, Password: cmd.rest, RemoteIP: net.IP(sess.ip.AsSlice()), Protocol: "pop3",
 	})
 	if err != nil {
@@ -121,8 +121,8 @@ func (sess *session) claimAccount(key string) bool {
 // maxAuthFailures of them.
 func (sess *session) loginFailed(err error) reply {
 	rep := authReply(err)
-	var te *ThrottledError
-	if !errors.Is(err, ErrAuthFailed) && !errors.As(err, &te) {
+	var te *auth.ThrottledError
+	if !errors.Is(err, auth.ErrFailed) && !errors.Is(err, auth.ErrMalformed) && !errors.As(err, &te) {
 		sess.srv.log.Error("pop3 login", "conn", sess.id, "err", err)
 	}
 	sess.failures++
@@ -155,7 +155,7 @@ func (sess *session) loggedIn(acct store.Account) reply {
 
 // saslExchange is an AUTH in progress (RFC 5034 §4).
 type saslExchange struct {
-	sasl SASL
+	sasl auth.SASL
 	// succeeded: the mechanism finished and its additional data went out
 	// as a challenge; the client must answer with an empty line.
 	succeeded bool
@@ -177,7 +177,7 @@ func (sess *session) authCmd(cmd command) reply {
 	if !slices.Contains(sess.mechanisms(), mech) {
 		return errReply(codeNone, "Unsupported authentication mechanism")
 	}
-	ex, err := sess.srv.auth.NewSASL(mech, SASLConn{
+	ex, err := sess.srv.auth.NewSASL(mech, auth.SASLConn{
 		Context: sess.srv.ctx, RemoteIP: net.IP(sess.ip.AsSlice()), Protocol: "pop3", TLS: sess.tls,
 	})
 	if err != nil {
@@ -205,7 +205,7 @@ func (sess *session) saslStep(line string) reply {
 	if ex.succeeded {
 		sess.sasl = nil
 		if line != "" && line != "=" {
-			return sess.loginFailed(ErrAuthFailed)
+			return sess.loginFailed(auth.ErrFailed)
 		}
 		return sess.loggedIn(ex.sasl.Account())
 	}
@@ -233,7 +233,7 @@ func (sess *session) saslNext(resp []byte) reply {
 	case done:
 		ex.succeeded = true
 	}
-	return reply{raw: "+ " + base64.StdEncoding.EncodeToString(chal) + "\r\n"}
+	return reply{raw: "+ " + auth.EncodeChallenge(chal) + "\r\n"}
 }
 
 // mechanisms are the SASL mechanisms this connection may use: the
@@ -245,11 +245,11 @@ func (sess *session) mechanisms() []string {
 	return sess.srv.auth.Mechanisms(sess.tls != nil)
 }
 
-// decodeResponse decodes a SASL response line (RFC 5034 §4): base64, with
-// "=" (and an empty line) for an empty response.
-func decodeResponse(s string) ([]byte, error) {
-	if s == "=" || s == "" {
+// decodeResponse decodes a SASL response line (RFC 5034 §4): base64, "="
+// or an empty line for an empty response.
+func decodeResponse(line string) ([]byte, error) {
+	if line == "" {
 		return []byte{}, nil
 	}
-	return base64.StdEncoding.Strict().DecodeString(s)
+	return auth.DecodeResponse(line)
 }

@@ -14,10 +14,12 @@
 // §2.1, RFC 3206), unless Options.AllowPlaintextAuth is set and the client
 // address is loopback. CAPA lists USER and SASL only where they may be
 // used, and STLS only before TLS; the list is the same in both states
-// (RFC 2449 §5). The SASL mechanisms are the
-// Authenticator's (PLAIN and SCRAM-SHA-256); "=" is an empty initial
-// response, "*" cancels, and additional data with success is sent as a
-// last "+" challenge answered by an empty line (RFC 5034 §4). Failed
+// (RFC 2449 §5). Logins and SASL go to the Authenticator, in production
+// the shared auth.Service, whose mechanisms are SCRAM-SHA-256(-PLUS),
+// PLAIN and LOGIN (only with TLS unless the service allows plaintext).
+// "=" is an empty initial response, "*" cancels, and additional data with
+// success is sent as a last "+" challenge answered by an empty line
+// (RFC 5034 §4). Failed
 // logins get "-ERR [AUTH]"; while the shared throttle holds a client or
 // account back, "-ERR [SYS/TEMP]", so that clients retry rather than ask
 // the user for a new password. Three failed logins end the session.

@@ -59,20 +59,20 @@ func newStoreAuth(st store.Store) *storeAuth {
 
 var _ Authenticator = (*storeAuth)(nil)
 
-func (a *storeAuth) Login(ctx context.Context, req LoginRequest) (store.Account, error) {
+func (a *storeAuth) Login(ctx context.Context, req auth.LoginRequest) (store.Account, error) {
 	a.mu.Lock()
 	a.logins++
 	a.mu.Unlock()
 	user := strings.ToLower(req.Username)
 	switch user {
 	case "throttled@example.test":
-		return store.Account{}, &ThrottledError{RetryAfter: time.Minute}
+		return store.Account{}, &auth.ThrottledError{RetryAfter: time.Minute}
 	case "broken@example.test":
 		return store.Account{}, errors.New("database on fire at /var/secret")
 	}
 	acct, cred, err := a.st.Credentials(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Account{}, ErrAuthFailed
+		return store.Account{}, auth.ErrFailed
 	}
 	if err != nil {
 		return store.Account{}, err
@@ -82,7 +82,7 @@ func (a *storeAuth) Login(ctx context.Context, req LoginRequest) (store.Account,
 	a.mu.Unlock()
 	if !ok {
 		if auth.VerifyPassword(cred.PasswordHash, req.Password) != nil {
-			return store.Account{}, ErrAuthFailed
+			return store.Account{}, auth.ErrFailed
 		}
 		a.mu.Lock()
 		a.verified[user] = req.Password
@@ -95,7 +95,7 @@ func (a *storeAuth) Login(ctx context.Context, req LoginRequest) (store.Account,
 // AllowPlaintext: the engine decides where credentials may be sent.
 func (a *storeAuth) Mechanisms(tls bool) []string { return []string{"PLAIN"} }
 
-func (a *storeAuth) NewSASL(mech string, c SASLConn) (SASL, error) {
+func (a *storeAuth) NewSASL(mech string, c auth.SASLConn) (auth.SASL, error) {
 	if mech != "PLAIN" {
 		return nil, fmt.Errorf("mechanism %q not supported", mech)
 	}
@@ -115,9 +115,9 @@ func (p *plainSASL) Next(resp []byte) ([]byte, bool, error) {
 	}
 	parts := bytes.Split(resp, []byte{0})
 	if len(parts) != 3 || (len(parts[0]) > 0 && !bytes.Equal(parts[0], parts[1])) {
-		return nil, false, ErrAuthFailed
+		return nil, false, auth.ErrFailed
 	}
-	acct, err := p.a.Login(context.Background(), LoginRequest{Username: string(parts[1]), Password: string(parts[2]), RemoteIP: p.ip, Protocol: "pop3"})
+	acct, err := p.a.Login(context.Background(), auth.LoginRequest{Username: string(parts[1]), Password: string(parts[2]), RemoteIP: p.ip, Protocol: "pop3"})
 	if err != nil {
 		return nil, false, err
 	}
