@@ -106,10 +106,14 @@ func (v *Verifier) Verify(ctx context.Context, msg io.Reader) ([]Result, error) 
 		}
 		return txts, nil
 	}
-	verifs, err := msgauth.VerifyWithOptions(io.MultiReader(bytes.NewReader(header), br), &msgauth.VerifyOptions{
+	body := &errRecorder{r: br}
+	verifs, err := msgauth.VerifyWithOptions(io.MultiReader(bytes.NewReader(header), body), &msgauth.VerifyOptions{
 		LookupTXT:        lookup,
 		MaxVerifications: maxSigs,
 	})
+	if body.err != nil {
+		return nil, fmt.Errorf("dkim: reading message: %w", body.err)
+	}
 	switch {
 	case errors.Is(err, msgauth.ErrTooManySignatures):
 	case err != nil && verifs == nil:
@@ -155,4 +159,19 @@ func (v *Verifier) Verify(ctx context.Context, msg io.Reader) ([]Result, error) 
 		}
 	}
 	return results, nil
+}
+
+// errRecorder keeps the first read error other than EOF, so that a failing
+// reader is reported as an error and not as bad signatures.
+type errRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
@@ -210,5 +212,16 @@ func TestVerifySeveral(t *testing.T) {
 	}
 	if _, err := (&dkim.Verifier{}).Verify(context.Background(), strings.NewReader(signed)); err == nil {
 		t.Error("Verifier without Resolver did not fail")
+	}
+	// A reader that fails is an error, not a bad signature, with one
+	// signature or several, in the header or in the body.
+	boom := errors.New("boom")
+	for _, msg := range []string{signed, msg} {
+		for _, cut := range []int{40, len(msg) - 10} {
+			res, err := dkim.Verify(context.Background(), r, io.MultiReader(strings.NewReader(msg[:cut]), iotest.ErrReader(boom)))
+			if !errors.Is(err, boom) {
+				t.Errorf("failing reader at %d: %v, %+v", cut, err, res)
+			}
+		}
 	}
 }
