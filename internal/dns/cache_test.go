@@ -2,7 +2,9 @@ package dns_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +171,70 @@ func TestConcurrentLookups(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// waitQueries spins until the server has received n queries for name/qtype.
+func waitQueries(t *testing.T, srv *dnstest.Server, name, qtype string, n int) {
+	t.Helper()
+	for srv.Queries(name, qtype) < n {
+		if t.Context().Err() != nil {
+			t.Fatal("test ended while waiting for queries")
+		}
+		runtime.Gosched()
+	}
+}
+
+// Identical lookups while one is in flight share its answer: one query.
+func TestInflightShared(t *testing.T) {
+	hold := make(chan struct{})
+	srv := dnstest.Start(t, dnstest.Zone{Origin: "example.org", Records: "a A 192.0.2.1", Hold: hold})
+	c := newClient(t, srv, nil)
+	errs := make(chan error, 9)
+	lookup := func() {
+		_, _, err := c.LookupIP(context.Background(), "ip4", "a.example.org")
+		errs <- err
+	}
+	go lookup()
+	waitQueries(t, srv, "a.example.org", "A", 1) // the first is in flight
+	for range 8 {
+		go lookup()
+	}
+	close(hold)
+	for range 9 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := srv.Queries("a.example.org", "A"); n != 1 {
+		t.Errorf("%d queries, want 1", n)
+	}
+}
+
+// When the first caller gives up, a waiting caller with a live context
+// still gets its answer.
+func TestInflightLeaderCancelled(t *testing.T) {
+	hold := make(chan struct{})
+	srv := dnstest.Start(t, dnstest.Zone{Origin: "example.org", Records: "a A 192.0.2.1", Hold: hold})
+	c := newClient(t, srv, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	leader := make(chan error, 1)
+	go func() {
+		_, _, err := c.LookupIP(ctx, "ip4", "a.example.org")
+		leader <- err
+	}()
+	waitQueries(t, srv, "a.example.org", "A", 1)
+	follower := make(chan error, 1)
+	go func() {
+		_, _, err := c.LookupIP(context.Background(), "ip4", "a.example.org")
+		follower <- err
+	}()
+	cancel()
+	if err := <-leader; !dns.IsTemporary(err) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled leader: %v", err)
+	}
+	close(hold)
+	if err := <-follower; err != nil {
+		t.Errorf("follower: %v", err)
 	}
 }

@@ -52,6 +52,9 @@ type Client struct {
 
 	randMu sync.Mutex
 	rand   *rand.Rand
+
+	flightMu sync.Mutex
+	inflight map[cacheKey]*flight
 }
 
 var _ Resolver = (*Client)(nil)
@@ -67,11 +70,12 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	c := &Client{
-		servers: append([]string(nil), cfg.Servers...),
-		trustAD: cfg.TrustAD,
-		timeout: cfg.Timeout,
-		now:     cfg.Now,
-		rand:    cfg.Rand,
+		servers:  append([]string(nil), cfg.Servers...),
+		trustAD:  cfg.TrustAD,
+		timeout:  cfg.Timeout,
+		now:      cfg.Now,
+		rand:     cfg.Rand,
+		inflight: make(map[cacheKey]*flight),
 	}
 	if c.timeout <= 0 {
 		c.timeout = 5 * time.Second
@@ -205,7 +209,8 @@ func hasSOA(m *dns.Msg) bool {
 }
 
 // exchange returns a final answer (NOERROR or NXDOMAIN) for fqdn/qtype from
-// the cache or the first server that gives one.
+// the cache or the first server that gives one. Concurrent identical
+// queries share one exchange.
 func (c *Client) exchange(ctx context.Context, fqdn string, qtype uint16) (*dns.Msg, string, error) {
 	key := cacheKey{fqdn, qtype}
 	if c.cache != nil {
@@ -213,6 +218,46 @@ func (c *Client) exchange(ctx context.Context, fqdn string, qtype uint16) (*dns.
 			return e.msg, e.server, nil
 		}
 	}
+	c.flightMu.Lock()
+	if f, ok := c.inflight[key]; ok {
+		c.flightMu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+		if f.err == nil || !f.gaveUp || ctx.Err() != nil {
+			return f.msg, f.server, f.err
+		}
+		// The first caller gave up (its context ended) and ours is
+		// still alive: ask ourselves.
+		return c.exchangeServers(ctx, key)
+	}
+	f := &flight{done: make(chan struct{})}
+	c.inflight[key] = f
+	c.flightMu.Unlock()
+
+	f.msg, f.server, f.err = c.exchangeServers(ctx, key)
+	f.gaveUp = ctx.Err() != nil
+	c.flightMu.Lock()
+	delete(c.inflight, key)
+	c.flightMu.Unlock()
+	close(f.done)
+	return f.msg, f.server, f.err
+}
+
+// flight is an exchange in progress that later identical queries wait for.
+type flight struct {
+	done   chan struct{}
+	msg    *dns.Msg
+	server string
+	err    error
+	gaveUp bool // the first caller's context ended
+}
+
+// exchangeServers asks the servers in order and caches a final answer.
+func (c *Client) exchangeServers(ctx context.Context, key cacheKey) (*dns.Msg, string, error) {
+	fqdn, qtype := key.name, key.qtype
 	var lastErr error
 	var lastServer string
 	for _, server := range c.servers {
@@ -250,10 +295,7 @@ func (c *Client) ask(ctx context.Context, server, fqdn string, qtype uint16) (*d
 	m.SetEdns0(1232, true)
 	var resp *dns.Msg
 	for _, network := range []string{"udp", "tcp"} {
-		actx, cancel := context.WithTimeout(ctx, c.timeout)
-		cl := &dns.Client{Net: network, UDPSize: 1232}
-		r, _, err := cl.ExchangeContext(actx, m, server)
-		cancel()
+		r, err := c.exchangeOnce(ctx, network, server, m)
 		if err != nil {
 			return nil, err
 		}
@@ -269,6 +311,27 @@ func (c *Client) ask(ctx context.Context, server, fqdn string, qtype uint16) (*d
 		return nil, errors.New("truncated answer over TCP")
 	}
 	return resp, nil
+}
+
+// exchangeOnce does one exchange over network. miekg/dns applies only the
+// context's deadline to reads, so cancellation is made to interrupt the
+// connection too.
+func (c *Client) exchangeOnce(ctx context.Context, network, server string, m *dns.Msg) (*dns.Msg, error) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	cl := &dns.Client{Net: network, UDPSize: 1232, Timeout: c.timeout}
+	conn, err := cl.DialContext(actx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(actx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	r, _, err := cl.ExchangeWithConnContext(actx, m, conn)
+	if err != nil && actx.Err() != nil {
+		return nil, fmt.Errorf("%w (%v)", actx.Err(), err)
+	}
+	return r, err
 }
 
 // shuffle permutes n elements with the configured source.

@@ -273,6 +273,14 @@ func TestTimeoutAndFailover(t *testing.T) {
 		t.Errorf("slow lookup: %v", err)
 	}
 
+	// Config.Timeout bounds an attempt without a deadline in ctx.
+	quick := newClient(t, srv, func(cfg *dns.Config) { cfg.Timeout = 50 * time.Millisecond })
+	start := time.Now()
+	_, _, err = quick.LookupIP(context.Background(), "ip4", "slow.example")
+	if !errors.As(err, &de) || !de.Timeout() || time.Since(start) > time.Second {
+		t.Errorf("Config.Timeout: %v after %v", err, time.Since(start))
+	}
+
 	// The first server fails (SERVFAIL for everything), the second answers.
 	failing := dnstest.Start(t, dnstest.Zone{Origin: "example.org", ServFail: []string{"mx1"}})
 	c2, err := dns.New(dns.Config{Servers: []string{failing.Addr(), srv.Addr()}})

@@ -24,14 +24,18 @@
 //
 // Transport: UDP with a 1232-byte EDNS0 buffer (the DNS flag day 2020
 // value), TCP when the answer is truncated (RFC 7766 §5), each attempt
-// bounded by Config.Timeout and the caller's context, servers tried in
-// order. Answers must match the question asked.
+// bounded by Config.Timeout and the caller's context (its cancellation
+// interrupts a pending read), servers tried in order. Answers must match
+// the question asked.
 //
 // Cache: final answers (records, NXDOMAIN, NODATA) are kept until their TTL
 // runs out, negative ones per RFC 2308 §5 (the SOA's TTL capped by its
 // MINIMUM; not cached without an SOA), at most Config.MaxTTL, in a bounded
 // LRU of Config.CacheSize entries. Failures are never cached. The cache
 // stores whole responses, so MX order is shuffled anew on every lookup.
+// Identical queries made while one is in flight wait for its answer rather
+// than asking again; if the first caller gives up, a waiting caller whose
+// context is still alive asks for itself.
 //
 // Names are accepted with or without the trailing dot and in U-labels
 // (converted to A-labels, RFC 5891); names returned are lower case without

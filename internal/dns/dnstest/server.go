@@ -52,6 +52,10 @@ type Zone struct {
 	// Delay holds every answer from this zone back for this long (or until
 	// the server stops), to exercise client timeouts.
 	Delay time.Duration
+	// Hold, when not nil, holds every answer from this zone back until it
+	// is closed (or the server stops), so a test can act while queries
+	// are in flight.
+	Hold <-chan struct{}
 }
 
 // Server is a running test DNS server. It stops when the test ends.
@@ -74,6 +78,7 @@ type zone struct {
 	ad       bool
 	servfail map[string]bool
 	delay    time.Duration
+	hold     <-chan struct{}
 }
 
 // Start starts a server on 127.0.0.1 (UDP and TCP, the same free port) that
@@ -181,6 +186,7 @@ func parseZone(z Zone) (*zone, error) {
 		ad:       z.AD,
 		servfail: make(map[string]bool),
 		delay:    z.Delay,
+		hold:     z.Hold,
 	}
 	zp := dns.NewZoneParser(strings.NewReader(z.Records), origin, "")
 	zp.SetDefaultTTL(300)
@@ -265,13 +271,21 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	s.mu.Lock()
 	s.queries[queryKey(name, dns.TypeToString[q.Qtype])]++
 	var delay time.Duration
+	var hold <-chan struct{}
 	if z := s.findZone(name); z != nil {
-		delay = z.delay
+		delay, hold = z.delay, z.hold
 	}
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
+		case <-s.done:
+			return
+		}
+	}
+	if hold != nil {
+		select {
+		case <-hold:
 		case <-s.done:
 			return
 		}
