@@ -168,6 +168,19 @@ func (p *parser) entity(start int, stack [][]byte, depth int, digest bool) (*Par
 	h := header{raw: p.raw, fields: fields}
 	part := &Part{HeaderStart: start, HeaderEnd: bodyStart, BodyStart: bodyStart}
 	p.describe(part, h, digest)
+	if !stop && bodyStart < len(p.raw) && p.raw[bodyStart] == '-' && len(stack) > 0 {
+		// A blank line right before a delimiter of an enclosing boundary
+		// is that delimiter's line break (RFC 2046 §5.1.1): the header had
+		// no blank line. The part's own boundary is tried first, as it
+		// would be in the body.
+		inner := stack
+		if b := paramValue(part.Params, "boundary"); b != "" && strings.EqualFold(part.Type, "multipart") {
+			inner = append(stack[:len(stack):len(stack)], []byte(b))
+		}
+		if d, ok := p.match(bodyStart, inner); ok && d.idx < len(stack) {
+			stop = true
+		}
+	}
 
 	if stop {
 		// A delimiter inside the header: no body.
@@ -293,15 +306,19 @@ func (p *parser) multipart(part *Part, stack [][]byte, depth int) delim {
 		child, _, d = p.entity(d.eol, inner, depth+1, digest)
 		part.Parts = append(part.Parts, child)
 	}
+	closeEnd := part.BodyStart
 	if d.idx == own {
 		// The close delimiter (or an open one at the very end): the
 		// epilogue runs to the next enclosing delimiter.
 		if !d.closing && d.eol >= len(p.raw) && d.line < len(p.raw) {
 			part.Parts = append(part.Parts, emptyPart(len(p.raw)))
 		}
+		closeEnd = d.eol
 		d = p.next(d.eol, stack)
 	}
-	part.BodyEnd = p.end(d, part.BodyStart)
+	// The close delimiter line stays whole, its line break included, even
+	// when an enclosing delimiter follows at once (as in Dovecot).
+	part.BodyEnd = max(p.end(d, part.BodyStart), closeEnd)
 	if n := len(part.Parts); n == 0 {
 		part.Parts = []*Part{emptyPart(part.BodyEnd)}
 	} else {

@@ -58,7 +58,11 @@ func TestSections(t *testing.T) {
 		!strings.HasPrefix(string(m.Body(raw)), "--inner\r\n") || m.Envelope.Subject != "original" {
 		t.Errorf("encapsulated message: %+v", m)
 	}
-	for _, bad := range [][]uint32{{3}, {0}, {1, 1}, {2, 3}, {2, 1, 1}} {
+	// 1 below a non-multipart part is the part again, as in Dovecot.
+	if p.Find([]uint32{1, 1}) != p.Find([]uint32{1}) || p.Find([]uint32{2, 1, 1}) != p.Find([]uint32{2, 1}) {
+		t.Error("1 below a leaf")
+	}
+	for _, bad := range [][]uint32{{3}, {0}, {1, 2}, {1, 1, 1}, {2, 3}, {2, 1, 2}} {
 		if q := p.Find(bad); q != nil {
 			t.Errorf("Find(%v) = %+v, want nil", bad, q)
 		}

@@ -15,27 +15,26 @@ import (
 // starting from the message p, or nil if there is none. An empty path is
 // the message itself. Within a message/rfc822 part the numbers continue in
 // the encapsulated message; a single-part message has one part, 1, its
-// body.
+// body. As in Dovecot, 1 below a non-multipart part of a multipart is that
+// part again (BODY[1.1] of a text/plain part 1 is part 1), once.
 func (p *Part) Find(path []uint32) *Part {
 	cur := p
-	isMsg := true // cur is a message, whose body is its part 1 when single-part
-	leaf := false // cur was reached as that part 1
+	stayed := false // the last number was 1 on a non-multipart part
 	for i, n := range path {
-		if n == 0 || (leaf && cur.Message == nil) {
+		if n == 0 {
 			return nil
 		}
 		if i > 0 && cur.Message != nil {
-			cur, isMsg = cur.Message, true
+			cur, stayed = cur.Message, false
 		}
-		leaf = false
 		switch {
 		case cur.IsMultipart():
 			if int(n) > len(cur.Parts) {
 				return nil
 			}
-			cur, isMsg = cur.Parts[n-1], false
-		case isMsg && n == 1:
-			leaf = true
+			cur = cur.Parts[n-1]
+		case n == 1 && !stayed:
+			stayed = true
 		default:
 			return nil
 		}

@@ -10,7 +10,8 @@ Dovecot, fetches the three items and writes golden/NAME.txt:
     BODY <value>
     ENVELOPE <value>
 
-Values are the raw wire text; literals keep their {n}CRLF prefix. The Go
+and golden/NAME.sections with BODY[section] and BINARY[part] for a fixed
+list of sections (SECTIONS, BINARY below). Values are the raw wire text; literals keep their {n}CRLF prefix. The Go
 test (golden_test.go) compares posthorn's output with these files and does
 not need Dovecot. Where Dovecot deviates from RFC 9051 the Go test lists the
 difference instead of copying it.
@@ -67,6 +68,29 @@ def fetch(c, uid, item):
     return body[len(item) + 1:]
 
 
+# Sections fetched for every message into golden/NAME.sections, whether
+# the message has them or not (Dovecot's answer for a missing part is
+# recorded too).
+SECTIONS = ["HEADER", "TEXT", "1", "1.MIME", "1.HEADER", "2", "2.MIME", "2.HEADER", "2.TEXT",
+            "1.1", "1.2", "1.1.MIME", "2.1", "2.2", "2.1.MIME", "2.2.MIME", "3", "3.MIME"]
+BINARY = ["1", "2", "1.1", "1.2", "2.1"]
+
+
+def fetch_item(c, uid, item, name):
+    typ, data = c.uid("FETCH", uid, "(%s)" % item)
+    if typ != "OK":
+        return b"NO"
+    raw = wire(data)
+    m = re.match(rb"^\d+ \((.*)\)$", raw, re.S)
+    if m is None:
+        return b"NONE"
+    # Not strip(): a literal at the end keeps its trailing line breaks.
+    body = re.sub(rb"(^| )UID \d+", b"", m.group(1)).lstrip()
+    if not body.startswith(name.encode() + b" "):
+        raise SystemExit("unexpected FETCH response %r" % raw)
+    return body[len(name) + 1:]
+
+
 def main():
     env = load_env()
     c = Client(env["HOST"], int(env["IMAP_PORT"]))
@@ -87,6 +111,13 @@ def main():
         for item in ("BODYSTRUCTURE", "BODY", "ENVELOPE"):
             out += item.encode() + b" " + fetch(c, uid, item) + b"\n"
         with open("golden/%s.txt" % name, "wb") as f:
+            f.write(out)
+        out = b""
+        for sec in SECTIONS:
+            out += b"BODY[%s] " % sec.encode() + fetch_item(c, uid, "BODY.PEEK[%s]" % sec, "BODY[%s]" % sec) + b"\n"
+        for sec in BINARY:
+            out += b"BINARY[%s] " % sec.encode() + fetch_item(c, uid, "BINARY.PEEK[%s]" % sec, "BINARY[%s]" % sec) + b"\n"
+        with open("golden/%s.sections" % name, "wb") as f:
             f.write(out)
         print(name, file=sys.stderr)
     c.logout()
