@@ -113,18 +113,19 @@ func SystemServers(path string) ([]string, error) {
 
 // normalize turns name into a lower-case FQDN in A-labels (RFC 5890).
 func normalize(name string) (string, error) {
-	n := strings.TrimSuffix(name, ".")
-	for i := 0; i < len(n); i++ {
-		if n[i] >= 0x80 {
-			a, err := idna.Lookup.ToASCII(n)
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	for i, l := range labels {
+		// Convert only labels with non-ASCII bytes, so that ASCII labels
+		// such as "_25" or "_domainkey" stay as they are.
+		if strings.IndexFunc(l, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			a, err := idna.Lookup.ToASCII(l)
 			if err != nil {
 				return "", err
 			}
-			n = a
-			break
+			labels[i] = a
 		}
 	}
-	n = strings.ToLower(n)
+	n := strings.ToLower(strings.Join(labels, "."))
 	if n == "" {
 		return "", errors.New("empty name")
 	}

@@ -44,7 +44,7 @@ func zones() []dnstest.Zone {
 		{Origin: "example.net", Records: "www A 192.0.2.80\nbackup A 192.0.2.20"},
 		{Origin: "2.0.192.in-addr.arpa", Records: "1 PTR mx1.example.org.\n1 PTR other.example.org.", AD: true},
 		{Origin: "8.b.d.0.1.0.0.2.ip6.arpa", Records: "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 PTR mx1.example.org."},
-		{Origin: "xn--bcher-kva.example", Records: "@ A 192.0.2.7"},
+		{Origin: "xn--bcher-kva.example", Records: "@ A 192.0.2.7\n_25._tcp TLSA 3 1 1 00ff"},
 		{Origin: "slow.example", Records: "@ A 192.0.2.8", Delay: time.Hour},
 	}
 }
@@ -239,6 +239,10 @@ func TestTXTPTRTLSA(t *testing.T) {
 	if err != nil || len(tlsa) != 1 || !res.Authentic || tlsa[0].Usage != want.Usage || tlsa[0].Selector != want.Selector ||
 		tlsa[0].MatchingType != want.MatchingType || string(tlsa[0].Data) != string(want.Data) {
 		t.Errorf("LookupTLSA = %+v %+v %v", tlsa, res, err)
+	}
+	// An internationalised host name: only its non-ASCII label changes.
+	if tlsa, _, err := c.LookupTLSA(ctx, 25, "tcp", "bücher.example"); err != nil || len(tlsa) != 1 {
+		t.Errorf("LookupTLSA IDN = %+v %v", tlsa, err)
 	}
 	if _, _, err := c.LookupTLSA(ctx, 25, "tcp", "mx2.example.org"); !errors.Is(err, dns.ErrNXDomain) {
 		t.Errorf("LookupTLSA none: %v", err)
