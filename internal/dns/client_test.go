@@ -198,6 +198,20 @@ func TestCNAMEAndAuthentic(t *testing.T) {
 	if err != nil || len(ips) != 1 || res.Authentic || res.Canonical != "www.example.net" {
 		t.Errorf("LookupIP outside = %v %+v %v", ips, res, err)
 	}
+	// A server that stops at the CNAME: the client asks for the target.
+	srv2 := dnstest.Start(t,
+		dnstest.Zone{Origin: "alias.test", Records: "www CNAME host.target.test.\nnone CNAME gone.target.test.", NoChase: true, AD: true},
+		dnstest.Zone{Origin: "target.test", Records: "host A 192.0.2.99", AD: true})
+	c2 := newClient(t, srv2, nil)
+	ips, res, err = c2.LookupIP(ctx, "ip4", "www.alias.test")
+	if err != nil || len(ips) != 1 || res.Canonical != "host.target.test" || !res.Authentic ||
+		srv2.Queries("host.target.test", "A") != 1 {
+		t.Errorf("unchased CNAME: %v %+v %v", ips, res, err)
+	}
+	if _, res, err := c2.LookupIP(ctx, "ip4", "none.alias.test"); !errors.Is(err, dns.ErrNXDomain) || res.Canonical != "gone.target.test" {
+		t.Errorf("unchased CNAME to nothing: %+v %v", res, err)
+	}
+
 	// Without TrustAD nothing is authentic, whatever the server says.
 	untrusting := newClient(t, srv, func(cfg *dns.Config) { cfg.TrustAD = false })
 	if _, res, err := untrusting.LookupMX(ctx, "example.org"); err != nil || res.Authentic {

@@ -56,6 +56,11 @@ type Zone struct {
 	// is closed (or the server stops), so a test can act while queries
 	// are in flight.
 	Hold <-chan struct{}
+	// NoChase makes an answer stop at a CNAME of this zone, without the
+	// target's records or an SOA, the way an authoritative server answers
+	// for an alias pointing out of its zone; the client must ask for the
+	// target itself.
+	NoChase bool
 }
 
 // Server is a running test DNS server. It stops when the test ends.
@@ -79,6 +84,7 @@ type zone struct {
 	servfail map[string]bool
 	delay    time.Duration
 	hold     <-chan struct{}
+	noChase  bool
 }
 
 // Start starts a server on 127.0.0.1 (UDP and TCP, the same free port) that
@@ -187,6 +193,7 @@ func parseZone(z Zone) (*zone, error) {
 		servfail: make(map[string]bool),
 		delay:    z.Delay,
 		hold:     z.Hold,
+		noChase:  z.NoChase,
 	}
 	zp := dns.NewZoneParser(strings.NewReader(z.Records), origin, "")
 	zp.SetDefaultTTL(300)
@@ -343,6 +350,9 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) (rcode int, ad bo
 		}
 		if cname != nil {
 			m.Answer = append(m.Answer, dns.Copy(cname))
+			if z.noChase {
+				return dns.RcodeSuccess, ad
+			}
 			seen[name] = true
 			name = strings.ToLower(cname.(*dns.CNAME).Target)
 			if seen[name] {
