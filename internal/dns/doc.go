@@ -13,7 +13,9 @@
 //   - Typed errors: ErrNXDomain (RCODE 3), ErrNoRecords (NODATA, RFC 2308
 //     §2.2), ErrTemporary (SERVFAIL, REFUSED, timeouts), ErrInvalidName,
 //     all inside *Error, which is also a net.Error; NetError converts to
-//     *net.DNSError for libraries that want that type.
+//     *net.DNSError for libraries that want that type, and NetResolver
+//     gives a Resolver the method set of *net.Resolver for libraries that
+//     take that shape (SPF), so every lookup shares one cache.
 //   - DNSSEC: queries carry EDNS0 with DO (RFC 3225) and AD (RFC 6840
 //     §5.7). Nothing here validates signatures. The AD bit of an answer is
 //     believed only when Config.TrustAD says the configured servers
