@@ -133,24 +133,48 @@ func lower(c byte) byte {
 // names (or, with not, are not), followed by the blank line: the contents
 // of BODY[HEADER.FIELDS (...)] and BODY[HEADER.FIELDS.NOT (...)] (RFC 9051
 // §6.4.5). Names compare case-insensitively; fields keep their order and
-// their original bytes. Lines that are not fields are never returned.
+// their original bytes. As in Dovecot, lines that are not fields (no
+// colon) count as not named, and the blank line is left out only when
+// nothing was selected from a header that had none.
 func HeaderFields(hdr []byte, names []string, not bool) []byte {
-	fields, _, _ := scanHeader(hdr, 0, len(hdr), nil, nil)
 	var out []byte
-	for _, f := range fields {
-		match := false
-		for _, n := range names {
-			if asciiEqualFold(f.name, n) {
-				match = true
-				break
-			}
+	selected := false
+	for pos := 0; pos < len(hdr); {
+		eol := lineEnd(hdr, pos, len(hdr))
+		line := hdr[pos:eol]
+		if isBlankLine(line) {
+			break
 		}
-		if match != not {
-			out = append(out, hdr[f.start:f.end]...)
-			if hdr[f.end-1] != '\n' {
+		if line[0] != ' ' && line[0] != '\t' || pos == 0 {
+			// A new field (or a line that is not one).
+			named := false
+			if c := bytes.IndexByte(line, ':'); c > 0 {
+				if name := bytes.TrimRight(line[:c], " \t"); validFieldName(name) {
+					for _, n := range names {
+						if asciiEqualFold(name, n) {
+							named = true
+							break
+						}
+					}
+				}
+			}
+			selected = named != not
+		}
+		if selected {
+			out = append(out, line...)
+			if line[len(line)-1] != '\n' {
 				out = append(out, '\r', '\n')
 			}
 		}
+		pos = eol
+	}
+	if len(out) == 0 && !endsWithBlankLine(hdr) {
+		return out
 	}
 	return append(out, '\r', '\n')
+}
+
+func endsWithBlankLine(hdr []byte) bool {
+	return bytes.Equal(hdr, []byte("\n")) || bytes.Equal(hdr, []byte("\r\n")) ||
+		bytes.HasSuffix(hdr, []byte("\n\n")) || bytes.HasSuffix(hdr, []byte("\n\r\n"))
 }

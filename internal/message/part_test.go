@@ -102,8 +102,13 @@ func TestHeaderFields(t *testing.T) {
 	if !strings.HasPrefix(got, "Received: from mx") || !strings.HasSuffix(got, "-0800\r\n\r\n") || strings.Count(got, "\r\n") != 4 {
 		t.Errorf("folded field %q", got)
 	}
-	if got := string(HeaderFields(nil, []string{"x"}, false)); got != "\r\n" {
+	if got := string(HeaderFields([]byte("\r\n"), []string{"x"}, false)); got != "\r\n" {
 		t.Errorf("empty header %q", got)
+	}
+	// A header without a blank line and nothing selected gives nothing,
+	// as Dovecot answers.
+	if got := string(HeaderFields([]byte("A: b\r\n"), []string{"x"}, false)); got != "" {
+		t.Errorf("nothing selected %q", got)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestGoldenSections(t *testing.T) {
 			raw := loadMessage(t, path)
 			p, _ := Parse(raw)
 			for _, kv := range splitSections(t, golden) {
-				item, value := kv[0], kv[1]
+				item, value := strings.ReplaceAll(kv[0], "+", " "), kv[1]
 				r := imap.NewReader(bufio.NewReader(strings.NewReader(item+"\r\n")), imap.ReaderOptions{})
 				items, err := r.FetchItems()
 				if err != nil || len(items) != 1 {

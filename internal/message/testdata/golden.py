@@ -72,7 +72,9 @@ def fetch(c, uid, item):
 # the message has them or not (Dovecot's answer for a missing part is
 # recorded too).
 SECTIONS = ["HEADER", "TEXT", "1", "1.MIME", "1.HEADER", "2", "2.MIME", "2.HEADER", "2.TEXT",
-            "1.1", "1.2", "1.1.MIME", "2.1", "2.2", "2.1.MIME", "2.2.MIME", "3", "3.MIME"]
+            "1.1", "1.2", "1.1.MIME", "2.1", "2.2", "2.1.MIME", "2.2.MIME", "3", "3.MIME",
+            "HEADER.FIELDS (FROM subject X-None)", "HEADER.FIELDS.NOT (From Subject Content-Type)",
+            "2.HEADER.FIELDS (Subject From)"]
 BINARY = ["1", "2", "1.1", "1.2", "2.1"]
 
 
@@ -86,7 +88,8 @@ def fetch_item(c, uid, item, name):
         return b"NONE"
     # Not strip(): a literal at the end keeps its trailing line breaks.
     body = re.sub(rb"(^| )UID \d+", b"", m.group(1)).lstrip()
-    if not body.startswith(name.encode() + b" "):
+    # Dovecot upper-cases header field names in the response name.
+    if not body.upper().startswith(name.upper().encode() + b" "):
         raise SystemExit("unexpected FETCH response %r" % raw)
     return body[len(name) + 1:]
 
@@ -114,7 +117,10 @@ def main():
             f.write(out)
         out = b""
         for sec in SECTIONS:
-            out += b"BODY[%s] " % sec.encode() + fetch_item(c, uid, "BODY.PEEK[%s]" % sec, "BODY[%s]" % sec) + b"\n"
+            # Spaces in the item name are written as "+" to keep one space
+            # between name and value.
+            key = ("BODY[%s]" % sec).replace(" ", "+")
+            out += key.encode() + b" " + fetch_item(c, uid, "BODY.PEEK[%s]" % sec, "BODY[%s]" % sec) + b"\n"
         for sec in BINARY:
             out += b"BINARY[%s] " % sec.encode() + fetch_item(c, uid, "BINARY.PEEK[%s]" % sec, "BINARY[%s]" % sec) + b"\n"
         with open("golden/%s.sections" % name, "wb") as f:
