@@ -123,6 +123,7 @@ def main():
             out += key.encode() + b" " + fetch_item(c, uid, "BODY.PEEK[%s]" % sec, "BODY[%s]" % sec) + b"\n"
         for sec in BINARY:
             out += b"BINARY[%s] " % sec.encode() + fetch_item(c, uid, "BINARY.PEEK[%s]" % sec, "BINARY[%s]" % sec) + b"\n"
+            out += b"BINARY.SIZE[%s] " % sec.encode() + fetch_item(c, uid, "BINARY.SIZE[%s]" % sec, "BINARY.SIZE[%s]" % sec) + b"\n"
         with open("golden/%s.sections" % name, "wb") as f:
             f.write(out)
         print(name, file=sys.stderr)
