@@ -33,7 +33,8 @@
 // i= within d=, From in h=, x= after t=): a field it refuses is permerror
 // whatever the cryptography says. Keys are looked up through
 // internal/dns (its cache is the key cache); a temporary DNS failure is
-// temperror, NXDOMAIN or no record permerror (RFC 6376 §6.1.2). x= is
+// temperror, NXDOMAIN or no record permerror (RFC 6376 §6.1.2); a key
+// flagged t=s refuses an i= in a subdomain of d= (§3.6.1). x= is
 // honoured with the Verifier's clock (and go-msgauth's own): an expired
 // signature is permerror. At most MaxSignatures fields are checked.
 //

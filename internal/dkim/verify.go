@@ -157,6 +157,9 @@ func (v *Verifier) Verify(ctx context.Context, msg io.Reader) ([]Result, error) 
 		if r.Status == StatusPass && !r.Signature.Expiration.IsZero() && now().After(r.Signature.Expiration) {
 			r.Status, r.Err = StatusPermError, errors.New("dkim: signature has expired (x=)")
 		}
+		if r.Status == StatusPass && v.strictKeyViolated(ctx, r.Signature) {
+			r.Status, r.Err = StatusPermError, errors.New("dkim: i= is a subdomain of d= but the key has t=s")
+		}
 	}
 	return results, nil
 }
@@ -174,4 +177,29 @@ func (e *errRecorder) Read(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// strictKeyViolated reports whether the signature's AUID is in a subdomain
+// of d= while the key record carries the flag t=s, which forbids that
+// (RFC 6376 §3.6.1). go-msgauth does not check it. The key record comes
+// from the resolver's cache: go-msgauth has just looked it up.
+func (v *Verifier) strictKeyViolated(ctx context.Context, sig *Signature) bool {
+	at := strings.LastIndexByte(sig.Identifier, '@')
+	if strings.EqualFold(sig.Identifier[at+1:], sig.Domain) {
+		return false
+	}
+	txts, _, err := v.Resolver.LookupTXT(ctx, RecordName(sig.Selector, sig.Domain))
+	if err != nil || len(txts) != 1 {
+		return false
+	}
+	tags, err := parseTagList(txts[0])
+	if err != nil {
+		return false
+	}
+	for f := range strings.SplitSeq(tags["t"], ":") {
+		if stripFWS(f) == "s" {
+			return true
+		}
+	}
+	return false
 }

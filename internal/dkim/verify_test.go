@@ -14,6 +14,7 @@ import (
 	msgauth "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
 )
 
 func TestSignVerify(t *testing.T) {
@@ -222,6 +223,34 @@ func TestVerifySeveral(t *testing.T) {
 			if !errors.Is(err, boom) {
 				t.Errorf("failing reader at %d: %v, %+v", cut, err, res)
 			}
+		}
+	}
+}
+
+// A key with t=s refuses signatures whose i= is in a subdomain of d=
+// (RFC 6376 §3.6.1); i= equal to d= is fine.
+func TestStrictKeyFlag(t *testing.T) {
+	key := testKeys(t)[1]
+	rec, _ := dkim.Record(key.Signer.Public())
+	r := resolverFor(t, dnstest.Zone{Origin: "example.org", Records: dkim.ZoneEntry("strict", "example.org", rec+"; t=y:s") + "\n" +
+		dkim.ZoneEntry("loose", "example.org", rec+"; t=y")})
+	for _, tt := range []struct {
+		sel, id string
+		want    dkim.Status
+	}{
+		{"strict", "alice@example.org", dkim.StatusPass},
+		{"strict", "alice@mail.example.org", dkim.StatusPermError},
+		{"loose", "alice@mail.example.org", dkim.StatusPass},
+	} {
+		var b bytes.Buffer
+		err := msgauth.Sign(&b, strings.NewReader(testMessage), &msgauth.SignOptions{
+			Domain: "example.org", Selector: tt.sel, Identifier: tt.id, Signer: key.Signer,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(verify(t, r, b.String())); !slices.Equal(got, []dkim.Status{tt.want}) {
+			t.Errorf("%s with i=%s: %v, want %s", tt.sel, tt.id, got, tt.want)
 		}
 	}
 }
