@@ -43,7 +43,12 @@ func (s *authFakeSession) Authenticated(acct store.Account) {
 
 // authService is an auth.Service over a store holding alice@example.test
 // with the password "correct horse"; failures are not delayed.
-func authService(t *testing.T, th auth.ThrottleOptions) *auth.Service {
+func authService(t testing.TB, th auth.ThrottleOptions) *auth.Service {
+	return authServiceOpts(t, auth.ServiceOptions{Throttle: th})
+}
+
+// authServiceOpts is authService with more options.
+func authServiceOpts(t testing.TB, opts auth.ServiceOptions) *auth.Service {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{})
@@ -61,10 +66,8 @@ func authService(t *testing.T, th auth.ThrottleOptions) *auth.Service {
 	if _, err := st.AddAccount(ctx, "alice@example.test", cred); err != nil {
 		t.Fatal(err)
 	}
-	return auth.NewService(st, auth.ServiceOptions{
-		Throttle: th,
-		Sleep:    func(context.Context, time.Duration) error { return nil },
-	})
+	opts.Sleep = func(context.Context, time.Duration) error { return nil }
+	return auth.NewService(st, opts)
 }
 
 // devTLS is a server certificate for mx.test from a fresh dev CA, and a

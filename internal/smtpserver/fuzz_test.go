@@ -45,37 +45,41 @@ func FuzzSession(f *testing.F) {
 		DataTotalTimeout: 3 * time.Second,
 	}, be)
 
-	f.Fuzz(func(t *testing.T, in []byte) {
-		nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	f.Fuzz(func(t *testing.T, in []byte) { checkSession(t, addr, in) })
+}
+
+// checkSession sends in to the server at addr, half-closes, and checks
+// that the session ends in time with well-formed replies only.
+func checkSession(t *testing.T, addr string, in []byte) {
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	go func() {
+		nc.Write(in)
+		nc.(*net.TCPConn).CloseWrite()
+	}()
+	r := bufio.NewReader(nc)
+	for {
+		l, err := r.ReadString('\n')
+		if err == io.EOF && l == "" {
+			return
+		}
 		if err != nil {
-			t.Fatal(err)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("session did not end within %v", testTimeout)
+			}
+			if strings.Contains(err.Error(), "connection reset") {
+				return // the server closed with our bytes unread
+			}
+			t.Fatalf("reading replies: %q, %v", l, err)
 		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(testTimeout))
-		go func() {
-			nc.Write(in)
-			nc.(*net.TCPConn).CloseWrite()
-		}()
-		r := bufio.NewReader(nc)
-		for {
-			l, err := r.ReadString('\n')
-			if err == io.EOF && l == "" {
-				return
-			}
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					t.Fatalf("session did not end within %v", testTimeout)
-				}
-				if strings.Contains(err.Error(), "connection reset") {
-					return // the server closed with our bytes unread
-				}
-				t.Fatalf("reading replies: %q, %v", l, err)
-			}
-			if !wellFormed(l) {
-				t.Fatalf("malformed reply line %q", l)
-			}
+		if !wellFormed(l) {
+			t.Fatalf("malformed reply line %q", l)
 		}
-	})
+	}
 }
 
 func wellFormed(l string) bool {
