@@ -1,6 +1,7 @@
 package pop3server
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -149,6 +150,10 @@ func (sess *session) loggedIn(acct store.Account) reply {
 		return errReply(codeSysTemp, "Cannot open the maildrop, try again later")
 	}
 	sess.drop, sess.locked, sess.state = d, true, stateTransaction
+	// RETR replies are large: a bigger buffer from now on takes several
+	// pipelined ones per write instead of three writes each.
+	sess.w.Flush()
+	sess.w = bufio.NewWriterSize(sess.nc, retrBufferSize)
 	n, size := d.stat()
 	return okReply(fmt.Sprintf("Logged in, %d messages (%d octets)", n, size))
 }

@@ -68,6 +68,10 @@ const maxAuthFailures = 3
 // protocol error (see lingerClose).
 const lingerTimeout = 500 * time.Millisecond
 
+// retrBufferSize is the write buffer of a logged-in session; before login
+// replies are short and 4 KiB do.
+const retrBufferSize = 32 << 10
+
 // handshakeTimeout bounds a TLS handshake (implicit TLS or after STLS).
 const handshakeTimeout = time.Minute
 

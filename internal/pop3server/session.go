@@ -75,7 +75,7 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 func (sess *session) setConn(nc net.Conn) {
 	sess.nc = nc
 	sess.r = bufio.NewReaderSize(nc, sess.srv.opts.MaxLineLength)
-	sess.w = bufio.NewWriterSize(nc, 4096) // large writes (RETR) bypass it
+	sess.w = bufio.NewWriterSize(nc, 4096) // see retrBufferSize
 }
 
 var (
