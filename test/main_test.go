@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -39,3 +40,9 @@ func loopbackIP(t *testing.T) string {
 	t.Helper()
 	return fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(250))
 }
+
+// ciMode reports whether tests run under CI=true, where a missing external
+// tool is a failure, not a skip.
+func ciMode() bool { return os.Getenv("CI") == "true" }
+
+func itoa(n int) string { return strconv.Itoa(n) }

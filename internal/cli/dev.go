@@ -34,6 +34,18 @@ var devPorts = map[string]int{
 	"smtp":        10025,
 	"submission":  10587,
 	"submissions": 10465,
+	"pop3":        10110,
+	"pop3s":       10995,
+}
+
+// devListeners describes each dev listener, in the order the banner lists
+// them.
+var devListeners = []struct{ role, what string }{
+	{"smtp", "SMTP receiving (MX), STARTTLS offered"},
+	{"submission", "sending (RFC 6409): STARTTLS, then AUTH with an account below"},
+	{"submissions", "sending over implicit TLS (RFC 8314), then AUTH"},
+	{"pop3", "POP3 (RFC 1939): STLS, then USER/PASS or AUTH"},
+	{"pop3s", "POP3 over implicit TLS (RFC 8314)"},
 }
 
 var devAccounts = []string{"alice@" + devDomain, "bob@" + devDomain}
@@ -71,7 +83,9 @@ survives a restart. The same facts are written to DIR/dev.json:
 Ports (only those that run appear in dev.json):
   smtp 10025 (MX, STARTTLS)
   submission 10587 (STARTTLS, then AUTH)
-  submissions 10465 (implicit TLS, then AUTH)`,
+  submissions 10465 (implicit TLS, then AUTH)
+  pop3 10110 (STLS, then login)
+  pop3s 10995 (implicit TLS)`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
@@ -219,14 +233,10 @@ func printDevBanner(w io.Writer, dir string, info DevInfo) {
 	}
 	fmt.Fprintf(w, "\nposthorn dev is running. Data, certificates and dev.json are in %s\n\n", dir)
 	fmt.Fprintf(w, "Listeners on %s:\n", info.Host)
-	if p, ok := info.Ports["smtp"]; ok {
-		fmt.Fprintf(w, "  smtp        %d   SMTP receiving (MX), STARTTLS offered\n", p)
-	}
-	if p, ok := info.Ports["submission"]; ok {
-		fmt.Fprintf(w, "  submission  %d   sending (RFC 6409): STARTTLS, then AUTH with an account below\n", p)
-	}
-	if p, ok := info.Ports["submissions"]; ok {
-		fmt.Fprintf(w, "  submissions %d   sending over implicit TLS (RFC 8314), then AUTH\n", p)
+	for _, l := range devListeners {
+		if p, ok := info.Ports[l.role]; ok {
+			fmt.Fprintf(w, "  %-11s %d   %s\n", l.role, p, l.what)
+		}
 	}
 	fmt.Fprintf(w, "\nTLS: certificate for %s, localhost and %s, signed by the CA in %s\n", info.Hostname, info.Host, info.CAFile)
 	fmt.Fprintf(w, "\nAccounts:\n")

@@ -145,6 +145,27 @@ type ACME struct {
 type Limits struct {
 	// Limits for SMTP listeners (roles smtp, submission, submissions).
 	SMTP SMTPLimits `toml:"smtp"`
+
+	// Limits for POP3 listeners (roles pop3, pop3s).
+	POP3 POP3Limits `toml:"pop3"`
+}
+
+// POP3Limits bounds what one POP3 client may use.
+type POP3Limits struct {
+	// Most simultaneous connections per POP3 listener; more are answered
+	// with -ERR [SYS/TEMP] and closed.
+	MaxConnections int `toml:"max_connections"`
+
+	// Most simultaneous connections from one client IP address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
+	// Most simultaneous connections that named or logged in to one
+	// account. Only one of them holds the maildrop at a time (RFC 1939 §8).
+	MaxConnectionsPerAccount int `toml:"max_connections_per_account"`
+
+	// Autologout: how long to wait for the next command. RFC 1939 §3 asks
+	// for at least 10 minutes.
+	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
 // SMTPLimits bounds what one SMTP client may use.
@@ -261,6 +282,11 @@ func Default() *Config {
 			DataTotalTimeout:    NewDuration(10 * time.Minute),
 			MaxErrors:           10,
 			ShutdownGrace:       NewDuration(30 * time.Second),
+		}, POP3: POP3Limits{
+			MaxConnections:           1000,
+			MaxConnectionsPerIP:      50,
+			MaxConnectionsPerAccount: 10,
+			IdleTimeout:              NewDuration(10 * time.Minute),
 		}},
 		Auth: Auth{
 			FailureDelay:          NewDuration(time.Second),

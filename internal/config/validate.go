@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,6 +31,7 @@ func (c *Config) Validate() error {
 	v.tls(c.TLS)
 	v.tlsMore(c.TLS)
 	v.smtpLimits(c.Limits.SMTP)
+	v.pop3Limits(c.Limits.POP3)
 	v.auth(c.Auth)
 	v.log(c.Log)
 	return v.errs.err()
@@ -291,7 +293,7 @@ func (v *validator) smtpLimits(l SMTPLimits) {
 	}
 	v.positive(p+"max_recipients", l.MaxRecipients, "RFC 5321 asks for at least 100")
 	v.positive(p+"max_connections", l.MaxConnections, "the default is 500")
-	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 20")
+	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 50")
 	if l.MaxConnections > 0 && l.MaxConnectionsPerIP > l.MaxConnections {
 		v.add(p+"max_connections_per_ip", fmt.Sprintf("%d: more than max_connections (%d)", l.MaxConnectionsPerIP, l.MaxConnections),
 			"lower it or raise max_connections")
@@ -301,6 +303,18 @@ func (v *validator) smtpLimits(l SMTPLimits) {
 	v.duration(p+"data_block_timeout", l.DataBlockTimeout, false)
 	v.duration(p+"data_total_timeout", l.DataTotalTimeout, false)
 	v.duration(p+"shutdown_grace", l.ShutdownGrace, true)
+}
+
+func (v *validator) pop3Limits(l POP3Limits) {
+	const p = "limits.pop3."
+	v.positive(p+"max_connections", l.MaxConnections, "the default is 1000")
+	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 50")
+	v.positive(p+"max_connections_per_account", l.MaxConnectionsPerAccount, "the default is 10")
+	if l.IdleTimeout.D() < 10*time.Minute && l.IdleTimeout.D() > 0 {
+		v.add(p+"idle_timeout", fmt.Sprintf("%s: shorter than RFC 1939's 10 minutes", l.IdleTimeout),
+			`use "10m" or more`)
+	}
+	v.duration(p+"idle_timeout", l.IdleTimeout, false)
 }
 
 func (v *validator) auth(a Auth) {

@@ -6,7 +6,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,10 +14,8 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
-	"github.com/posthorn/posthorn/internal/mx"
-	"github.com/posthorn/posthorn/internal/smtpserver"
+	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
-	"github.com/posthorn/posthorn/internal/submission"
 )
 
 // Daemon is a running posthorn.
@@ -26,8 +23,9 @@ type Daemon struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	store     store.Store
-	auth      *auth.Service // logins of every protocol, one throttle
-	tls       *tlsRuntime   // certificate reloads and ACME; nil without TLS
+	auth      *auth.Service         // logins of every protocol, one throttle
+	tls       *tlsRuntime           // certificate reloads and ACME; nil without TLS
+	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
 	listeners []*listener
 
 	serveErr chan error
@@ -48,7 +46,7 @@ type listener struct {
 // every listener and starts serving. When it returns without error every
 // listener accepts connections: Addrs tells where.
 func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: logger, serveErr: make(chan error, len(cfg.Listeners)+1)}
+	d := &Daemon{cfg: cfg, log: logger, serveErr: make(chan error, len(cfg.Listeners)+1), maildrops: pop3server.NewMaildrops()}
 	st, err := OpenStore(ctx, cfg.DataDir, logger)
 	if err != nil {
 		return nil, err
@@ -111,64 +109,6 @@ func (d *Daemon) ensureDomains(ctx context.Context) error {
 		d.log.Info("added configured domain", "domain", name)
 	}
 	return nil
-}
-
-func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listener, error) {
-	switch lc.Role {
-	case "smtp":
-		ln, err := net.Listen("tcp", lc.Address)
-		if err != nil {
-			return nil, fmt.Errorf("smtp listener: %w", err)
-		}
-		backend := mx.New(mx.Options{
-			Store:               d.store,
-			Hostname:            d.cfg.Hostname,
-			SubaddressSeparator: d.cfg.SubaddressSeparator,
-			Logger:              d.log,
-		})
-		srv := smtpserver.New(d.smtpOptions(lc.Role, tlsConfig), backend)
-		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
-	case config.RoleSubmission, config.RoleSubmissions:
-		if tlsConfig == nil {
-			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
-		}
-		ln, err := net.Listen("tcp", lc.Address)
-		if err != nil {
-			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
-		}
-		backend := submission.New(submission.Options{
-			Store:               d.store,
-			Hostname:            d.cfg.Hostname,
-			SubaddressSeparator: d.cfg.SubaddressSeparator,
-			HideClientIP:        d.cfg.Submission.HideClientIP,
-			Logger:              d.log,
-		})
-		opts := d.smtpOptions(lc.Role, tlsConfig)
-		opts.ImplicitTLS = lc.Role == config.RoleSubmissions // RFC 8314
-		opts.Authenticator = d.auth
-		opts.RequireAuth = true // RFC 6409 §4.3
-		return &listener{role: lc.Role, ln: ln, srv: smtpserver.New(opts, backend)}, nil
-	}
-	return nil, fmt.Errorf("listener role %q (%s) is not implemented in this version of posthorn yet; remove it from the configuration", lc.Role, lc.Address)
-}
-
-// smtpOptions are the engine options every SMTP role shares.
-func (d *Daemon) smtpOptions(role string, tlsConfig *tls.Config) smtpserver.Options {
-	lim := d.cfg.Limits.SMTP
-	return smtpserver.Options{
-		Hostname:            d.cfg.Hostname,
-		TLSConfig:           tlsConfig,
-		MaxLineLength:       lim.MaxLineLength,
-		MaxMessageBytes:     lim.MaxMessageSize.Int64(),
-		MaxRecipients:       lim.MaxRecipients,
-		MaxConnections:      lim.MaxConnections,
-		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
-		CommandTimeout:      lim.CommandTimeout.D(),
-		DataBlockTimeout:    lim.DataBlockTimeout.D(),
-		DataTotalTimeout:    lim.DataTotalTimeout.D(),
-		MaxErrors:           lim.MaxErrors,
-		Logger:              d.log.With("role", role),
-	}
 }
 
 // Auth returns the daemon's authentication service, shared by every
