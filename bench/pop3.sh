@@ -60,10 +60,35 @@ for _ in $(seq 300); do grep -q ready "$WORK/serve.log" && break; sleep 0.1; don
 grep -q ready "$WORK/serve.log" || { cat "$WORK/serve.log"; exit 1; }
 
 echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB SECS=$SECS cache=${CACHE:-no} dovecot=$(dovecot --version | cut -d' ' -f1)" | tee "$OUT"
+# Server CPU: utime+stime of the processes and of their reaped children
+# (Dovecot forks a login and a pop3 process per session; the master reaps
+# them), in clock ticks.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+    local total=0 p f
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        read -r -a f < <(sed 's/.*) //' "/proc/$p/stat") || continue
+        total=$((total + f[11] + f[12] + f[13] + f[14]))
+    done
+    echo "$total"
+}
+dovecot_pids() { local m; m=$(pgrep -o -x dovecot); echo "$m" $(pgrep -P "$m"); }
+# run LABEL ADDR USERS MODE PIDS-FUNCTION: one load run, with the server's
+# CPU per operation (login, or RETRed message) appended.
+run() {
+    local before after line ops
+    before=$(cpu_ticks $($5))
+    line=$("$WORK/pop3load" "$4" -addr "$2" -users "$3" -duration "${SECS}s" -label "$1/$4")
+    after=$(cpu_ticks $($5))
+    ops=$(echo "$line" | tr ' ' '\n' | awk -F= -v m="$4" '($1 == "ops" && m == "login") || ($1 == "msgs_per_s" && m == "retr") {v = $2} $1 == "seconds" {s = $2} END {print (m == "retr") ? v * s : v}')
+    echo "$line server_cpu_ms_per_op=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$ops" 'BEGIN {printf "%.3f", (n > 0 ? t * 1000 / hz / n : 0)}')" | tee -a "$OUT"
+}
+ph_pids() { echo "$PH_PID"; }
 for r in $(seq "$ROUNDS"); do
     for mode in login retr; do
-        "$WORK/pop3load" "$mode" -addr 127.0.0.5:10110 -users "$PH_USERS" -duration "${SECS}s" -label "posthorn/$mode" | tee -a "$OUT"
-        "$WORK/pop3load" "$mode" -addr "127.0.0.1:$POP3_PORT" -users "$DV_USERS" -duration "${SECS}s" -label "dovecot/$mode" | tee -a "$OUT"
+        run posthorn 127.0.0.5:10110 "$PH_USERS" "$mode" ph_pids
+        run dovecot "127.0.0.1:$POP3_PORT" "$DV_USERS" "$mode" dovecot_pids
     done
 done
 
@@ -73,13 +98,14 @@ awk '
 /^pop3load/ {
     for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     k = v["label"]; ops[k] = ops[k] " " v["ops_per_s"]; msgs[k] = msgs[k] " " v["msgs_per_s"]; mb[k] = mb[k] " " v["mb_per_s"]; err[k] += v["errors"]
+    cpu[k] = cpu[k] " " v["server_cpu_ms_per_op"]
 }
 function median(s,   a, n, i, j, t) {
     n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n ? a[int((n + 1) / 2)] : 0
 }
 END {
-    for (k in ops) { m[k] = (k ~ /retr/) ? median(msgs[k]) : median(ops[k]); printf "%-16s %s=%8.1f  MB/s=%7.2f  errors=%d\n", k, (k ~ /retr/) ? "msgs/s" : "logins/s", m[k], median(mb[k]), err[k] }
-    for (x in m) if (x ~ /^posthorn/) { y = x; sub(/^posthorn/, "dovecot", y); if (m[y] > 0) printf "%s / %s = %.2fx\n", x, y, m[x] / m[y] }
+    for (k in ops) { m[k] = (k ~ /retr/) ? median(msgs[k]) : median(ops[k]); c[k] = median(cpu[k]); printf "%-16s %s=%8.1f  MB/s=%7.2f  server_cpu_ms_per_op=%7.3f  errors=%d\n", k, (k ~ /retr/) ? "msgs/s" : "logins/s", m[k], median(mb[k]), c[k], err[k] }
+    for (x in m) if (x ~ /^posthorn/) { y = x; sub(/^posthorn/, "dovecot", y); if (m[y] > 0) printf "%s / %s = %.2fx (rate), %.2fx (server CPU per op)\n", x, y, m[x] / m[y], (c[y] > 0 ? c[x] / c[y] : 0) }
 }' "$OUT" | tee "$OUT.summary"
 echo "raw lines: $OUT"
