@@ -46,9 +46,10 @@ func parseCommand(line string) (command, error) {
 }
 
 // parseNumber parses a message number or line count: decimal digits only,
-// no sign, at most 9 digits.
+// no sign. Values above maxNumber become maxNumber (clients ask for "TOP n
+// 4294967295" to mean the whole message).
 func parseNumber(s string) (int, bool) {
-	if s == "" || len(s) > 9 {
+	if s == "" {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -57,8 +58,14 @@ func parseNumber(s string) (int, bool) {
 		}
 	}
 	n, err := strconv.Atoi(s)
-	return n, err == nil
+	if err != nil || n > maxNumber {
+		return maxNumber, true // only digits: the error is out of range
+	}
+	return n, true
 }
+
+// maxNumber caps message numbers and line counts.
+const maxNumber = 1<<31 - 1
 
 // Response codes of RFC 2449 §8 and RFC 3206.
 const (

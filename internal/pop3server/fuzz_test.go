@@ -45,8 +45,12 @@ func FuzzCommand(f *testing.F) {
 			t.Fatalf("%q: args %q", line, cmd.args)
 		}
 		for _, a := range cmd.args {
-			if n, ok := parseNumber(a); ok && strings.TrimLeft(a, "0") != strings.TrimLeft(strconv.Itoa(n), "0") {
+			n, ok := parseNumber(a)
+			if ok && n != maxNumber && strings.TrimLeft(a, "0") != strings.TrimLeft(strconv.Itoa(n), "0") {
 				t.Fatalf("parseNumber(%q) = %d", a, n)
+			}
+			if ok && (n < 0 || n > maxNumber) {
+				t.Fatalf("parseNumber(%q) = %d, out of range", a, n)
 			}
 		}
 	})

@@ -176,6 +176,13 @@ func TestTranscriptCommands(t *testing.T) {
 		S: line2
 		S: line3
 		S: .
+		C: TOP 3 99999999999999999999
+		S: +OK Top of message follows
+		S: Subject: three
+		S: 
+		S: .
+		C: LIST 99999999999999999999
+		S: -ERR No such message
 		C: TOP 2 -1
 		S: -ERR Invalid number of lines
 		C: TOP 2
