@@ -30,6 +30,10 @@ type Server struct {
 	// Shutdown gives up waiting.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// readCtx is ctx without its cancellation, for reading one message
+	// body: a short read, and database/sql and the SQLite driver each
+	// start a goroutine per query to watch a cancellable context.
+	readCtx context.Context
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -56,6 +60,7 @@ func New(opts Options, st store.Store, a Authenticator) *Server {
 		perAcct:   make(map[string]int),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.readCtx = context.WithoutCancel(s.ctx)
 	return s
 }
 

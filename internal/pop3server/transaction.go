@@ -94,7 +94,7 @@ func (sess *session) list(cmd command, uidl bool) reply {
 // client expunged after the snapshot was taken is answered with -ERR
 // (RFC 1939 leaves this case to the server; it stays listed).
 func (sess *session) body(m *dropMsg) ([]byte, reply, bool) {
-	body, err := sess.srv.store.MessageBody(sess.srv.ctx, m.id)
+	body, err := sess.srv.store.MessageBody(sess.srv.readCtx, m.id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errReply(codeNone, "Message was removed by another client"), false
 	}
