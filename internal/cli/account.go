@@ -36,36 +36,17 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 				help:    pwHelp,
 				flags:   pwFlags,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					if fs.NArg() != 1 {
-						return usagef("name exactly one address")
-					}
-					addr, err := canonical(fs.Arg(0))
-					if err != nil {
-						return err
-					}
-					pw, err := readPassword(env, generate)
-					if err != nil {
-						return err
-					}
-					cred, err := auth.NewCredentials(pw)
-					if err != nil {
-						return err
-					}
-					return sf.withStore(ctx, env, func(st store.Store) error {
+					return setPassword(ctx, env, fs, &sf, generate, func(st store.Store, addr string, cred store.Credentials) (string, error) {
 						_, err := st.AddAccount(ctx, addr, cred)
 						switch {
 						case errors.Is(err, store.ErrUnknownDomain):
-							return fmt.Errorf("domain of %s is not served here; add it first with 'posthorn domain add %s'", addr, addr[strings.LastIndexByte(addr, '@')+1:])
+							return "", fmt.Errorf("domain of %s is not served here; add it first with 'posthorn domain add %s'", addr, addr[strings.LastIndexByte(addr, '@')+1:])
 						case errors.Is(err, store.ErrExists):
-							return fmt.Errorf("%s already exists (as an account or an alias)", addr)
+							return "", fmt.Errorf("%s already exists (as an account or an alias)", addr)
 						case err != nil:
-							return err
+							return "", err
 						}
-						fmt.Fprintf(env.Stdout, "added account %s\n", addr)
-						if generate {
-							fmt.Fprintf(env.Stdout, "password: %s\n", pw)
-						}
-						return nil
+						return "added account " + addr, nil
 					})
 				},
 			},
@@ -76,34 +57,15 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 				help:    pwHelp,
 				flags:   pwFlags,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					if fs.NArg() != 1 {
-						return usagef("name exactly one address")
-					}
-					addr, err := canonical(fs.Arg(0))
-					if err != nil {
-						return err
-					}
-					pw, err := readPassword(env, generate)
-					if err != nil {
-						return err
-					}
-					cred, err := auth.NewCredentials(pw)
-					if err != nil {
-						return err
-					}
-					return sf.withStore(ctx, env, func(st store.Store) error {
+					return setPassword(ctx, env, fs, &sf, generate, func(st store.Store, addr string, cred store.Credentials) (string, error) {
 						err := st.SetCredentials(ctx, addr, cred)
 						if errors.Is(err, store.ErrNotFound) {
-							return fmt.Errorf("no account %s", addr)
+							return "", fmt.Errorf("no account %s", addr)
 						}
 						if err != nil {
-							return err
+							return "", err
 						}
-						fmt.Fprintf(env.Stdout, "password of %s changed\n", addr)
-						if generate {
-							fmt.Fprintf(env.Stdout, "password: %s\n", pw)
-						}
-						return nil
+						return "password of " + addr + " changed", nil
 					})
 				},
 			},
@@ -173,6 +135,40 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 			sendAsCommand(),
 		},
 	}
+}
+
+// setPassword is the common part of account add and passwd: it takes the
+// one ADDRESS argument, reads or generates the password, derives the stored
+// credentials and runs apply on the store. It prints apply's message and,
+// when generated, the password (once).
+func setPassword(ctx context.Context, env *Env, fs *flag.FlagSet, sf *storeFlags, generate bool,
+	apply func(st store.Store, addr string, cred store.Credentials) (string, error)) error {
+	if fs.NArg() != 1 {
+		return usagef("name exactly one address")
+	}
+	addr, err := canonical(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	pw, err := readPassword(env, generate)
+	if err != nil {
+		return err
+	}
+	cred, err := auth.NewCredentials(pw)
+	if err != nil {
+		return err
+	}
+	return sf.withStore(ctx, env, func(st store.Store) error {
+		msg, err := apply(st, addr, cred)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, msg)
+		if generate {
+			fmt.Fprintf(env.Stdout, "password: %s\n", pw)
+		}
+		return nil
+	})
 }
 
 // readPassword generates a password or reads one line from stdin, without
