@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -115,5 +117,31 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCLI(t, "", "version")
 	if code != 0 || !strings.Contains(out, "posthorn ") || !strings.Contains(out, "go1.") {
 		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestConfigCheckAndSample(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("hostname = \"mx.example.org\"\nhostnme = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "config", "check", bad)
+	if code != 1 || !strings.Contains(errOut, "bad.toml:2") || !strings.Contains(errOut, `did you mean "hostname"`) {
+		t.Fatalf("config check of a bad file: exit %d, stderr %q", code, errOut)
+	}
+
+	code, sample, _ := runCLI(t, "", "config", "sample")
+	if code != 0 || !strings.Contains(sample, "[limits.smtp]") {
+		t.Fatalf("config sample: exit %d", code)
+	}
+	// What `config sample` prints must pass `config check` as it is.
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", "config", "check", good)
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("config check of the sample: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
