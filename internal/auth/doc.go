@@ -41,4 +41,11 @@
 // the IP or name is locked out for the window, the right password
 // included. Logs name the user, the client IP, the protocol and the
 // reason, never a password or SASL payload.
+//
+// # Login cache
+//
+// With ServiceOptions.LoginCacheTTL, a successful password check is
+// remembered for a while (see loginCache for what is kept and what it
+// costs), so repeated logins skip argon2id; a changed password or a
+// revoked app password is never served from it.
 package auth

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,9 @@ type ServiceOptions struct {
 	// MaxConcurrentHashes bounds the argon2id checks running at once, each
 	// of which takes 19 MiB (default 2 × GOMAXPROCS); more logins wait.
 	MaxConcurrentHashes int
+	// LoginCacheTTL is how long a successful password check is
+	// remembered (see loginCache); 0 turns the cache off.
+	LoginCacheTTL time.Duration
 }
 
 // LoginRequest is one name-and-password login.
@@ -84,6 +88,7 @@ type Service struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	throttle *throttle
 	hashes   chan struct{} // semaphore for argon2id checks
+	cache    *loginCache   // nil when off
 
 	// fakeKey makes fake SCRAM salts for unknown names, so that SCRAM does
 	// not tell which accounts exist.
@@ -111,6 +116,7 @@ func NewService(st store.Store, opts ServiceOptions) *Service {
 	}
 	s.hashes = make(chan struct{}, n)
 	s.throttle = newThrottle(opts.Throttle, s.now)
+	s.cache = newLoginCache(opts.LoginCacheTTL)
 	s.fakeKey = make([]byte, 32)
 	rand.Read(s.fakeKey)
 	return s
@@ -195,9 +201,20 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 			return store.Account{}, "", err
 		}
 	}
+	stillStored := func(hash string) bool {
+		if hash == cred.PasswordHash {
+			return true
+		}
+		return slices.ContainsFunc(apps, func(p store.AppPassword) bool { return p.Credentials.PasswordHash == hash })
+	}
+	if how, ok := s.cache.lookup(user, password, s.now(), stillStored); ok {
+		return acct, how + " (cached)", nil
+	}
 	for _, p := range apps {
 		if err := s.hash(ctx, func() error { return VerifyPassword(p.Credentials.PasswordHash, password) }); err == nil {
-			return acct, "app password " + p.Name, nil
+			how := "app password " + p.Name
+			s.cache.add(user, password, p.Credentials.PasswordHash, how, s.now())
+			return acct, how, nil
 		} else if !errors.Is(err, ErrMismatch) {
 			return store.Account{}, "", fmt.Errorf("app password %q of %s: %w", p.Name, user, err)
 		}
@@ -208,6 +225,7 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 	err = s.hash(ctx, func() error { return VerifyPassword(cred.PasswordHash, password) })
 	switch {
 	case err == nil:
+		s.cache.add(user, password, cred.PasswordHash, "password", s.now())
 		return acct, "password", nil
 	case errors.Is(err, ErrMismatch):
 		return store.Account{}, "wrong password", ErrFailed

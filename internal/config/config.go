@@ -237,6 +237,13 @@ type Auth struct {
 
 	// How long failures are remembered, and how long a lockout lasts.
 	LockoutWindow Duration `toml:"lockout_window"`
+
+	// How long a successful password check is remembered in memory, so
+	// that a client logging in again (IMAP clients open several
+	// connections, POP3 clients poll) skips the argon2id run. A password
+	// change or a revoked app password ends it at once; failures are never
+	// remembered. "0s" turns the cache off.
+	LoginCache Duration `toml:"login_cache"`
 }
 
 // Submission is the policy of the submission roles.
@@ -294,6 +301,7 @@ func Default() *Config {
 			MaxFailuresPerIP:      20,
 			MaxFailuresPerAccount: 10,
 			LockoutWindow:         NewDuration(15 * time.Minute),
+			LoginCache:            NewDuration(15 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -327,6 +327,7 @@ func (v *validator) auth(a Auth) {
 	v.positive("auth.max_failures_per_ip", a.MaxFailuresPerIP, "the default is 20")
 	v.positive("auth.max_failures_per_account", a.MaxFailuresPerAccount, "the default is 10")
 	v.duration("auth.lockout_window", a.LockoutWindow, false)
+	v.duration("auth.login_cache", a.LoginCache, true)
 }
 
 func (v *validator) positive(key string, n int, hint string) {

@@ -70,6 +70,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 			MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
 			Window:                cfg.Auth.LockoutWindow.D(),
 		},
+		LoginCacheTTL: cfg.Auth.LoginCache.D(),
 	})
 	for _, lc := range cfg.Listeners {
 		l, err := d.newListener(lc, tlsConfig)
