@@ -57,6 +57,10 @@ type Config struct {
 	// submissions).
 	Submission Submission `toml:"submission"`
 
+	// The DNS resolvers every lookup goes through (receiving checks,
+	// outbound delivery), with a cache.
+	DNS DNS `toml:"dns"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -207,6 +211,19 @@ type SMTPLimits struct {
 	// the reply to the end of data (RFC 5321 §4.5.3.2.6).
 	DataTotalTimeout Duration `toml:"data_total_timeout"`
 
+	// Most simultaneous connections from one network: a /24 for IPv4,
+	// a /64 for IPv6. More are answered with 421 4.7.0 and closed.
+	MaxConnectionsPerNet int `toml:"max_connections_per_net"`
+
+	// Most new connections one client IP address may open per minute;
+	// more are answered with 421 4.7.0 and closed. 0 means no limit (as
+	// Postfix's smtpd_client_connection_rate_limit).
+	ConnectionRatePerIP int `toml:"connection_rate_per_ip"`
+
+	// Most new connections per minute from one /24 (IPv4) or /64 (IPv6)
+	// network. 0 means no limit.
+	ConnectionRatePerNet int `toml:"connection_rate_per_net"`
+
 	// Failed commands allowed on one connection before it is closed.
 	MaxErrors int `toml:"max_errors"`
 
@@ -254,6 +271,24 @@ type Submission struct {
 	HideClientIP bool `toml:"hide_client_ip"`
 }
 
+// DNS configures the resolvers.
+type DNS struct {
+	// Recursive resolvers to ask, as "host:port" or "host" (port 53),
+	// tried in order. Empty: the nameservers of /etc/resolv.conf.
+	Servers []string `toml:"servers"`
+
+	// The servers validate DNSSEC (a local unbound, say), so their AD bit
+	// is believed (needed for DANE). Enable only for a resolver on
+	// loopback or a trusted network path.
+	TrustAD bool `toml:"trust_ad"`
+
+	// How long to wait for one server's answer.
+	Timeout Duration `toml:"timeout"`
+
+	// Answers kept in the cache; 0 turns the cache off.
+	CacheSize int `toml:"cache_size"`
+}
+
 // Log is where and how the daemon logs.
 type Log struct {
 	// Least severe level logged: "debug", "info", "warn" or "error".
@@ -279,16 +314,17 @@ func Default() *Config {
 			HTTPAddress:  ":80",
 		}},
 		Limits: Limits{SMTP: SMTPLimits{
-			MaxLineLength:       4096,
-			MaxMessageSize:      50 << 20,
-			MaxRecipients:       100,
-			MaxConnections:      500,
-			MaxConnectionsPerIP: 50,
-			CommandTimeout:      NewDuration(5 * time.Minute),
-			DataBlockTimeout:    NewDuration(3 * time.Minute),
-			DataTotalTimeout:    NewDuration(10 * time.Minute),
-			MaxErrors:           10,
-			ShutdownGrace:       NewDuration(30 * time.Second),
+			MaxLineLength:        4096,
+			MaxMessageSize:       50 << 20,
+			MaxRecipients:        100,
+			MaxConnections:       500,
+			MaxConnectionsPerIP:  50,
+			MaxConnectionsPerNet: 100,
+			CommandTimeout:       NewDuration(5 * time.Minute),
+			DataBlockTimeout:     NewDuration(3 * time.Minute),
+			DataTotalTimeout:     NewDuration(10 * time.Minute),
+			MaxErrors:            10,
+			ShutdownGrace:        NewDuration(30 * time.Second),
 		}, POP3: POP3Limits{
 			MaxConnections:           1000,
 			MaxConnectionsPerIP:      50,
@@ -303,6 +339,7 @@ func Default() *Config {
 			LockoutWindow:         NewDuration(15 * time.Minute),
 			LoginCache:            NewDuration(15 * time.Minute),
 		},
+		DNS: DNS{Servers: []string{}, Timeout: NewDuration(5 * time.Second), CacheSize: 4096},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }

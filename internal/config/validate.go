@@ -33,6 +33,7 @@ func (c *Config) Validate() error {
 	v.smtpLimits(c.Limits.SMTP)
 	v.pop3Limits(c.Limits.POP3)
 	v.auth(c.Auth)
+	v.dns(c.DNS)
 	v.log(c.Log)
 	return v.errs.err()
 }
@@ -297,6 +298,12 @@ func (v *validator) smtpLimits(l SMTPLimits) {
 	if l.MaxConnections > 0 && l.MaxConnectionsPerIP > l.MaxConnections {
 		v.add(p+"max_connections_per_ip", fmt.Sprintf("%d: more than max_connections (%d)", l.MaxConnectionsPerIP, l.MaxConnections),
 			"lower it or raise max_connections")
+	}
+	v.positive(p+"max_connections_per_net", l.MaxConnectionsPerNet, "the default is 100")
+	for key, n := range map[string]int{"connection_rate_per_ip": l.ConnectionRatePerIP, "connection_rate_per_net": l.ConnectionRatePerNet} {
+		if n < 0 {
+			v.add(p+key, fmt.Sprintf("%d: negative", n), "use 0 for no limit, or connections per minute such as 60")
+		}
 	}
 	v.positive(p+"max_errors", l.MaxErrors, "the default is 10")
 	v.duration(p+"command_timeout", l.CommandTimeout, false)

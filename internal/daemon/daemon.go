@@ -14,6 +14,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -26,6 +27,7 @@ type Daemon struct {
 	auth      *auth.Service         // logins of every protocol, one throttle
 	tls       *tlsRuntime           // certificate reloads and ACME; nil without TLS
 	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
+	resolver  *dns.Client           // every DNS lookup, one cache ([dns])
 	listeners []*listener
 
 	serveErr chan error
@@ -47,6 +49,11 @@ type listener struct {
 // listener accepts connections: Addrs tells where.
 func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: logger, serveErr: make(chan error, len(cfg.Listeners)+1), maildrops: pop3server.NewMaildrops()}
+	resolver, err := newResolver(cfg.DNS)
+	if err != nil {
+		return nil, err
+	}
+	d.resolver = resolver
 	st, err := OpenStore(ctx, cfg.DataDir, logger)
 	if err != nil {
 		return nil, err

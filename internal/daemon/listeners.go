@@ -79,17 +79,20 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 func (d *Daemon) smtpOptions(role string, tlsConfig *tls.Config) smtpserver.Options {
 	lim := d.cfg.Limits.SMTP
 	return smtpserver.Options{
-		Hostname:            d.cfg.Hostname,
-		TLSConfig:           tlsConfig,
-		MaxLineLength:       lim.MaxLineLength,
-		MaxMessageBytes:     lim.MaxMessageSize.Int64(),
-		MaxRecipients:       lim.MaxRecipients,
-		MaxConnections:      lim.MaxConnections,
-		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
-		CommandTimeout:      lim.CommandTimeout.D(),
-		DataBlockTimeout:    lim.DataBlockTimeout.D(),
-		DataTotalTimeout:    lim.DataTotalTimeout.D(),
-		MaxErrors:           lim.MaxErrors,
-		Logger:              d.log.With("role", role),
+		Hostname:             d.cfg.Hostname,
+		TLSConfig:            tlsConfig,
+		MaxLineLength:        lim.MaxLineLength,
+		MaxMessageBytes:      lim.MaxMessageSize.Int64(),
+		MaxRecipients:        lim.MaxRecipients,
+		MaxConnections:       lim.MaxConnections,
+		MaxConnectionsPerIP:  lim.MaxConnectionsPerIP,
+		MaxConnectionsPerNet: lim.MaxConnectionsPerNet,
+		ConnectionRatePerIP:  lim.ConnectionRatePerIP,
+		ConnectionRatePerNet: lim.ConnectionRatePerNet,
+		CommandTimeout:       lim.CommandTimeout.D(),
+		DataBlockTimeout:     lim.DataBlockTimeout.D(),
+		DataTotalTimeout:     lim.DataTotalTimeout.D(),
+		MaxErrors:            lim.MaxErrors,
+		Logger:               d.log.With("role", role),
 	}
 }

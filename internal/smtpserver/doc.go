@@ -24,9 +24,11 @@
 //
 // # Limits
 //
-// Connections over MaxConnections, or over MaxConnectionsPerIP from one
-// client address, are answered "421 4.7.0" and closed before go-smtp sees
-// them (RFC 5321 §3.8). With ImplicitTLS they are closed without a reply,
+// Connections over MaxConnections, over MaxConnectionsPerIP from one
+// client address or MaxConnectionsPerNet from its /24 (IPv4) or /64
+// (IPv6), or over the connection rates per IP and per network (token
+// buckets, abuse.go), are answered "421 4.7.0" and closed before go-smtp
+// sees them (RFC 5321 §3.8). With ImplicitTLS they are closed without a reply,
 // as a plain-text reply would be garbage to a TLS client.
 //
 // MaxMessageBytes is advertised with SIZE; a larger SIZE= parameter, DATA

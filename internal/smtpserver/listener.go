@@ -38,11 +38,9 @@ func (l *listener) Accept() (net.Conn, error) {
 func (s *Server) admit(nc net.Conn) *conn {
 	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
-	over := (s.opts.MaxConnections > 0 && len(s.conns) >= s.opts.MaxConnections) ||
-		(s.opts.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.opts.MaxConnectionsPerIP)
-	if over {
+	if limit := s.overLimit(ip, time.Now()); limit != "" {
 		s.mu.Unlock()
-		s.log.Debug("connection refused: too many connections", "client", ip)
+		s.log.Info("connection refused: limit reached", "client", ip, "limit", limit)
 		if !s.opts.ImplicitTLS {
 			// A fresh socket's send buffer is empty: this write does not
 			// block, but bound it anyway.
@@ -55,6 +53,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	c := &conn{Conn: nc, srv: s, id: newID(), ip: ip, draining: s.draining}
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
+	s.perNet[netOf(ip)]++
 	s.mu.Unlock()
 	return c
 }
@@ -66,6 +65,12 @@ func (s *Server) release(c *conn) {
 		s.perIP[c.ip] = n
 	} else {
 		delete(s.perIP, c.ip)
+	}
+	n := netOf(c.ip)
+	if k := s.perNet[n] - 1; k > 0 {
+		s.perNet[n] = k
+	} else {
+		delete(s.perNet, n)
 	}
 	s.mu.Unlock()
 }

@@ -33,6 +33,16 @@ type Options struct {
 	// MaxConnectionsPerIP caps concurrent connections per client IP
 	// (default 100).
 	MaxConnectionsPerIP int
+	// MaxConnectionsPerNet caps concurrent connections per /24 (IPv4) or
+	// /64 (IPv6) network (default 200).
+	MaxConnectionsPerNet int
+	// ConnectionRatePerIP caps new connections per minute from one client
+	// IP (a token bucket: that many at once, then one every
+	// minute/rate). 0 means no limit.
+	ConnectionRatePerIP int
+	// ConnectionRatePerNet caps new connections per minute from one /24 or
+	// /64 network. 0 means no limit.
+	ConnectionRatePerNet int
 
 	// CommandTimeout bounds the wait for each command (default 5 min,
 	// RFC 5321 §4.5.3.2.7).
@@ -65,16 +75,17 @@ type Options struct {
 
 // Defaults for zero Options fields.
 const (
-	DefaultMaxLineLength       = 2000
-	MinMaxLineLength           = 1000
-	DefaultMaxMessageBytes     = 25 << 20
-	DefaultMaxRecipients       = 100
-	DefaultMaxConnections      = 1000
-	DefaultMaxConnectionsPerIP = 100
-	DefaultCommandTimeout      = 5 * time.Minute
-	DefaultDataBlockTimeout    = 3 * time.Minute
-	DefaultDataTotalTimeout    = 10 * time.Minute
-	DefaultMaxErrors           = 10
+	DefaultMaxLineLength        = 2000
+	MinMaxLineLength            = 1000
+	DefaultMaxMessageBytes      = 25 << 20
+	DefaultMaxRecipients        = 100
+	DefaultMaxConnections       = 1000
+	DefaultMaxConnectionsPerIP  = 100
+	DefaultMaxConnectionsPerNet = 200
+	DefaultCommandTimeout       = 5 * time.Minute
+	DefaultDataBlockTimeout     = 3 * time.Minute
+	DefaultDataTotalTimeout     = 10 * time.Minute
+	DefaultMaxErrors            = 10
 )
 
 func (o Options) withDefaults() Options {
@@ -98,6 +109,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConnectionsPerIP == 0 {
 		o.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if o.MaxConnectionsPerNet == 0 {
+		o.MaxConnectionsPerNet = DefaultMaxConnectionsPerNet
 	}
 	if o.CommandTimeout <= 0 {
 		o.CommandTimeout = DefaultCommandTimeout

@@ -34,6 +34,9 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	perIP    map[netip.Addr]int
+	perNet   map[netip.Prefix]int // per /24 or /64, see abuse.go
+	rateIP   *rateLimiter[netip.Addr]
+	rateNet  *rateLimiter[netip.Prefix]
 	draining bool
 }
 
@@ -46,6 +49,9 @@ func New(opts Options, backend Backend) *Server {
 		log:     opts.Logger,
 		conns:   make(map[*conn]struct{}),
 		perIP:   make(map[netip.Addr]int),
+		perNet:  make(map[netip.Prefix]int),
+		rateIP:  newRateLimiter[netip.Addr](opts.ConnectionRatePerIP),
+		rateNet: newRateLimiter[netip.Prefix](opts.ConnectionRatePerNet),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
