@@ -2,26 +2,70 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
-// Queue is the durable outbound queue: messages accepted by submission for
-// recipients on other hosts, waiting for delivery. Submission only
-// enqueues; the outbound delivery worker takes messages out, and extends
-// this contract with what it needs (leases, retries, removal).
+// Queue is the durable outbound queue: messages accepted for recipients on
+// other hosts, waiting for delivery. Submission enqueues; the delivery
+// worker (package queue) claims due messages under a lease, tries them and
+// records each attempt; the administration commands list, hold, release,
+// retry and remove them.
+//
+// Leases make delivery at-least-once across crashes and safe with several
+// workers on one database: ClaimQueued hands a message to one caller until
+// the lease runs out; FinishAttempt with that lease records the result. A
+// worker that dies leaves its lease to expire, and the message is claimed
+// again. On PostgreSQL ClaimQueued is SELECT ... FOR UPDATE SKIP LOCKED.
 type Queue interface {
-	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8) in one
-	// durable commit and returns its ID, which is never reused. Queued,
-	// NextAttempt (both now when zero) and Size are set by the backend;
-	// ID and Attempts are ignored. The backend does not keep m.Body after
-	// Enqueue returns. At least one recipient is required (ErrInvalid).
+	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, and
+	// optionally Queued and NextAttempt) in one durable commit and
+	// returns its ID, which is never reused. Queued and NextAttempt are
+	// now when zero; Size is set by the backend; the other fields are
+	// ignored. The backend does not keep m.Body after Enqueue returns. At
+	// least one recipient is required (ErrInvalid).
 	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
 	// QueuedMessages lists up to limit queued messages (all when limit <=
 	// 0) in ID order, without their bodies.
 	QueuedMessages(ctx context.Context, limit int) ([]QueuedMessage, error)
+	// QueuedMessage returns one queued message without its body
+	// (ErrNotFound when it is not queued).
+	QueuedMessage(ctx context.Context, id int64) (QueuedMessage, error)
 	// QueuedBody returns the exact bytes enqueued for a message.
 	QueuedBody(ctx context.Context, id int64) ([]byte, error)
+
+	// ClaimQueued leases up to limit messages that are due at now (not
+	// held, NextAttempt <= now, no live lease) for the duration lease, in
+	// NextAttempt order, and returns them without bodies. Each carries a
+	// new Lease token; while the lease lasts no other claim returns the
+	// message (its NextAttempt is the lease's end).
+	ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueuedMessage, error)
+	// FinishAttempt records one delivery attempt of a claimed message and
+	// ends the lease: every recipient result is stored, Attempts grows by
+	// one, and the message is removed when no recipient is left pending;
+	// otherwise it is due again at a.NextAttempt. ErrLeaseLost when the
+	// lease is no longer a.Lease (expired and claimed again, or the
+	// message was removed or held meanwhile); nothing is changed then.
+	FinishAttempt(ctx context.Context, a Attempt) error
+	// NextQueuedAttempt returns the earliest NextAttempt of the messages
+	// not held, or the zero time when there are none.
+	NextQueuedAttempt(ctx context.Context) (time.Time, error)
+
+	// HoldQueued holds a message (no delivery attempts until released) or
+	// releases it, due at once (ErrNotFound when it is not queued). A
+	// lease in flight is ended: its FinishAttempt gets ErrLeaseLost.
+	HoldQueued(ctx context.Context, id int64, hold bool) error
+	// RetryQueued makes a message that is not held due at once. A message
+	// being tried now is left alone (its lease stands). ErrNotFound when
+	// it is not queued.
+	RetryQueued(ctx context.Context, id int64) error
+	// RemoveQueued deletes a message from the queue (ErrNotFound when it
+	// is not queued). An attempt in flight may still deliver it.
+	RemoveQueued(ctx context.Context, id int64) error
 }
+
+// ErrLeaseLost: the caller's lease on a queued message has ended.
+var ErrLeaseLost = errors.New("queue lease lost")
 
 // QueuedMessage is one message in the outbound queue.
 type QueuedMessage struct {
@@ -30,6 +74,9 @@ type QueuedMessage struct {
 	From string
 	// Recipients are the forward-paths still to deliver to, in order.
 	Recipients []string
+	// Status has every recipient, pending or done, in order (not read
+	// by Enqueue).
+	Status []RecipientStatus
 	// Body is the message with its trace headers; set for Enqueue only.
 	Body []byte
 	// AccountID is the account that submitted the message, 0 for the
@@ -42,4 +89,59 @@ type QueuedMessage struct {
 	Queued      time.Time
 	NextAttempt time.Time
 	Attempts    int
+	// Held messages are not tried until released.
+	Held bool
+	// LastError is the reason the last attempt left recipients pending.
+	LastError string
+	// Warned records that the sender was told of the delay.
+	Warned bool
+	// Lease is the token of the live claim, 0 when none (set by
+	// ClaimQueued; a lease whose time ran out may still show).
+	Lease int64
+}
+
+// RecipientState is where one recipient of a queued message stands.
+type RecipientState int
+
+// Recipient states.
+const (
+	RecipientPending   RecipientState = iota // still to deliver
+	RecipientDelivered                       // accepted by the next hop
+	RecipientFailed                          // permanently failed (bounced)
+)
+
+func (s RecipientState) String() string {
+	switch s {
+	case RecipientPending:
+		return "pending"
+	case RecipientDelivered:
+		return "delivered"
+	case RecipientFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// RecipientStatus is one recipient of a queued message and its state.
+type RecipientStatus struct {
+	Address string
+	State   RecipientState
+	// Reply is the last answer or failure reason for this recipient
+	// (e.g. "550 5.1.1 User unknown"), "" before any attempt.
+	Reply string
+}
+
+// Attempt is the outcome of one delivery attempt of a claimed message.
+type Attempt struct {
+	ID    int64
+	Lease int64
+	// Results per recipient address; recipients not listed keep their
+	// state.
+	Results []RecipientStatus
+	// NextAttempt is when recipients still pending are tried again.
+	NextAttempt time.Time
+	// LastError is kept as the message's LastError.
+	LastError string
+	// Warned sets the message's Warned flag (it is never cleared).
+	Warned bool
 }

@@ -34,8 +34,11 @@
 //	               extra passwords; removed with the account)
 //	queue          the outbound queue: sender, submitting account (no
 //	               reference: mail outlives its account), size, times,
-//	               attempts and the body
-//	queue_recipients  ordered recipients of a queued message
+//	               attempts, held, lease token, last error, delay-warned
+//	               flag and the body; a claimed message's next_attempt is
+//	               its lease's end (index on held, next_attempt)
+//	queue_recipients  ordered recipients of a queued message with their
+//	               state (pending, delivered, failed) and last reply
 //
 // # Bodies in the database
 //

@@ -143,6 +143,19 @@ CREATE TABLE queue_recipients (
 	PRIMARY KEY (queue_id, position)
 ) WITHOUT ROWID;
 `,
+	// 3: outbound delivery: per-recipient state, leases, hold, last error.
+	// A claimed message's next_attempt is its lease's end, so the one
+	// index finds both due messages and expired leases.
+	`
+ALTER TABLE queue ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+DROP INDEX queue_next_attempt;
+CREATE INDEX queue_due ON queue (held, next_attempt);
+ALTER TABLE queue_recipients ADD COLUMN state INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue_recipients ADD COLUMN reply TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

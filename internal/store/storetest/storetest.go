@@ -78,6 +78,8 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"SendAsDomain", testSendAsDomain},
 		{"AppPasswords", testAppPasswords},
 		{"Queue", testQueue},
+		{"QueueLeases", testQueueLeases},
+		{"QueueConcurrentClaims", testQueueConcurrentClaims},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {

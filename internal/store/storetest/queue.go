@@ -1,0 +1,219 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// What the delivery worker needs: leases, attempts, per-recipient state,
+// and the administration commands' hold, retry and remove.
+
+func testQueueLeases(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	now := time.Now()
+	id1, err := s.Enqueue(ctx, store.QueuedMessage{From: "a@example.org", Recipients: []string{"x@remote.test", "y@remote.test", "z@other.test"}, Body: []byte("one")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2, err := s.Enqueue(ctx, store.QueuedMessage{From: "a@example.org", Recipients: []string{"w@remote.test"}, Body: []byte("two"),
+		NextAttempt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next, err := s.NextQueuedAttempt(ctx); err != nil || next.After(now.Add(time.Second)) {
+		t.Errorf("NextQueuedAttempt = %v, %v; want about now", next, err)
+	}
+	got, err := s.ClaimQueued(ctx, now.Add(time.Second), time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != id1 || got[0].Lease == 0 {
+		t.Fatalf("ClaimQueued = %+v, want only message %d with a lease", got, id1)
+	}
+	m := got[0]
+	if !slices.Equal(m.Recipients, []string{"x@remote.test", "y@remote.test", "z@other.test"}) || len(m.Status) != 3 {
+		t.Errorf("claimed message recipients %v, status %+v", m.Recipients, m.Status)
+	}
+	// Leased: a second claim before the lease ends gets nothing.
+	if again, err := s.ClaimQueued(ctx, now.Add(30*time.Second), time.Minute, 10); err != nil || len(again) != 0 {
+		t.Errorf("ClaimQueued during the lease = %+v, %v", again, err)
+	}
+	// After the lease ends the message is claimed again, with a new token;
+	// the old lease is lost.
+	again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10)
+	if err != nil || len(again) != 1 || again[0].ID != id1 || again[0].Lease == m.Lease {
+		t.Fatalf("ClaimQueued after the lease = %+v, %v", again, err)
+	}
+	err = s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: m.Lease, NextAttempt: now})
+	wantErr(t, "FinishAttempt with an expired lease", err, store.ErrLeaseLost)
+
+	lease := again[0].Lease
+	next := now.Add(10 * time.Minute).Truncate(time.Millisecond)
+	err = s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: lease, NextAttempt: next, LastError: "451 4.3.0 try later",
+		Results: []store.RecipientStatus{
+			{Address: "x@remote.test", State: store.RecipientDelivered, Reply: "250 ok"},
+			{Address: "y@remote.test", State: store.RecipientFailed, Reply: "550 5.1.1 unknown"},
+			{Address: "z@other.test", State: store.RecipientPending, Reply: "451 4.3.0 try later"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "FinishAttempt twice", s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: lease, NextAttempt: next}), store.ErrLeaseLost)
+	m, err = s.QueuedMessage(ctx, id1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus := []store.RecipientStatus{
+		{Address: "x@remote.test", State: store.RecipientDelivered, Reply: "250 ok"},
+		{Address: "y@remote.test", State: store.RecipientFailed, Reply: "550 5.1.1 unknown"},
+		{Address: "z@other.test", State: store.RecipientPending, Reply: "451 4.3.0 try later"},
+	}
+	if !slices.Equal(m.Status, wantStatus) || !slices.Equal(m.Recipients, []string{"z@other.test"}) ||
+		m.Attempts != 1 || !m.NextAttempt.Equal(next) || m.Lease != 0 || m.LastError != "451 4.3.0 try later" || m.Warned {
+		t.Errorf("after FinishAttempt: %+v", m)
+	}
+	// Not due before next.
+	if c, _ := s.ClaimQueued(ctx, next.Add(-time.Second), time.Minute, 10); len(c) != 0 {
+		t.Errorf("claimed before its next attempt: %+v", c)
+	}
+
+	// Hold: not claimed even when due; release makes it due at once.
+	if err := s.HoldQueued(ctx, id1, true); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.QueuedMessage(ctx, id1); !m.Held {
+		t.Error("HoldQueued: not held")
+	}
+	if c, _ := s.ClaimQueued(ctx, next.Add(time.Hour*2), time.Minute, 10); len(c) != 1 || c[0].ID != id2 {
+		t.Errorf("ClaimQueued with message %d held = %+v, want only %d", id1, c, id2)
+	} else if err := s.FinishAttempt(ctx, store.Attempt{ID: id2, Lease: c[0].Lease, NextAttempt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldQueued(ctx, id1, false); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Minute, 10)
+	if err != nil || len(c) != 1 || c[0].ID != id1 {
+		t.Fatalf("ClaimQueued after release = %+v, %v", c, err)
+	}
+	// A held message's lease in flight still finishes.
+	if err := s.HoldQueued(ctx, id1, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: c[0].Lease, NextAttempt: time.Now(), Warned: true}); err != nil {
+		t.Errorf("FinishAttempt of a message held meanwhile: %v", err)
+	}
+	if m, _ := s.QueuedMessage(ctx, id1); !m.Held || !m.Warned || m.Attempts != 2 {
+		t.Errorf("after finishing a held message: %+v", m)
+	}
+	if err := s.HoldQueued(ctx, id1, false); err != nil {
+		t.Fatal(err)
+	}
+
+	// Retry makes a later message due now; a live lease is left alone.
+	if err := s.RetryQueued(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	c, err = s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10)
+	if err != nil || len(c) != 2 {
+		t.Fatalf("ClaimQueued after retry = %+v, %v", c, err)
+	}
+	if err := s.RetryQueued(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10); len(c) != 0 {
+		t.Errorf("RetryQueued broke a live lease: claimed %+v", c)
+	}
+	// The last pending recipient done: the message leaves the queue.
+	var lease2 int64
+	for _, m := range c {
+		if m.ID == id2 {
+			lease2 = m.Lease
+		}
+	}
+	for _, m := range c {
+		if m.ID == id2 {
+			continue
+		}
+		lease = m.Lease
+	}
+	if err := s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: lease, Results: []store.RecipientStatus{
+		{Address: "z@other.test", State: store.RecipientDelivered, Reply: "250 ok"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.QueuedMessage(ctx, id1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("QueuedMessage after the last recipient was done: %v, want ErrNotFound", err)
+	}
+	_, err = s.QueuedBody(ctx, id1)
+	wantErr(t, "QueuedBody of a finished message", err, store.ErrNotFound)
+
+	// Remove, even while leased.
+	if err := s.RemoveQueued(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "FinishAttempt of a removed message", s.FinishAttempt(ctx, store.Attempt{ID: id2, Lease: lease2}), store.ErrLeaseLost)
+	wantErr(t, "RemoveQueued twice", s.RemoveQueued(ctx, id2), store.ErrNotFound)
+	wantErr(t, "HoldQueued unknown", s.HoldQueued(ctx, id2, true), store.ErrNotFound)
+	wantErr(t, "RetryQueued unknown", s.RetryQueued(ctx, id2), store.ErrNotFound)
+	_, err = s.QueuedMessage(ctx, id2)
+	wantErr(t, "QueuedMessage unknown", err, store.ErrNotFound)
+	if next, err := s.NextQueuedAttempt(ctx); err != nil || !next.IsZero() {
+		t.Errorf("NextQueuedAttempt of an empty queue = %v, %v", next, err)
+	}
+	_, err = s.ClaimQueued(ctx, time.Now(), 0, 10)
+	wantErr(t, "ClaimQueued without a lease time", err, store.ErrInvalid)
+}
+
+// testQueueConcurrentClaims: claims racing from many goroutines never hand
+// one message to two of them.
+func testQueueConcurrentClaims(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	const n = 200
+	for i := range n {
+		if _, err := s.Enqueue(ctx, store.QueuedMessage{Recipients: []string{"r@remote.test"}, Body: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		ids []int64
+		err error
+	}
+	results := make(chan result, 8)
+	for range 8 {
+		go func() {
+			var r result
+			for {
+				c, err := s.ClaimQueued(ctx, time.Now(), time.Hour, 7)
+				if err != nil || len(c) == 0 {
+					r.err = err
+					results <- r
+					return
+				}
+				for _, m := range c {
+					r.ids = append(r.ids, m.ID)
+				}
+			}
+		}()
+	}
+	seen := map[int64]bool{}
+	for range 8 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, id := range r.ids {
+			if seen[id] {
+				t.Errorf("message %d claimed twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("claimed %d messages, want %d", len(seen), n)
+	}
+}
