@@ -37,6 +37,8 @@ type AuthSession interface {
 var (
 	// RFC 3207 §4: before STARTTLS, when TLS is required.
 	replyMustStartTLS = &smtp.Reply{Code: 530, Enhanced: smtp.EnhancedCode{5, 7, 0}, Text: "Must issue a STARTTLS command first"}
+	// RFC 8689 §4.1 with RFC 5248's 5.7.10 "Encryption Needed".
+	replyRequireTLSNeedsTLS = &smtp.Reply{Code: 530, Enhanced: smtp.EnhancedCode{5, 7, 10}, Text: "REQUIRETLS needs a TLS session"}
 	// RFC 4954 §6.
 	replyAuthRequired  = &smtp.Reply{Code: 530, Enhanced: smtp.EnhancedCode{5, 7, 0}, Text: "Authentication required"}
 	replyAuthFailed    = &smtp.Reply{Code: 535, Enhanced: smtp.EnhancedCode{5, 7, 8}, Text: "Authentication credentials invalid"}

@@ -61,6 +61,10 @@ type MailOptions struct {
 	Body string
 	// Size is the SIZE parameter (RFC 1870), 0 when not given.
 	Size int64
+	// RequireTLS is set by the REQUIRETLS parameter (RFC 8689 §4.1),
+	// accepted only over TLS: the message must travel on over verified
+	// TLS only.
+	RequireTLS bool
 }
 
 // Message is a received message as the engine hands it to Data.

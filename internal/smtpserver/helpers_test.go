@@ -30,6 +30,7 @@ type fakeBackend struct {
 	dataStarted chan struct{}
 	dataRelease chan struct{}
 	mails       int
+	requireTLS  []bool // MailOptions.RequireTLS of each MAIL
 }
 
 type fakeMsg struct {
@@ -68,6 +69,7 @@ type fakeSession struct {
 func (s *fakeSession) Mail(ctx context.Context, from string, opts MailOptions) error {
 	s.b.mu.Lock()
 	s.b.mails++
+	s.b.requireTLS = append(s.b.requireTLS, opts.RequireTLS)
 	s.b.mu.Unlock()
 	s.from = from
 	return nil

@@ -64,6 +64,8 @@ func New(opts Options, backend Backend) *Server {
 	gs.ReadTimeout = opts.CommandTimeout
 	gs.WriteTimeout = opts.CommandTimeout
 	gs.EnableSMTPUTF8 = true
+	// REQUIRETLS (RFC 8689): go-smtp advertises it only over TLS.
+	gs.EnableREQUIRETLS = opts.TLSConfig != nil
 	// go-smtp answers AUTH outside TLS itself (523) unless this is set;
 	// with an Authenticator the policy decides: it offers no mechanism in
 	// plain text and answers AUTH there with 530 (RFC 3207 §4).

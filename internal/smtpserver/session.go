@@ -118,7 +118,11 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 		}
 		return s.fail(replyAuthRequired) // RFC 4954 §6
 	}
-	mo := MailOptions{TxID: newID(), UTF8: opts.UTF8, Body: string(opts.Body), Size: opts.Size}
+	if opts.RequireTLS && s.info.TLS == nil {
+		// RFC 8689 §4.1: REQUIRETLS is offered over TLS only.
+		return s.fail(replyRequireTLSNeedsTLS)
+	}
+	mo := MailOptions{TxID: newID(), UTF8: opts.UTF8, Body: string(opts.Body), Size: opts.Size, RequireTLS: opts.RequireTLS}
 	if err := s.be.Mail(s.srv.ctx, from, mo); err != nil {
 		return s.fail(err)
 	}

@@ -18,7 +18,7 @@ import (
 // worker that dies leaves its lease to expire, and the message is claimed
 // again. On PostgreSQL ClaimQueued is SELECT ... FOR UPDATE SKIP LOCKED.
 type Queue interface {
-	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, and
+	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, RequireTLS, and
 	// optionally Queued and NextAttempt) in one durable commit and
 	// returns its ID, which is never reused. Queued and NextAttempt are
 	// now when zero; Size is set by the backend; the other fields are
@@ -84,7 +84,11 @@ type QueuedMessage struct {
 	// when the account is removed.
 	AccountID int64
 	// UTF8 records that the message needs SMTPUTF8 (RFC 6531) on the way out.
-	UTF8        bool
+	UTF8 bool
+	// RequireTLS records that the message was received with REQUIRETLS
+	// (RFC 8689): it may only leave over verified TLS, to servers that
+	// support REQUIRETLS (see internal/tlspolicy).
+	RequireTLS  bool
 	Size        int64
 	Queued      time.Time
 	NextAttempt time.Time

@@ -23,7 +23,8 @@
 //     Local recipients get the message in their INBOX (with Return-Path)
 //     through store.Deliver, exactly as the MX role delivers; the other
 //     recipients' copy goes into the durable outbound queue
-//     (store.Queue.Enqueue). The client gets 250 only after both are
+//     (store.Queue.Enqueue), with REQUIRETLS (RFC 8689) recorded when
+//     MAIL FROM carried it. The client gets 250 only after both are
 //     durable. When the second write fails after the first succeeded the
 //     client gets 451 and may send again: a duplicate is possible, a loss
 //     is not.
@@ -123,11 +124,12 @@ type session struct {
 	acct *store.Account // nil before AUTH
 
 	// The current transaction.
-	from    string // reverse-path, "" for <>
-	utf8    bool
-	rcpts   []string       // accepted recipients, as written
-	targets []store.Target // local accounts, one each
-	remote  []string       // recipients for the outbound queue
+	from       string // reverse-path, "" for <>
+	utf8       bool
+	requireTLS bool           // REQUIRETLS (RFC 8689): recorded with the queued copy
+	rcpts      []string       // accepted recipients, as written
+	targets    []store.Target // local accounts, one each
+	remote     []string       // recipients for the outbound queue
 
 	trace []byte // scratch for the headers prepended, reused
 }
@@ -142,7 +144,7 @@ func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOpt
 	if s.acct == nil {
 		return replyAuthRequired // the engine refuses first; be safe anyway
 	}
-	s.utf8 = opts.UTF8
+	s.utf8, s.requireTLS = opts.UTF8, opts.RequireTLS
 	if from == "" {
 		return nil
 	}
@@ -229,6 +231,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 			Body:       msg.WithTrace(s.trace[rp:]),
 			AccountID:  s.acct.ID,
 			UTF8:       s.utf8,
+			RequireTLS: s.requireTLS,
 		})
 		if err != nil {
 			s.b.log.Error("submission: enqueueing", "conn", s.ci.ID, "id", msg.TxID, "err", err)
@@ -254,7 +257,7 @@ func (s *session) Reset() { s.reset() }
 func (s *session) Close() {}
 
 func (s *session) reset() {
-	s.from, s.utf8 = "", false
+	s.from, s.utf8, s.requireTLS = "", false, false
 	s.rcpts = s.rcpts[:0]
 	s.targets = s.targets[:0]
 	s.remote = s.remote[:0]

@@ -156,6 +156,10 @@ CREATE INDEX queue_due ON queue (held, next_attempt);
 ALTER TABLE queue_recipients ADD COLUMN state INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queue_recipients ADD COLUMN reply TEXT NOT NULL DEFAULT '';
 `,
+	// 4: REQUIRETLS (RFC 8689) recorded with a queued message.
+	`
+ALTER TABLE queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

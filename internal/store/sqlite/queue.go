@@ -38,9 +38,9 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 	var id int64
 	err := s.write(ctx, func(w *wtx) error {
 		var err error
-		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, size, queued, next_attempt, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			m.AccountID, m.From, m.UTF8, len(body), queued.UnixMicro(), next.UnixMicro(), body)
+		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.AccountID, m.From, m.UTF8, m.RequireTLS, len(body), queued.UnixMicro(), next.UnixMicro(), body)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 }
 
 // queuedColumns are what scanQueued reads, for a queue row q.
-const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.size, q.queued, q.next_attempt, q.attempts,
+const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
 	q.held, q.lease, q.last_error, q.warned,
 	(SELECT json_group_array(json_array(address, state, reply)) FROM
 		(SELECT address, state, reply FROM queue_recipients r WHERE r.queue_id = q.id ORDER BY position))`
@@ -67,7 +67,7 @@ func scanQueued(r rowScanner) (store.QueuedMessage, error) {
 	var m store.QueuedMessage
 	var queued, next int64
 	var status jsonStatus
-	err := r.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.Size, &queued, &next, &m.Attempts,
+	err := r.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
 		&m.Held, &m.Lease, &m.LastError, &m.Warned, &status)
 	m.Queued, m.NextAttempt, m.Status = fromMicro(queued), fromMicro(next), status
 	for _, st := range m.Status {

@@ -129,7 +129,7 @@ func testQueue(t *testing.T, f *fixture) {
 	for i := range buf {
 		buf[i] = 'Z' // the caller reuses its buffer
 	}
-	id2, err := s.Enqueue(ctx, store.QueuedMessage{Recipients: []string{"ü@remote.test"}, Body: []byte{}, UTF8: true})
+	id2, err := s.Enqueue(ctx, store.QueuedMessage{Recipients: []string{"ü@remote.test"}, Body: []byte{}, UTF8: true, RequireTLS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +148,11 @@ func testQueue(t *testing.T, f *fixture) {
 	}
 	m := ms[0]
 	if m.ID != id1 || m.From != "alice@example.org" || !slices.Equal(m.Recipients, []string{"x@remote.test", "y@other.test"}) ||
-		m.AccountID != a.ID || m.UTF8 || m.Size != int64(len(want)) || m.Queued.IsZero() || m.NextAttempt.Before(m.Queued) ||
+		m.AccountID != a.ID || m.UTF8 || m.RequireTLS || m.Size != int64(len(want)) || m.Queued.IsZero() || m.NextAttempt.Before(m.Queued) ||
 		m.Attempts != 0 || m.Body != nil {
 		t.Errorf("QueuedMessages[0] = %+v", m)
 	}
-	if m := ms[1]; m.ID != id2 || m.From != "" || !m.UTF8 || m.AccountID != 0 || !slices.Equal(m.Recipients, []string{"ü@remote.test"}) {
+	if m := ms[1]; m.ID != id2 || m.From != "" || !m.UTF8 || !m.RequireTLS || m.AccountID != 0 || !slices.Equal(m.Recipients, []string{"ü@remote.test"}) {
 		t.Errorf("QueuedMessages[1] = %+v", m)
 	}
 	if ms, _ := s.QueuedMessages(ctx, 1); len(ms) != 1 || ms[0].ID != id1 {
