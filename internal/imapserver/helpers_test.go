@@ -1,0 +1,336 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/auth"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/sqlite"
+)
+
+// testTimeout bounds every wait in these tests.
+const testTimeout = 10 * time.Second
+
+const (
+	alice   = "alice@example.test"
+	bob     = "bob@example.test"
+	alicePW = "alice pw with spaces"
+	bobPW   = "bob-Pw-9q4m8"
+)
+
+// credCache keeps the credentials made for each test password: argon2id
+// is slow under -race, and every test makes a fresh store.
+var credCache sync.Map // password -> store.Credentials
+
+func testCredentials(pw string) (store.Credentials, error) {
+	if c, ok := credCache.Load(pw); ok {
+		return c.(store.Credentials), nil
+	}
+	c, err := auth.NewCredentials(pw)
+	if err == nil {
+		credCache.Store(pw, c)
+	}
+	return c, err
+}
+
+// testAuth is the real auth.Service with the password checks of LOGIN
+// remembered across tests (argon2id is slow under -race). Logins as
+// throttled@example.test answer a ThrottledError, as broken@example.test
+// an internal error.
+type testAuth struct {
+	*auth.Service
+	st store.Store
+}
+
+// verified are (address, password) pairs the real service accepted.
+var verified sync.Map
+
+func (a *testAuth) Login(ctx context.Context, req auth.LoginRequest) (store.Account, error) {
+	user := strings.ToLower(req.Username)
+	switch user {
+	case "throttled@example.test":
+		return store.Account{}, &auth.ThrottledError{RetryAfter: time.Minute}
+	case "broken@example.test":
+		return store.Account{}, errors.New("database on fire at /var/secret")
+	}
+	if _, ok := verified.Load(user + "\x00" + req.Password); ok {
+		return a.st.Account(ctx, user)
+	}
+	acct, err := a.Service.Login(ctx, req)
+	if err == nil {
+		verified.Store(user+"\x00"+req.Password, true)
+	}
+	return acct, err
+}
+
+// testEnv is a store with alice and bob, and the authentication over it.
+type testEnv struct {
+	st         *sqlite.Store
+	auth       *testAuth
+	alice, bob store.Account
+}
+
+func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "mail.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.AddDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	// No delay after a failed login: the tests count answers, not time.
+	svc := auth.NewService(st, auth.ServiceOptions{
+		Sleep:    func(context.Context, time.Duration) error { return nil },
+		Throttle: auth.ThrottleOptions{MaxFailuresPerIP: 1000, MaxFailuresPerAccount: 1000},
+	})
+	e := &testEnv{st: st, auth: &testAuth{Service: svc, st: st}}
+	for _, u := range []struct {
+		addr, pw string
+		acct     *store.Account
+	}{{alice, alicePW, &e.alice}, {bob, bobPW, &e.bob}} {
+		cred, err := testCredentials(u.pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *u.acct, err = st.AddAccount(ctx, u.addr, cred); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// deliver stores body in acct's INBOX.
+func (e *testEnv) deliver(t testing.TB, acct store.Account, body string) store.Message {
+	t.Helper()
+	msgs, err := e.st.Deliver(context.Background(), store.Delivery{
+		Body: []byte(body), Targets: []store.Target{{AccountID: acct.ID}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs[0]
+}
+
+// mailbox returns acct's mailbox name, failing the test if it is missing.
+func (e *testEnv) mailbox(t testing.TB, acct store.Account, name string) store.Mailbox {
+	t.Helper()
+	mb, err := e.st.Mailbox(context.Background(), acct.ID, name)
+	if err != nil {
+		t.Fatalf("mailbox %q: %v", name, err)
+	}
+	return mb
+}
+
+// start serves opts on a loopback port with plaintext logins allowed
+// (loopback), and shuts the server down when the test ends.
+func (e *testEnv) start(t testing.TB, opts Options) (*Server, string) {
+	t.Helper()
+	return e.startWith(t, opts, func(*Server) {})
+}
+
+// startWith is start with a hook that adjusts the server before it
+// serves (test-only fields such as idleTimeout).
+func (e *testEnv) startWith(t testing.TB, opts Options, adjust func(*Server)) (*Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "imap.test"
+	}
+	srv := New(opts, e.st, e.auth)
+	adjust(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(testTimeout):
+			t.Errorf("Serve did not return %v after Shutdown", testTimeout)
+		}
+	})
+	return srv, l.Addr().String()
+}
+
+// plain starts a server that takes logins in plain text on loopback.
+func (e *testEnv) plain(t testing.TB) string {
+	t.Helper()
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true})
+	return addr
+}
+
+// client is a raw IMAP client for transcripts.
+type client struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dial(t testing.TB, addr string) *client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(testTimeout))
+	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+}
+
+// dialGreeted dials and reads the OK greeting.
+func dialGreeted(t testing.TB, addr string) *client {
+	t.Helper()
+	c := dial(t, addr)
+	c.expect("* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
+	return c
+}
+
+// loggedIn dials and logs in as alice.
+func loggedIn(t testing.TB, addr string) *client {
+	t.Helper()
+	c := dialGreeted(t, addr)
+	c.login(alice, alicePW)
+	return c
+}
+
+func (c *client) send(line string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.nc, line+"\r\n"); err != nil {
+		c.t.Fatalf("write %q: %v", line, err)
+	}
+}
+
+// line reads one line, which must end in CRLF, and returns it without.
+func (c *client) line() string {
+	c.t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("reading a line: got %q, %v", l, err)
+	}
+	if !strings.HasSuffix(l, "\r\n") {
+		c.t.Fatalf("line %q does not end in CRLF", l)
+	}
+	return strings.TrimSuffix(l, "\r\n")
+}
+
+// expect reads a line that starts with prefix and returns it.
+func (c *client) expect(prefix string) string {
+	c.t.Helper()
+	l := c.line()
+	if !strings.HasPrefix(l, prefix) {
+		c.t.Fatalf("got %q, want prefix %q", l, prefix)
+	}
+	return l
+}
+
+// run sends "tag line" and returns every response line up to and
+// including the tagged one.
+func (c *client) run(tag, line string) []string {
+	c.t.Helper()
+	c.send(tag + " " + line)
+	return c.until(tag)
+}
+
+// until reads lines up to and including the one tagged tag.
+func (c *client) until(tag string) []string {
+	c.t.Helper()
+	var lines []string
+	for {
+		l := c.line()
+		lines = append(lines, l)
+		if strings.HasPrefix(l, tag+" ") {
+			return lines
+		}
+	}
+}
+
+// transcript sends "tag line" and asserts the exact response lines.
+func (c *client) transcript(tag, line string, want ...string) {
+	c.t.Helper()
+	got := c.run(tag, line)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		c.t.Fatalf("%s %s:\ngot:\n  %s\nwant:\n  %s", tag, line, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// ok sends a command and asserts its tagged OK; it returns the untagged
+// lines.
+func (c *client) ok(tag, line string) []string {
+	c.t.Helper()
+	got := c.run(tag, line)
+	if last := got[len(got)-1]; !strings.HasPrefix(last, tag+" OK") {
+		c.t.Fatalf("%s %s: got %q", tag, line, got)
+	}
+	return got[:len(got)-1]
+}
+
+func (c *client) login(user, pw string) {
+	c.t.Helper()
+	c.ok("L", fmt.Sprintf("LOGIN %q %q", user, pw))
+}
+
+// expectClosed asserts the server closed the connection.
+func (c *client) expectClosed() {
+	c.t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err == nil {
+		c.t.Fatalf("got %q, want the connection closed", l)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.t.Fatalf("connection still open after %v", testTimeout)
+	}
+}
+
+// starttls upgrades the client connection.
+func (c *client) starttls(cfg *tls.Config) {
+	c.t.Helper()
+	tc := tls.Client(c.nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatalf("TLS handshake: %v", err)
+	}
+	c.nc = tc
+	c.r = bufio.NewReader(tc)
+}
+
+// testTLS returns a server config for imap.test and a client that trusts
+// it.
+func testTLS(t testing.TB) (server, client *tls.Config) {
+	return certstest.SelfSigned(t, "imap.test")
+}
+
+// waitFor polls cond until it holds or testTimeout passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
