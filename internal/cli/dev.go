@@ -34,6 +34,8 @@ var devPorts = map[string]int{
 	"smtp":        10025,
 	"submission":  10587,
 	"submissions": 10465,
+	"imap":        10143,
+	"imaps":       10993,
 	"pop3":        10110,
 	"pop3s":       10995,
 }
@@ -44,6 +46,8 @@ var devListeners = []struct{ role, what string }{
 	{"smtp", "SMTP receiving (MX), STARTTLS offered"},
 	{"submission", "sending (RFC 6409): STARTTLS, then AUTH with an account below"},
 	{"submissions", "sending over implicit TLS (RFC 8314), then AUTH"},
+	{"imap", "IMAP (RFC 9051): STARTTLS, then LOGIN or AUTHENTICATE"},
+	{"imaps", "IMAP over implicit TLS (RFC 8314)"},
 	{"pop3", "POP3 (RFC 1939): STLS, then USER/PASS or AUTH"},
 	{"pop3s", "POP3 over implicit TLS (RFC 8314)"},
 }
@@ -84,6 +88,8 @@ Ports (only those that run appear in dev.json):
   smtp 10025 (MX, STARTTLS)
   submission 10587 (STARTTLS, then AUTH)
   submissions 10465 (implicit TLS, then AUTH)
+  imap 10143 (STARTTLS, then login)
+  imaps 10993 (implicit TLS)
   pop3 10110 (STLS, then login)
   pop3s 10995 (implicit TLS)`,
 		flags: func(fs *flag.FlagSet) {

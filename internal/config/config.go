@@ -152,6 +152,37 @@ type Limits struct {
 
 	// Limits for POP3 listeners (roles pop3, pop3s).
 	POP3 POP3Limits `toml:"pop3"`
+
+	// Limits for IMAP listeners (roles imap, imaps). The largest message
+	// APPEND takes (advertised as APPENDLIMIT, RFC 7889) is
+	// limits.smtp.max_message_size.
+	IMAP IMAPLimits `toml:"imap"`
+}
+
+// IMAPLimits bounds what one IMAP client may use.
+type IMAPLimits struct {
+	// Most simultaneous connections per IMAP listener; more are answered
+	// with "* BYE" and closed.
+	MaxConnections int `toml:"max_connections"`
+
+	// Most simultaneous connections from one client IP address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
+	// Most simultaneous logged-in sessions of one account (a desktop
+	// client may keep one per folder); more logins get NO [LIMIT].
+	MaxConnectionsPerAccount int `toml:"max_connections_per_account"`
+
+	// Autologout: how long to wait for the next command, IDLE included.
+	// RFC 9051 §5.4 asks for at least 30 minutes.
+	IdleTimeout Duration `toml:"idle_timeout"`
+
+	// Longest command line, in bytes, not counting literals. RFC 7162 §4
+	// asks servers to take at least 8192.
+	MaxLineLength int `toml:"max_line_length"`
+
+	// Invalid commands (answered BAD) allowed on one connection before it
+	// is closed with BYE.
+	MaxErrors int `toml:"max_errors"`
 }
 
 // POP3Limits bounds what one POP3 client may use.
@@ -325,6 +356,13 @@ func Default() *Config {
 			DataTotalTimeout:     NewDuration(10 * time.Minute),
 			MaxErrors:            10,
 			ShutdownGrace:        NewDuration(30 * time.Second),
+		}, IMAP: IMAPLimits{
+			MaxConnections:           1000,
+			MaxConnectionsPerIP:      50,
+			MaxConnectionsPerAccount: 50,
+			IdleTimeout:              NewDuration(30 * time.Minute),
+			MaxLineLength:            64 << 10,
+			MaxErrors:                20,
 		}, POP3: POP3Limits{
 			MaxConnections:           1000,
 			MaxConnectionsPerIP:      50,

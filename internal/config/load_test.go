@@ -26,7 +26,7 @@ func TestBadConfigs(t *testing.T) {
 		}},
 		{"unknown_key_inline.toml", []string{`unknown_key_inline.toml:4: unknown key "listeners[1].adress" (hint: did you mean "address"?)`}},
 		{"unknown_table.toml", []string{
-			`unknown_table.toml:3: unknown key "limits.imap" (hint: valid keys in [limits]: smtp, pop3)`,
+			`unknown_table.toml:3: unknown key "limits.nntp" (hint: valid keys in [limits]: smtp, pop3, imap)`,
 			`unknown_table.toml:6: unknown key "lgo" (hint: did you mean "log"?)`,
 		}},
 		{"misplaced_key.toml", []string{

@@ -32,6 +32,7 @@ func (c *Config) Validate() error {
 	v.tlsMore(c.TLS)
 	v.smtpLimits(c.Limits.SMTP)
 	v.pop3Limits(c.Limits.POP3)
+	v.imapLimits(c.Limits.IMAP)
 	v.auth(c.Auth)
 	v.dns(c.DNS)
 	v.log(c.Log)
@@ -322,6 +323,23 @@ func (v *validator) pop3Limits(l POP3Limits) {
 			`use "10m" or more`)
 	}
 	v.duration(p+"idle_timeout", l.IdleTimeout, false)
+}
+
+func (v *validator) imapLimits(l IMAPLimits) {
+	const p = "limits.imap."
+	v.positive(p+"max_connections", l.MaxConnections, "the default is 1000")
+	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 50")
+	v.positive(p+"max_connections_per_account", l.MaxConnectionsPerAccount, "the default is 50")
+	if l.IdleTimeout.D() < 30*time.Minute && l.IdleTimeout.D() > 0 {
+		v.add(p+"idle_timeout", fmt.Sprintf("%s: shorter than RFC 9051's 30 minutes", l.IdleTimeout),
+			`use "30m" or more`)
+	}
+	v.duration(p+"idle_timeout", l.IdleTimeout, false)
+	if l.MaxLineLength < 8192 {
+		v.add(p+"max_line_length", fmt.Sprintf("%d: below the 8192 bytes RFC 7162 asks for", l.MaxLineLength),
+			"the default is 65536")
+	}
+	v.positive(p+"max_errors", l.MaxErrors, "the default is 20")
 }
 
 func (v *validator) auth(a Auth) {

@@ -159,7 +159,7 @@ func TestStartRefusesUnimplementedRole(t *testing.T) {
 	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
 data_dir = %q
 [[listeners]]
-role = "imap"
+role = "http"
 address = "127.0.0.1:0"
 `, t.TempDir())))
 	if err != nil {
@@ -167,6 +167,6 @@ address = "127.0.0.1:0"
 	}
 	_, err = Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "not implemented") {
-		t.Fatalf("Start with an imap listener: %v", err)
+		t.Fatalf("Start with an http listener: %v", err)
 	}
 }

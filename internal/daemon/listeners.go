@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/imapserver"
 	"github.com/posthorn/posthorn/internal/mx"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/smtpserver"
@@ -68,6 +69,29 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			MaxConnectionsPerAccount: lim.MaxConnectionsPerAccount,
 			IdleTimeout:              lim.IdleTimeout.D(),
 			Maildrops:                d.maildrops, // one IN-USE lock for 110 and 995
+			Logger:                   d.log.With("role", lc.Role),
+		}, d.store, d.auth)
+		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
+	case config.RoleIMAP, config.RoleIMAPS:
+		if tlsConfig == nil {
+			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
+		}
+		ln, err := net.Listen("tcp", lc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
+		}
+		lim := d.cfg.Limits.IMAP
+		srv := imapserver.New(imapserver.Options{
+			Hostname:                 d.cfg.Hostname,
+			TLSConfig:                tlsConfig,
+			ImplicitTLS:              lc.Role == config.RoleIMAPS, // RFC 8314
+			MaxConnections:           lim.MaxConnections,
+			MaxConnectionsPerIP:      lim.MaxConnectionsPerIP,
+			MaxConnectionsPerAccount: lim.MaxConnectionsPerAccount,
+			IdleTimeout:              lim.IdleTimeout.D(),
+			MaxLineLength:            lim.MaxLineLength,
+			MaxMessageSize:           d.cfg.Limits.SMTP.MaxMessageSize.Int64(),
+			MaxErrors:                lim.MaxErrors,
 			Logger:                   d.log.With("role", lc.Role),
 		}, d.store, d.auth)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil

@@ -57,8 +57,8 @@ type session struct {
 	busy     bool // running a command
 	draining bool // Shutdown started: end once idle
 
-	state    state
-	acct     store.Account // once logged in
+	state state
+	acct  store.Account // once logged in
 	// caps are the features turned on with ENABLE (RFC 5161) or
 	// implicitly (CONDSTORE, RFC 7162 §3.1); the View reads and sets them.
 	caps     selected.Caps

@@ -1,0 +1,62 @@
+// Package imapserver is posthorn's IMAP engine (RFC 9051 IMAP4rev2 and RFC
+// 3501 IMAP4rev1): listeners with STARTTLS (143) or implicit TLS (993,
+// RFC 8314), connection limits, the session states, logins, the mailbox
+// commands, APPEND, QUOTA, IDLE and the routing of selected-state commands
+// to package selected, which owns everything about one selected mailbox.
+// The wire codec is package imap. It is our own code: go-imap's server
+// lacks CONDSTORE/QRESYNC, QUOTA and a Shutdown (LIBRARIES.md).
+//
+// # Versions
+//
+// A client gets IMAP4rev1 behaviour until it sends ENABLE IMAP4rev2
+// (RFC 9051 §6.3.1): mailbox names in modified UTF-7 (RFC 3501 §5.1.3),
+// STATUS RECENT answered 0, LSUB. After ENABLE IMAP4rev2 or UTF8=ACCEPT
+// (RFC 6855) names and quoted strings are UTF-8.
+//
+// # Authentication
+//
+// Before TLS the capabilities list STARTTLS and LOGINDISABLED and no
+// AUTH=; LOGIN and AUTHENTICATE are answered NO [PRIVACYREQUIRED], unless
+// Options.AllowPlaintextAuth is set and the client is on loopback.
+// Commands pipelined behind STARTTLS are discarded (CVE-2011-0411).
+// Logins go to the Authenticator (auth.Service: passwords and app
+// passwords, SCRAM-SHA-256(-PLUS), PLAIN, LOGIN, throttling shared with
+// SMTP and POP3). Failures are NO [AUTHENTICATIONFAILED]; throttling and
+// internal errors NO [UNAVAILABLE] (RFC 5530); three failures end the
+// session. Passwords are never logged.
+//
+// # Mailbox names
+//
+// See names.go. "/" is the delimiter, INBOX is case-insensitive, names
+// are NFC normalised, and every store call is scoped to the logged-in
+// account. The store has no \Noselect mailboxes: CREATE makes missing
+// parents as real mailboxes; DELETE of a mailbox with children removes
+// it and leaves them, and LIST shows the name as "\Noselect \HasChildren"
+// until it is created again (with a new UIDVALIDITY). RENAME INBOX moves
+// its messages into the new mailbox and leaves INBOX empty. A subscription
+// belongs to its mailbox: names that do not exist cannot be subscribed.
+//
+// # Limits
+//
+// Connections over MaxConnections, or MaxConnectionsPerIP from one
+// address, get "* BYE [UNAVAILABLE]" and are closed; logins beyond
+// MaxConnectionsPerAccount get NO [LIMIT]. A command line longer than
+// MaxLineLength is answered BAD [TOOBIG] and the connection closed; an
+// APPEND literal over MaxMessageSize (APPENDLIMIT, RFC 7889) NO [TOOBIG]
+// before its "+", other literals over 64 KiB BAD [TOOBIG]. The autologout
+// timer (RFC 9051 §5.4, 30 minutes minimum) runs while waiting for a
+// command and through IDLE. After MaxErrors BAD answers the session ends
+// with BYE.
+//
+// # Memory
+//
+// An idle session holds its goroutine, a 2 KiB read buffer and the
+// connection; write buffers (32 KiB) come from a pool for the length of a
+// command. IDLE adds a short-lived goroutine that reads DONE.
+//
+// # Shutdown
+//
+// Shutdown stops accepting; a session waiting for a command or in IDLE
+// gets "* BYE" at once, one running a command finishes it first. When the
+// context ends, the remaining connections are closed.
+package imapserver

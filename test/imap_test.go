@@ -1,0 +1,73 @@
+package test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// imapScript sends a message as alice through submission to bob, then
+// reads bob's mailboxes with Python's imaplib on both dev IMAP ports (143
+// with STARTTLS, 993 with implicit TLS): capabilities, LIST, STATUS,
+// APPEND with APPENDUID, CREATE and DELETE.
+const imapScript = `
+import imaplib, smtplib, ssl, sys
+host, sub, imap, imaps, ca, alice, apw, bob, bpw = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=ca)
+s = smtplib.SMTP(host, int(sub))
+s.starttls(context=ctx)
+s.login(alice, apw)
+s.sendmail(alice, [bob], "From: %s\r\nTo: %s\r\nSubject: imap e2e\r\n\r\nbody\r\n" % (alice, bob))
+s.quit()
+
+m = imaplib.IMAP4(host, int(imap))
+assert "LOGINDISABLED" in m.capabilities, m.capabilities
+m.starttls(ssl_context=ctx)
+m.login(bob, bpw)
+assert "IDLE" in m.capabilities and "IMAP4REV2" in m.capabilities, m.capabilities
+typ, data = m.list()
+assert typ == "OK" and any(b'"INBOX"' in l or b' INBOX' in l for l in data), data
+assert any(b"\\Sent" in l for l in data), data
+typ, data = m.status("INBOX", "(MESSAGES UIDNEXT)")
+assert typ == "OK" and b"MESSAGES 1" in data[0], data
+typ, data = m.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nx\r\n")
+assert typ == "OK" and b"APPENDUID" in data[0], data
+assert m.create("Projects/2026")[0] == "OK"
+assert m.delete("Projects/2026")[0] == "OK"
+m.logout()
+
+m = imaplib.IMAP4_SSL(host, int(imaps), ssl_context=ctx)
+m.login(bob, bpw)
+typ, data = m.status("Drafts", "(MESSAGES)")
+assert typ == "OK" and b"MESSAGES 1" in data[0], data
+m.logout()
+print("imap ok")
+`
+
+// TestDevModeIMAP checks the IMAP listeners of dev mode end to end with
+// Python's smtplib and imaplib, against the real binary.
+func TestDevModeIMAP(t *testing.T) {
+	py := pythonOrSkip(t)
+	dir := filepath.Join(t.TempDir(), "dev")
+	s := startDev(t, dir, loopbackIP(t))
+	for _, p := range []string{"submission", "imap", "imaps"} {
+		if s.info.Ports[p] == 0 {
+			t.Fatalf("dev.json has no %s port: %v", p, s.info.Ports)
+		}
+	}
+	alice, bob := s.info.Accounts[0], s.info.Accounts[1]
+	out, err := exec.Command(py, "-c", imapScript, s.info.Host,
+		itoa(s.info.Ports["submission"]), itoa(s.info.Ports["imap"]), itoa(s.info.Ports["imaps"]),
+		s.info.CAFile, alice.Address, alice.Password, bob.Address, bob.Password).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s\nserver output:\n%s", err, out, s.out)
+	}
+	if !strings.Contains(string(out), "imap ok") {
+		t.Fatalf("script output:\n%s", out)
+	}
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+}
