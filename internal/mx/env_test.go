@@ -40,8 +40,9 @@ type env struct {
 }
 
 type envOpts struct {
-	wrap func(store.Store) store.Store // wraps the store the policy sees
-	smtp smtpserver.Options
+	wrap   func(store.Store) store.Store // wraps the store the policy sees
+	smtp   smtpserver.Options
+	checks *Checks
 }
 
 func newEnv(t testing.TB, eo envOpts) *env {
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	if eo.wrap != nil {
 		policyStore = eo.wrap(st)
 	}
-	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }})
+	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }, Checks: eo.checks})
 	srvTLS, cliTLS := certstest.SelfSigned(t, "mx.example.test")
 	e.cliTLS = cliTLS
 	e.caFile = filepath.Join(t.TempDir(), "ca.pem")
@@ -110,10 +111,13 @@ func newEnv(t testing.TB, eo envOpts) *env {
 }
 
 // inbox returns the bodies in an account's INBOX, in UID order.
-func (e *env) inbox(addr string) []string {
+func (e *env) inbox(addr string) []string { return e.mailbox(addr, store.Inbox) }
+
+// mailbox returns the bodies in one of an account's mailboxes.
+func (e *env) mailbox(addr, name string) []string {
 	e.t.Helper()
 	ctx := context.Background()
-	mb, err := e.st.Mailbox(ctx, e.accts[addr].ID, store.Inbox)
+	mb, err := e.st.Mailbox(ctx, e.accts[addr].ID, name)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -51,6 +51,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for the Received header's date. Nil means time.Now.
 	Now func() time.Time
+	// Checks configure SPF, DKIM, DMARC, iprev and DNSBL checks (checks.go);
+	// nil turns them off.
+	Checks *Checks
 }
 
 // Backend is the MX policy; it implements smtpserver.Backend.
@@ -105,11 +108,16 @@ type session struct {
 	targets []store.Target
 
 	trace []byte // scratch for the trace headers, reused
+
+	cc connChecks // client checks (checks.go)
 }
 
 func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
 	s.reset()
 	s.txID, s.utf8 = opts.TxID, opts.UTF8
+	if err := s.mailChecks(ctx); err != nil {
+		return err
+	}
 	if from == "" {
 		s.from = ""
 		return nil
@@ -168,11 +176,19 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 		return replyNoRecipients
 	}
 	now := s.b.now()
-	s.trace = s.appendTrace(s.trace[:0], msg, now)
-	_, err := s.b.opts.Store.Deliver(ctx, store.Delivery{
-		Body:         msg.WithTrace(s.trace),
+	body, authResults, targets, err := s.applyChecks(ctx, msg)
+	if err != nil {
+		return err
+	}
+	s.trace = s.appendTrace(s.trace[:0], msg, now, authResults)
+	full := msg.WithTrace(s.trace)
+	if body != nil { // the checks removed header fields: a copy
+		full = append(append(make([]byte, 0, len(s.trace)+len(body)), s.trace...), body...)
+	}
+	_, err = s.b.opts.Store.Deliver(ctx, store.Delivery{
+		Body:         full,
 		InternalDate: now,
-		Targets:      s.targets,
+		Targets:      targets,
 	})
 	if err != nil {
 		s.b.log.Error("mx: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)

@@ -11,8 +11,12 @@ import (
 // written by package received) for msg to b. "for" only names the
 // recipient when there is exactly one, so that a message does not tell
 // each recipient who else got it.
-func (s *session) appendTrace(b []byte, msg *smtpserver.Message, now time.Time) []byte {
+//
+// fields (Authentication-Results, possibly X-Posthorn-DNSBL) go between the
+// two: Return-Path stays first, our verdicts above our Received field.
+func (s *session) appendTrace(b []byte, msg *smtpserver.Message, now time.Time, fields []byte) []byte {
 	b = received.AppendReturnPath(b, s.from)
+	b = append(b, fields...)
 	hop := received.Hop{Helo: msg.Helo, With: received.With(s.utf8, s.ci.TLS != nil, false), ID: msg.TxID}
 	if len(s.rcpts) == 1 {
 		hop.For = s.rcpts[0]

@@ -1,0 +1,305 @@
+package mx
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/dns"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
+)
+
+// checkWorld is the test's own DNS: senders with SPF, DKIM and DMARC
+// records, and a blocklist.
+type checkWorld struct {
+	dns    *dnstest.Server
+	signer *dkim.Signer
+	rsaPEM []byte // the RSA key of good.test, for python3-dkim
+}
+
+func newCheckWorld(t *testing.T) *checkWorld {
+	t.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []dkim.Key{
+		{Domain: "good.test", Selector: "rsa", Signer: rsaKey},
+		{Domain: "good.test", Selector: "ed", Signer: edKey},
+		{Domain: "reject.test", Selector: "s1", Signer: edKey},
+		{Domain: "other.test", Selector: "s1", Signer: edKey},
+	}
+	signer, err := dkim.NewSigner(keys, dkim.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := func(origin, records string) dnstest.Zone {
+		for _, k := range keys {
+			if k.Domain == origin {
+				rec, err := dkim.Record(k.Signer.Public())
+				if err != nil {
+					t.Fatal(err)
+				}
+				records += dkim.ZoneEntry(k.Selector, k.Domain, rec) + "\n"
+			}
+		}
+		return dnstest.Zone{Origin: origin, Records: records}
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &checkWorld{signer: signer, rsaPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}
+	w.dns = dnstest.Start(t,
+		zone("good.test", `@ TXT "v=spf1 ip4:127.0.0.0/8 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=reject"`+"\n"),
+		zone("reject.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=reject; sp=quarantine"`+"\n"+`sub TXT "v=spf1 -all"`+"\n"),
+		zone("quar.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=quarantine"`+"\n"),
+		zone("other.test", `@ TXT "v=spf1 ?all"`+"\n"),
+		zone("flaky.test", `@ TXT "v=spf1 -all"`+"\n"),
+		dnstest.Zone{Origin: "0.0.127.in-addr.arpa", Records: "1 PTR client.good.test.\n"},
+		dnstest.Zone{Origin: "client.good.test", Records: "@ A 127.0.0.1\n"},
+		dnstest.Zone{Origin: "bl.test", Records: "1.0.0.127 A 127.0.0.2\n"},
+	)
+	w.dns.SetZone(t, dnstest.Zone{Origin: "flaky.test", Records: `@ TXT "v=spf1 -all"` + "\n", ServFail: []string{"_dmarc"}})
+	return w
+}
+
+func (w *checkWorld) checks(t *testing.T) *Checks {
+	t.Helper()
+	r, err := dns.New(dns.Config{Servers: []string{w.dns.Addr()}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Checks{Resolver: r, EnforceDMARC: true, Timeout: testTimeout}
+}
+
+func (w *checkWorld) sign(t *testing.T, domain, msg string) string {
+	t.Helper()
+	h, err := w.signer.Sign(domain, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h + msg
+}
+
+func message(from string) string {
+	return "From: <" + from + ">\r\nTo: <alice@example.test>\r\nSubject: checks\r\nMessage-ID: <1@x>\r\n\r\nHello.\r\n"
+}
+
+// sendRaw runs one transaction and returns the reply to the end of data.
+func sendRaw(e *env, mailFrom, body string) string {
+	c := e.dialRaw()
+	c.send("EHLO client.good.test\r\n")
+	c.expect("250 ")
+	c.send("MAIL FROM:<" + mailFrom + ">\r\n")
+	c.expect("250 ")
+	c.send("RCPT TO:<alice@example.test>\r\n")
+	c.expect("250 ")
+	c.send("DATA\r\n")
+	c.expect("354 ")
+	c.send(body + ".\r\n")
+	line := c.expect("")
+	c.send("QUIT\r\n")
+	return line
+}
+
+// authResults returns the Authentication-Results field of a stored
+// message, unfolded.
+func authResults(t *testing.T, stored string) string {
+	t.Helper()
+	i := strings.Index(stored, "Authentication-Results: mx.example.test;")
+	if i < 0 {
+		t.Fatalf("no Authentication-Results in\n%s", stored)
+	}
+	end := strings.Index(stored[i:], "\r\nReceived: ")
+	return strings.ReplaceAll(stored[i:i+end], "\r\n\t", " ")
+}
+
+func TestChecksVerdicts(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	e := newEnv(t, envOpts{checks: w.checks(t)})
+	for _, tc := range []struct {
+		name     string
+		mailFrom string
+		body     string
+		reply    string   // prefix of the reply to the end of data
+		mailbox  string   // where it lands; "" nowhere
+		ar       []string // parts the Authentication-Results field must have
+	}{
+		{"SPF and DKIM pass (RSA and Ed25519)", "bounce@good.test", w.sign(t, "good.test", message("a@good.test")), "250 ", "INBOX",
+			[]string{"iprev=pass policy.iprev=127.0.0.1", "spf=pass smtp.mailfrom=bounce@good.test", "spf=none smtp.helo=client.good.test",
+				"dkim=pass header.d=good.test header.i=@good.test header.s=rsa", "dkim=pass header.d=good.test header.i=@good.test header.s=ed", "dmarc=pass header.from=good.test"}},
+		{"DMARC reject", "x@reject.test", message("x@reject.test"), "550 5.7.1 ", "",
+			nil},
+		{"aligned DKIM rescues SPF fail", "x@reject.test", w.sign(t, "reject.test", message("x@reject.test")), "250 ", "INBOX",
+			[]string{"spf=fail smtp.mailfrom=x@reject.test", "dkim=pass header.d=reject.test", "dmarc=pass header.from=reject.test"}},
+		{"tampered body fails", "x@reject.test", strings.Replace(w.sign(t, "reject.test", message("x@reject.test")), "Hello.", "Hullo.", 1), "550 5.7.1 ", "", nil},
+		{"unaligned DKIM does not rescue", "x@reject.test", w.sign(t, "other.test", message("x@reject.test")), "550 5.7.1 ", "", nil},
+		{"quarantine", "x@quar.test", message("x@quar.test"), "250 ", "Junk",
+			[]string{"spf=fail smtp.mailfrom=x@quar.test", "dkim=none", "dmarc=fail header.from=quar.test"}},
+		{"subdomain policy sp", "x@sub.reject.test", message("x@sub.reject.test"), "250 ", "Junk",
+			[]string{"spf=fail smtp.mailfrom=x@sub.reject.test", "dmarc=fail header.from=sub.reject.test"}},
+		{"DMARC temperror accepted", "x@flaky.test", message("x@flaky.test"), "250 ", "INBOX",
+			[]string{"spf=fail smtp.mailfrom=x@flaky.test", "dmarc=temperror header.from=flaky.test"}},
+		{"no policy", "x@other.test", message("x@nowhere.test"), "250 ", "INBOX",
+			[]string{"spf=neutral smtp.mailfrom=x@other.test", "dmarc=none header.from=nowhere.test"}},
+		// The null sender's identity is postmaster@HELO (no SPF here), so
+		// an unsigned From: good.test fails its p=reject.
+		{"null sender: HELO identity", "", message("x@good.test"), "550 5.7.1 ", "", nil},
+		{"null sender with aligned DKIM", "", w.sign(t, "good.test", message("x@good.test")), "250 ", "INBOX",
+			[]string{"spf=none smtp.mailfrom=postmaster@client.good.test", "dkim=pass header.d=good.test", "dmarc=pass header.from=good.test"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := map[string]int{"INBOX": len(e.mailbox("alice@example.test", "INBOX")), "Junk": len(e.mailbox("alice@example.test", "Junk"))}
+			reply := sendRaw(e, tc.mailFrom, tc.body)
+			if !strings.HasPrefix(reply, tc.reply) {
+				t.Fatalf("reply %q, want %q", reply, tc.reply)
+			}
+			for _, mb := range []string{"INBOX", "Junk"} {
+				got := e.mailbox("alice@example.test", mb)
+				want := before[mb]
+				if mb == tc.mailbox {
+					want++
+				}
+				if len(got) != want {
+					t.Fatalf("%s has %d messages, want %d", mb, len(got), want)
+				}
+				if mb == tc.mailbox {
+					ar := authResults(t, got[len(got)-1])
+					for _, part := range tc.ar {
+						if !strings.Contains(ar, part) {
+							t.Errorf("Authentication-Results lacks %q:\n%s", part, ar)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestForgedAuthResultsRemoved: a field claiming our authserv-id is gone,
+// one of another server stays, ours comes first after Return-Path.
+func TestForgedAuthResultsRemoved(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	e := newEnv(t, envOpts{checks: w.checks(t)})
+	body := "Authentication-Results: mx.example.test; dmarc=pass header.from=bank.test\r\n" +
+		"Authentication-Results: other.example; spf=pass\r\n" +
+		"AUTHENTICATION-RESULTS: (sneaky) MX.EXAMPLE.TEST;\r\n dkim=pass\r\n" + message("x@other.test")
+	if reply := sendRaw(e, "x@other.test", body); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("reply %q", reply)
+	}
+	got := e.inbox("alice@example.test")[0]
+	if n := strings.Count(strings.ToLower(got), "authentication-results: mx.example.test"); n != 1 {
+		t.Errorf("%d fields with our id:\n%s", n, got)
+	}
+	if strings.Contains(got, "bank.test") || strings.Contains(got, "sneaky") {
+		t.Errorf("forged field kept:\n%s", got)
+	}
+	if !strings.Contains(got, "Authentication-Results: other.example; spf=pass\r\n") {
+		t.Errorf("other server's field removed:\n%s", got)
+	}
+	if !strings.HasPrefix(got, "Return-Path: <x@other.test>\r\nAuthentication-Results: mx.example.test;\r\n") {
+		t.Errorf("stored message starts\n%s", got[:200])
+	}
+}
+
+func TestDNSBL(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	t.Run("reject", func(t *testing.T) {
+		c := w.checks(t)
+		c.DNSBL, c.DNSBLReject = []string{"clean.test", "bl.test"}, true
+		e := newEnv(t, envOpts{checks: c})
+		r := e.dialRaw()
+		r.send("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\n")
+		r.expect("250 ")
+		r.expect("554 5.7.1 ")
+	})
+	t.Run("header", func(t *testing.T) {
+		c := w.checks(t)
+		c.DNSBL = []string{"bl.test"}
+		e := newEnv(t, envOpts{checks: c})
+		if reply := sendRaw(e, "bounce@good.test", w.sign(t, "good.test", message("a@good.test"))); !strings.HasPrefix(reply, "250 ") {
+			t.Fatalf("reply %q", reply)
+		}
+		if got := e.inbox("alice@example.test")[0]; !strings.Contains(got, "\r\nX-Posthorn-DNSBL: bl.test\r\n") {
+			t.Errorf("no DNSBL header:\n%s", got)
+		}
+	})
+}
+
+// TestTrustedNetwork: a trusted client is not looked up (no queries) and
+// its mail says "none".
+func TestTrustedNetwork(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	c := w.checks(t)
+	c.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	e := newEnv(t, envOpts{checks: c})
+	if reply := sendRaw(e, "x@reject.test", message("x@reject.test")); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("reply %q", reply)
+	}
+	if got := e.inbox("alice@example.test")[0]; !strings.Contains(got, "Authentication-Results: mx.example.test; none\r\n") {
+		t.Errorf("stored\n%s", got)
+	}
+	if n := w.dns.Queries("_dmarc.reject.test", "TXT"); n != 0 {
+		t.Errorf("%d DMARC queries for a trusted client", n)
+	}
+}
+
+// TestPythonSigned: a message signed by python3-dkim (dkimpy, an
+// independent implementation) verifies end to end.
+func TestPythonSigned(t *testing.T) {
+	t.Parallel()
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import dkim").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 with the dkim module (Debian python3-dkim) is missing and CI=true")
+		}
+		t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
+	}
+	w := newCheckWorld(t)
+	e := newEnv(t, envOpts{checks: w.checks(t)})
+	dir := t.TempDir()
+	msgFile, keyFile := filepath.Join(dir, "msg"), filepath.Join(dir, "key")
+	os.WriteFile(msgFile, []byte(message("a@good.test")), 0o600)
+	os.WriteFile(keyFile, w.rsaPEM, 0o600)
+	out, err := exec.Command(py, "-c", `
+import dkim, sys
+msg = open(sys.argv[1], 'rb').read()
+sig = dkim.sign(msg, b'rsa', b'good.test', open(sys.argv[2], 'rb').read(), include_headers=[b'from', b'to', b'subject'])
+sys.stdout.buffer.write(sig + msg)
+`, msgFile, keyFile).Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	if reply := sendRaw(e, "bounce@good.test", string(out)); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("reply %q", reply)
+	}
+	ar := authResults(t, e.inbox("alice@example.test")[0])
+	if !strings.Contains(ar, "dkim=pass header.d=good.test") || !strings.Contains(ar, "dmarc=pass") {
+		t.Errorf("Authentication-Results: %s", ar)
+	}
+}
