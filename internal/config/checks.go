@@ -8,6 +8,27 @@ import (
 	"strings"
 )
 
+// checks validates [checks].
+func (v *validator) checks(c Checks) {
+	const p = "checks."
+	v.prefixes(p+"trusted_networks", c.TrustedNetworks)
+	v.prefixes(p+"trusted_forwarders", c.TrustedForwarders)
+	for i, d := range c.QuarantineInsteadOfReject {
+		if err := checkFQDN(d); err != nil {
+			v.add(fmt.Sprintf("%squarantine_instead_of_reject[%d]", p, i), fmt.Sprintf("%q: %v", d, err), `write a domain name such as "example.com"`)
+		}
+	}
+	for i, z := range c.DNSBL {
+		if err := checkFQDN(z); err != nil {
+			v.add(fmt.Sprintf("%sdnsbl[%d]", p, i), fmt.Sprintf("%q: %v", z, err), `write a blocklist zone such as "zen.spamhaus.org"`)
+		}
+	}
+	if c.DNSBLAction != "reject" && c.DNSBLAction != "header" {
+		v.add(p+"dnsbl_action", fmt.Sprintf("%q: unknown action", c.DNSBLAction), `use "reject" or "header"`)
+	}
+	v.duration(p+"timeout", c.Timeout, false)
+}
+
 // prefixes checks a list of networks ("192.0.2.0/24", "2001:db8::/32") or
 // single addresses.
 func (v *validator) prefixes(key string, list []string) {

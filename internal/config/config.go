@@ -57,6 +57,11 @@ type Config struct {
 	// submissions).
 	Submission Submission `toml:"submission"`
 
+	// Checks on mail received from other servers (role smtp): SPF, DKIM,
+	// DMARC and ARC, recorded in an Authentication-Results header, and
+	// DNS blocklists.
+	Checks Checks `toml:"checks"`
+
 	// The DNS resolvers every lookup goes through (receiving checks,
 	// outbound delivery), with a cache.
 	DNS DNS `toml:"dns"`
@@ -302,6 +307,48 @@ type Submission struct {
 	HideClientIP bool `toml:"hide_client_ip"`
 }
 
+// Checks are the verifications of mail received on role smtp.
+type Checks struct {
+	// Run SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489) and ARC (RFC
+	// 8617) on every received message and prepend an
+	// Authentication-Results header (RFC 8601) naming this server's
+	// hostname; one claiming that name already is removed first.
+	Enabled bool `toml:"enabled"`
+
+	// Apply the sender domain's DMARC policy: "reject" refuses the message
+	// with 550 5.7.1 at the end of DATA, "quarantine" files it in the
+	// recipient's Junk folder. false only records the verdict.
+	EnforceDMARC bool `toml:"enforce_dmarc"`
+
+	// Client networks whose mail is not checked (no SPF, DKIM, DMARC or
+	// blocklist lookups; the Authentication-Results header says "none"):
+	// a relay or filter of your own in front of this server.
+	TrustedNetworks []string `toml:"trusted_networks"`
+
+	// Client networks (mailing lists, forwarders you trust) whose mail is
+	// never rejected or quarantined by DMARC; the verdict is still
+	// recorded.
+	TrustedForwarders []string `toml:"trusted_forwarders"`
+
+	// Sender domains (the From: header's domain, or its organizational
+	// domain) whose DMARC reject policy is applied as quarantine: their
+	// failing mail goes to Junk instead of being refused.
+	QuarantineInsteadOfReject []string `toml:"quarantine_instead_of_reject"`
+
+	// DNS blocklist zones the client's IP address is looked up in, such as
+	// "zen.spamhaus.org" (RFC 5782). Empty: none.
+	DNSBL []string `toml:"dnsbl"`
+
+	// What a blocklist listing does: "reject" refuses the client's MAIL
+	// command with 554 5.7.1; "header" only records the zones that list
+	// it in an X-Posthorn-DNSBL header.
+	DNSBLAction string `toml:"dnsbl_action"`
+
+	// Longest a message's checks may wait for DNS in total; what is not
+	// answered by then counts as a temporary error (temperror).
+	Timeout Duration `toml:"timeout"`
+}
+
 // DNS configures the resolvers.
 type DNS struct {
 	// Recursive resolvers to ask, as "host:port" or "host" (port 53),
@@ -376,6 +423,16 @@ func Default() *Config {
 			MaxFailuresPerAccount: 10,
 			LockoutWindow:         NewDuration(15 * time.Minute),
 			LoginCache:            NewDuration(15 * time.Minute),
+		},
+		Checks: Checks{
+			Enabled:                   true,
+			EnforceDMARC:              true,
+			TrustedNetworks:           []string{"127.0.0.0/8", "::1/128"},
+			TrustedForwarders:         []string{},
+			QuarantineInsteadOfReject: []string{},
+			DNSBL:                     []string{},
+			DNSBLAction:               "reject",
+			Timeout:                   NewDuration(20 * time.Second),
 		},
 		DNS: DNS{Servers: []string{}, Timeout: NewDuration(5 * time.Second), CacheSize: 4096},
 		Log: Log{Level: "info", Format: "text"},

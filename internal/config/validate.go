@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	v.pop3Limits(c.Limits.POP3)
 	v.imapLimits(c.Limits.IMAP)
 	v.auth(c.Auth)
+	v.checks(c.Checks)
 	v.dns(c.DNS)
 	v.log(c.Log)
 	return v.errs.err()

@@ -28,6 +28,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			Hostname:            d.cfg.Hostname,
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			Logger:              d.log,
+			Checks:              d.mxChecks(),
 		})
 		srv := smtpserver.New(d.smtpOptions(lc.Role, tlsConfig), backend)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil

@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/dns"
+	"github.com/posthorn/posthorn/internal/mx"
 )
 
 // newResolver builds the one DNS client every part of the daemon shares
@@ -24,4 +26,30 @@ func newResolver(c config.DNS) (*dns.Client, error) {
 		cacheSize = -1 // dns.Config: negative disables
 	}
 	return dns.New(dns.Config{Servers: servers, TrustAD: c.TrustAD, Timeout: c.Timeout.D(), CacheSize: cacheSize})
+}
+
+// mxChecks builds the receiving checks of [checks]; nil when disabled.
+func (d *Daemon) mxChecks() *mx.Checks {
+	c := d.cfg.Checks
+	if !c.Enabled {
+		return nil
+	}
+	return &mx.Checks{
+		Resolver:                  d.resolver,
+		EnforceDMARC:              c.EnforceDMARC,
+		TrustedNetworks:           config.Prefixes(c.TrustedNetworks),
+		TrustedForwarders:         config.Prefixes(c.TrustedForwarders),
+		QuarantineInsteadOfReject: lower(c.QuarantineInsteadOfReject),
+		DNSBL:                     c.DNSBL,
+		DNSBLReject:               c.DNSBLAction == "reject",
+		Timeout:                   c.Timeout.D(),
+	}
+}
+
+func lower(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strings.ToLower(strings.TrimSuffix(s, "."))
+	}
+	return out
 }
