@@ -31,6 +31,9 @@ var (
 	ErrUnknownDomain  = errors.New("domain is not served here")
 	ErrInvalid        = errors.New("invalid argument")
 	ErrClosed         = errors.New("store is closed")
+	// ErrOverQuota: the write would take an account's Usage beyond its
+	// QuotaBytes (IMAP [OVERQUOTA], SMTP 452 4.2.2).
+	ErrOverQuota = errors.New("over quota")
 )
 
 // Store is the whole storage contract.
@@ -68,6 +71,10 @@ type Directory interface {
 	// SetMaySendAsDomain grants or revokes an account's right to submit
 	// mail from any address of its domain (Account.MaySendAsDomain).
 	SetMaySendAsDomain(ctx context.Context, address string, allow bool) error
+	// SetQuota sets an account's storage quota in bytes (RFC 9208
+	// STORAGE); 0 means unlimited, negative is ErrInvalid. Lowering it
+	// below the current Usage removes nothing: only further growth fails.
+	SetQuota(ctx context.Context, address string, bytes int64) error
 
 	// AddAppPassword gives an account an extra named password, for one
 	// device or application, usable wherever the account password is and
@@ -109,31 +116,118 @@ type Mail interface {
 	// into one commit by the backend; each still returns only after its
 	// message is durable. The backend does not keep d.Body after Deliver
 	// returns: callers reuse the buffer.
+	//
+	// Quota: when a target account has a quota (Account.QuotaBytes > 0)
+	// and its Usage plus the body size of every target in that account
+	// would exceed it, Deliver stores nothing for any target and fails
+	// with an error wrapping ErrOverQuota.
+	//
+	// The message's IMAP structure (MessageStructure) is computed before
+	// the write and stored with the body.
 	Deliver(ctx context.Context, d Delivery) ([]Message, error)
-	// Append stores a message in one mailbox (IMAP APPEND).
+	// Append stores a message in one mailbox (IMAP APPEND). Like Deliver,
+	// it fails with ErrOverQuota (wrapped) when the account's Usage plus
+	// len(body) would exceed its quota, and it stores the structure.
 	Append(ctx context.Context, mailboxID int64, opts AppendOptions, body []byte) (Message, error)
-	// Messages lists a mailbox's messages in UID order.
+	// Messages lists a mailbox's messages in UID order. It is
+	// MessagesFrom(ctx, mailboxID, 1).
 	Messages(ctx context.Context, mailboxID int64) ([]Message, error)
-	// MessageBody returns the exact bytes stored for a message.
+	// MessagesFrom lists the messages with UID >= fromUID in UID order
+	// (fromUID 0 counts as 1), from one consistent snapshot. An IMAP
+	// session that knows the mailbox up to UID n re-syncs with n+1.
+	// Message.Flags slices may be shared between messages of the result
+	// (and with later results): callers must not modify them. An unknown
+	// mailbox is ErrNotFound; no matching message is a nil slice.
+	MessagesFrom(ctx context.Context, mailboxID int64, fromUID uint32) ([]Message, error)
+	// MessageBody returns the exact bytes stored for a message. The slice
+	// is the caller's (not shared, not reused by the store).
 	MessageBody(ctx context.Context, messageID int64) ([]byte, error)
-	// UpdateFlags changes flags of the messages with the given UIDs. With
-	// unchangedSince > 0 (CONDSTORE), messages whose MODSEQ is greater are
-	// not changed and are returned in failed. Updated messages get a new
-	// MODSEQ and a change-log entry.
+	// ForEachBody calls fn for the messages of a mailbox with the given
+	// UIDs (nil: every message) in UID order, with each body, from one
+	// consistent snapshot. UIDs that do not exist are skipped; an empty
+	// non-nil uids calls fn never. body is only valid during the call (the
+	// store may reuse it): copy what must outlive fn. An error from fn
+	// stops the walk and is returned as is; so is ctx's error. An unknown
+	// mailbox is ErrNotFound. Meant for SEARCH BODY/TEXT over whole
+	// mailboxes: one query, no per-message round trip.
+	ForEachBody(ctx context.Context, mailboxID int64, uids []uint32, fn func(m Message, body []byte) error) error
+	// MessageStructure returns message.Marshal(message.Parse(body)) for
+	// the message's body (package internal/message: part tree with
+	// offsets, ENVELOPE, BODYSTRUCTURE), computed once when the body was
+	// first stored and shared by every copy of it. A body stored before
+	// the structure was kept is parsed on first request and the result
+	// saved. Unmarshal it with message.Unmarshal. The slice is the
+	// caller's. Unknown message: ErrNotFound.
+	MessageStructure(ctx context.Context, messageID int64) ([]byte, error)
+	// UpdateFlags changes flags of the messages with the given UIDs
+	// (UIDs that do not exist are ignored). With unchangedSince > 0
+	// (CONDSTORE STORE (UNCHANGEDSINCE n)), messages whose MODSEQ is
+	// greater are not changed and are returned in failed, in UID order;
+	// 0 means no check, and UnchangedSinceZero expresses UNCHANGEDSINCE 0
+	// (every message fails, since every MODSEQ is at least 1). Messages
+	// whose flags change get one new MODSEQ shared by the whole call and a
+	// change-log entry; messages whose flags stay as they were keep their
+	// MODSEQ. updated lists both kinds in UID order with their flags after
+	// the call.
 	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (updated []Message, failed []uint32, err error)
 	// Expunge removes the messages with the given UIDs that carry \Deleted;
 	// with uids == nil it removes every message carrying \Deleted. It
 	// returns the UIDs removed, in order, and records them in the change log.
 	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error)
 	// Copy copies messages to another mailbox of the same account and
-	// returns the new UIDs in the order of the source UIDs found.
+	// returns the new UIDs in the order of the source UIDs found (UID
+	// order; UIDs that do not exist are skipped). The copies share the
+	// body and its structure. The destination's messages all take one new
+	// MODSEQ. Fails with ErrOverQuota (wrapped) when the copies would take
+	// the account beyond its quota.
 	Copy(ctx context.Context, fromMailboxID int64, uids []uint32, toMailboxID int64) (src, dst []uint32, err error)
-	// Move is Copy followed by expunging the source messages, atomically.
+	// Move is Copy followed by expunging the source messages, atomically
+	// (never checked against the quota: usage does not grow).
 	Move(ctx context.Context, fromMailboxID int64, uids []uint32, toMailboxID int64) (src, dst []uint32, err error)
 	// Changes returns the change-log entries of a mailbox with a MODSEQ
-	// greater than since, in MODSEQ order.
+	// greater than since, in MODSEQ order (then UID order). The log keeps
+	// the latest entry per UID: an expunge replaces the UID's flag entry,
+	// and a later flag change replaces an earlier one. This answers
+	// QRESYNC (VANISHED (EARLIER) = the ChangeExpunge UIDs; FETCH of flags
+	// changed since = the ChangeFlags entries) and CONDSTORE's
+	// CHANGEDSINCE. Messages delivered, appended, copied or moved in after
+	// since are not in the log: list them with MessagesFrom and compare
+	// Message.ModSeq.
 	Changes(ctx context.Context, mailboxID int64, since uint64) ([]Change, error)
+
+	// Usage is the sum of the sizes of an account's messages, every copy
+	// counting (RFC 9208 STORAGE usage), kept as a running count rather
+	// than summed at each call. Unknown account: ErrNotFound.
+	Usage(ctx context.Context, accountID int64) (int64, error)
+
+	// Watch returns a channel that receives after every committed change
+	// to the mailbox: a message delivered, appended, copied or moved in,
+	// flags changed, messages expunged or moved out, the mailbox renamed
+	// (also as the child of a renamed parent) or deleted (or its account
+	// removed). The notification is sent only after the change is durable
+	// and visible to every read, so a woken watcher reading the mailbox
+	// (MessagesFrom, Changes, MailboxStatus) sees it. The channel has a
+	// buffer of one and sends never block: several changes while nobody
+	// reads coalesce into one wake-up, so watchers re-read the state
+	// rather than count notifications. A watch on a mailbox that does not
+	// exist is allowed and never fires until such an id exists. cancel
+	// stops the watch and may be called more than once; the channel is
+	// never closed. Changes made by another process writing the same data
+	// (a CLI beside the server) are not seen by a backend that has no
+	// cross-process signal (SQLite); a PostgreSQL backend feeds the same
+	// hub (see Notifier) from LISTEN/NOTIFY, so all its nodes see every
+	// change.
+	Watch(mailboxID int64) (changed <-chan struct{}, cancel func())
+	// WatchAccount is Watch for every mailbox of an account, plus mailbox
+	// creation and subscription changes (for LIST-STATUS and NOTIFY-like
+	// uses).
+	WatchAccount(accountID int64) (changed <-chan struct{}, cancel func())
 }
+
+// UnchangedSinceZero passed as UpdateFlags' unchangedSince means
+// UNCHANGEDSINCE 0 (RFC 7162 §3.1.3): every message fails the check. (0
+// itself means "no check"; MODSEQ values never reach 2^63.)
+const UnchangedSinceZero = ^uint64(0)
 
 // Domain is a mail domain served here.
 type Domain struct {
@@ -150,6 +244,9 @@ type Account struct {
 	// MaySendAsDomain lets the account submit mail from any address of
 	// its domain, not only its own and the aliases pointing to it.
 	MaySendAsDomain bool
+	// QuotaBytes is the storage quota (RFC 9208 STORAGE, in bytes, Usage
+	// counts against it); 0 means unlimited.
+	QuotaBytes int64
 }
 
 // Credentials are what is stored to check a password: an argon2id hash (PHC
@@ -246,7 +343,7 @@ type Message struct {
 	MailboxID    int64
 	UID          uint32
 	ModSeq       uint64
-	Flags        []string // system flags (`\Seen`, ...) and keywords, sorted
+	Flags        []string // system flags (`\Seen`, ...) and keywords, sorted; read-only (may be shared)
 	InternalDate time.Time
 	Size         int64
 }

@@ -163,17 +163,29 @@ func (s *Store) SetCredentials(ctx context.Context, address string, cred store.C
 // trigger.
 func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	return s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(`DELETE FROM accounts WHERE address = ?`, address)
-		return mustAffect(res, err, "account "+address)
+		var id int64
+		if err := w.queryRow(`SELECT id FROM accounts WHERE address = ?`, address).Scan(&id); err != nil {
+			return notFound(err, "account "+address)
+		}
+		rows, err := w.query(`SELECT id FROM mailboxes WHERE account_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if err := touchReturned(w, id, rows); err != nil {
+			return err
+		}
+		w.touch(id, 0)
+		_, err = w.exec(`DELETE FROM accounts WHERE id = ?`, id)
+		return err
 	})
 }
 
-const accountColumns = `a.id, a.address, d.name, a.created, a.may_send_as_domain`
+const accountColumns = `a.id, a.address, d.name, a.created, a.may_send_as_domain, a.quota_bytes`
 
 func scanAccount(r rowScanner, extra ...any) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := r.Scan(append([]any{&a.ID, &a.Address, &a.Domain, &created, &a.MaySendAsDomain}, extra...)...)
+	err := r.Scan(append([]any{&a.ID, &a.Address, &a.Domain, &created, &a.MaySendAsDomain, &a.QuotaBytes}, extra...)...)
 	a.Created = fromMicro(created)
 	return a, err
 }

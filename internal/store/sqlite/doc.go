@@ -17,17 +17,21 @@
 //	               repeats, never runs behind the clock)
 //	domains        mail domains served here
 //	accounts       address (unique), domain, argon2id hash, SCRAM keys,
-//	               may_send_as_domain (submission sender rights)
+//	               may_send_as_domain (submission sender rights),
+//	               quota_bytes (RFC 9208 STORAGE; 0 = unlimited)
 //	aliases        address or "@domain" (catch-all), domain
 //	alias_targets  ordered account addresses of an alias (not foreign keys)
 //	mailboxes      account, name (unique per account), special use,
-//	               UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, subscribed
+//	               UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, subscribed, size
+//	               (bytes of its messages, kept by triggers; quota usage
+//	               is the sum over the account's mailboxes)
 //	messages       id (AUTOINCREMENT: never reused), mailbox, UID (unique
 //	               per mailbox), MODSEQ, system flags as bits, keywords,
 //	               internal date (µs), size, body blob
-//	blobs          message bodies; one row shared by every message made
-//	               from one delivery or copy, deleted by a trigger when its
-//	               last message goes
+//	blobs          message bodies and their IMAP structure
+//	               (message.Marshal, computed before the write); one row
+//	               shared by every message made from one delivery or copy,
+//	               deleted by a trigger when its last message goes
 //	changes        per mailbox and UID, the latest flag change or the
 //	               expunge with its MODSEQ
 //	app_passwords  per account and name, an argon2id hash (revocable

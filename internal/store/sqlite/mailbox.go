@@ -117,6 +117,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string,
 			return err
 		}
 		mb, err = createMailbox(w, accountID, name, use, false)
+		w.touch(accountID, 0)
 		return err
 	})
 	return mb, err
@@ -169,9 +170,13 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			return fmt.Errorf("rename %s to %s: %w", from, to, store.ErrExists)
 		}
 		// A child colliding with an existing name fails the unique index.
-		_, err = w.exec(`UPDATE mailboxes SET name = ?3 || substr(name, length(?2) + 1)
-			WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || ?4)`,
+		rows, err := w.query(`UPDATE mailboxes SET name = ?3 || substr(name, length(?2) + 1)
+			WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || ?4)
+			RETURNING id`,
 			accountID, from, to, store.Delimiter)
+		if err == nil {
+			err = touchReturned(w, accountID, rows)
+		}
 		if isUniqueViolation(err) {
 			return fmt.Errorf("rename %s to %s: %w", from, to, store.ErrExists)
 		}
@@ -190,8 +195,13 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		return fmt.Errorf("delete INBOX: %w", store.ErrInvalid)
 	}
 	return s.write(ctx, func(w *wtx) error {
-		res, err := w.exec(`DELETE FROM mailboxes WHERE account_id = ? AND name = ?`, accountID, name)
-		return mustAffect(res, err, "mailbox "+name)
+		var id int64
+		err := w.queryRow(`DELETE FROM mailboxes WHERE account_id = ? AND name = ? RETURNING id`, accountID, name).Scan(&id)
+		if err != nil {
+			return notFound(err, "mailbox "+name)
+		}
+		w.touch(accountID, id)
+		return nil
 	})
 }
 
@@ -203,8 +213,23 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	}
 	return s.write(ctx, func(w *wtx) error {
 		res, err := w.exec(`UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?`, subscribed, accountID, name)
+		w.touch(accountID, 0)
 		return mustAffect(res, err, "mailbox "+name)
 	})
+}
+
+// touchReturned records every mailbox id rows return as touched, and
+// closes rows.
+func touchReturned(w *wtx, accountID int64, rows *sql.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		w.touch(accountID, id)
+	}
+	return rows.Err()
 }
 
 // MailboxStatus implements store.Mail. One statement, so the counters

@@ -14,7 +14,7 @@ import (
 // Writer statements of the delivery path, kept as constants so the
 // prepared-statement cache hits.
 const (
-	sqlInsertBlob = `INSERT INTO blobs (data) VALUES (?)`
+	sqlInsertBlob = `INSERT INTO blobs (data, structure) VALUES (?, ?)`
 	// Takes the next UID and MODSEQ of the named mailbox of an account,
 	// falling back to INBOX when it does not exist.
 	sqlNextUIDByName = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
@@ -22,7 +22,7 @@ const (
 			ORDER BY name = 'INBOX' LIMIT 1)
 		RETURNING id, uidnext - 1, highestmodseq`
 	sqlNextUID = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1
-		WHERE id = ? RETURNING uidnext - 1, highestmodseq`
+		WHERE id = ? RETURNING account_id, uidnext - 1, highestmodseq`
 	sqlInsertMessage = `INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internal_date, size, blob_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -63,9 +63,20 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 	}
 	date := internalDate(d.InternalDate)
 	body := nonNil(d.Body)
+	structure := computeStructure(body)
+	// Quota: what each account would grow by.
+	growth := map[int64]int64{}
+	for _, t := range targets {
+		growth[t.accountID] += int64(len(body))
+	}
 	out := make([]store.Message, len(targets))
 	err := s.write(ctx, func(w *wtx) error {
-		blobID, err := w.insert(sqlInsertBlob, body)
+		for acct, n := range growth {
+			if err := checkQuota(w, acct, n); err != nil {
+				return fmt.Errorf("deliver: %w", err)
+			}
+		}
+		blobID, err := w.insert(sqlInsertBlob, body, structure)
 		if err != nil {
 			return err
 		}
@@ -80,6 +91,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 			if err != nil {
 				return err
 			}
+			w.touch(t.accountID, m.MailboxID)
 			out[i] = m
 		}
 		return nil
@@ -98,17 +110,23 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, opts store.AppendOp
 	}
 	date := internalDate(opts.InternalDate)
 	body = nonNil(body)
+	structure := computeStructure(body)
 	m := store.Message{MailboxID: mailboxID, Flags: fl.list(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
 	err = s.write(ctx, func(w *wtx) error {
-		err := w.queryRow(sqlNextUID, mailboxID).Scan(&m.UID, &m.ModSeq)
+		var acct int64
+		err := w.queryRow(sqlNextUID, mailboxID).Scan(&acct, &m.UID, &m.ModSeq)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("append: mailbox %d", mailboxID))
 		}
-		blobID, err := w.insert(sqlInsertBlob, body)
+		if err := checkQuota(w, acct, m.Size); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+		blobID, err := w.insert(sqlInsertBlob, body, structure)
 		if err != nil {
 			return err
 		}
 		m.ID, err = w.insert(sqlInsertMessage, mailboxID, m.UID, m.ModSeq, fl.sys, fl.keywordText(), date.UnixMicro(), m.Size, blobID)
+		w.touch(acct, mailboxID)
 		return err
 	})
 	if err != nil {
@@ -140,18 +158,7 @@ func scanMessage(r rowScanner, extra ...any) (store.Message, flagSet, error) {
 
 // Messages implements store.Mail.
 func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
-	rows, err := s.query(ctx, `SELECT `+messageColumns+` FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := collect(rows, func(r *sql.Rows) (store.Message, error) {
-		m, _, err := scanMessage(r)
-		return m, err
-	})
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	return nil, s.mailboxExists(ctx, mailboxID)
+	return s.MessagesFrom(ctx, mailboxID, 1)
 }
 
 func (s *Store) mailboxExists(ctx context.Context, mailboxID int64) error {
@@ -165,12 +172,25 @@ func (s *Store) mailboxExists(ctx context.Context, mailboxID int64) error {
 	return nil
 }
 
-// MessageBody implements store.Mail.
+// MessageBody implements store.Mail. The body is copied once, out of
+// SQLite's memory: the driver (modernc.org/sqlite) returns each BLOB in a
+// fresh slice, which sql.RawBytes hands over without database/sql's own
+// copy; TestMessageBodyNotShared keeps that promise checked.
 func (s *Store) MessageBody(ctx context.Context, messageID int64) ([]byte, error) {
-	var body []byte
-	err := s.queryRow(ctx, `SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`, messageID).Scan(&body)
+	rows, err := s.query(ctx, `SELECT b.data FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.id = ?`, messageID)
 	if err != nil {
-		return nil, notFound(err, fmt.Sprintf("message %d", messageID))
+		return nil, err
 	}
-	return nonNil(body), nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("message %d: %w", messageID, store.ErrNotFound)
+	}
+	var raw sql.RawBytes
+	if err := rows.Scan(&raw); err != nil {
+		return nil, err
+	}
+	return nonNil([]byte(raw)), nil
 }

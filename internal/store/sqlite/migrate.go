@@ -160,6 +160,25 @@ ALTER TABLE queue_recipients ADD COLUMN reply TEXT NOT NULL DEFAULT '';
 	`
 ALTER TABLE queue ADD COLUMN require_tls INTEGER NOT NULL DEFAULT 0;
 `,
+	// 5: the store for IMAP: the cached message structure beside each
+	// body, account quotas, and a running byte count per mailbox (kept by
+	// triggers on messages, so every insert and delete path counts,
+	// cascaded deletes included) that quota usage sums.
+	`
+ALTER TABLE blobs ADD COLUMN structure BLOB; -- message.Marshal; NULL: not computed yet
+ALTER TABLE accounts ADD COLUMN quota_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET size = (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mailboxes.id);
+
+CREATE TRIGGER messages_size_insert AFTER INSERT ON messages
+BEGIN
+	UPDATE mailboxes SET size = size + NEW.size WHERE id = NEW.mailbox_id;
+END;
+CREATE TRIGGER messages_size_delete AFTER DELETE ON messages
+BEGIN
+	UPDATE mailboxes SET size = size - OLD.size WHERE id = OLD.mailbox_id;
+END;
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

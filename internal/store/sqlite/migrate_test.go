@@ -3,8 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/store"
 )
 
 // TestMigrateFromVersion1 opens a database written by schema version 1
@@ -47,5 +50,66 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}
 	if ms, err := s.QueuedMessages(ctx, 0); err != nil || len(ms) != 0 {
 		t.Errorf("QueuedMessages after migration = %v, %v", ms, err)
+	}
+}
+
+// TestMigrateFromVersion4 opens a database of schema version 4 with
+// messages in it: mailbox sizes are counted, so Usage and quota work, and
+// the structure of an old body is computed on first read and kept.
+func TestMigrateFromVersion4(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "Subject: old\r\nContent-Type: text/plain\r\n\r\nstored before version 5\r\n"
+	for _, q := range []string{
+		migrations[0],
+		migrations[1],
+		migrations[2],
+		migrations[3],
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (4)`,
+		`INSERT INTO domains (id, name, created) VALUES (1, 'example.org', 0)`,
+		`INSERT INTO accounts (id, address, domain_id, created, password_hash) VALUES (1, 'alice@example.org', 1, 0, 'h')`,
+		`INSERT INTO mailboxes (id, account_id, name, uidvalidity, uidnext, highestmodseq) VALUES (1, 1, 'INBOX', 7, 3, 3)`,
+		`INSERT INTO mailboxes (id, account_id, name, uidvalidity) VALUES (2, 1, 'Archive', 8)`,
+		`INSERT INTO blobs (id, data) VALUES (1, '` + body + `')`,
+		`INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, blob_id) VALUES (1, 1, 2, 0, 70, 1), (1, 2, 3, 0, 70, 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path)
+	if u, err := s.Usage(ctx, 1); err != nil || u != 140 {
+		t.Errorf("Usage after migration = %d, %v; want 140", u, err)
+	}
+	msgs, err := s.Messages(ctx, 1)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("Messages = %+v, %v", msgs, err)
+	}
+	var stored []byte
+	if err := s.rdb.QueryRow(`SELECT structure FROM blobs WHERE id = 1`).Scan(&stored); err != nil || stored != nil {
+		t.Fatalf("old blob's structure = %q, %v; want NULL", stored, err)
+	}
+	got, err := s.MessageStructure(ctx, msgs[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := computeStructure([]byte(body)); string(got) != string(want) {
+		t.Errorf("computed structure differs from message.Marshal(message.Parse(body))")
+	}
+	if err := s.rdb.QueryRow(`SELECT structure FROM blobs WHERE id = 1`).Scan(&stored); err != nil || string(stored) != string(got) {
+		t.Errorf("structure not saved: %q, %v", stored, err)
+	}
+	if err := s.SetQuota(ctx, "alice@example.org", 150); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, 2, store.AppendOptions{}, make([]byte, 11)); !errors.Is(err, store.ErrOverQuota) {
+		t.Errorf("Append beyond a quota over migrated usage: %v", err)
 	}
 }

@@ -39,13 +39,16 @@ func bumpModSeq(w *wtx, mailboxID int64) (uint64, error) {
 const sqlLogChange = `INSERT INTO changes (mailbox_id, uid, modseq, kind, flags) VALUES (?, ?, ?, ?, ?)
 	ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, kind = excluded.kind, flags = excluded.flags`
 
-// selectMessages reads the messages of a mailbox with the given UIDs, in
-// UID order, after checking that the mailbox exists.
-func selectMessages(w *wtx, mailboxID int64, uids []uint32) ([]store.Message, []flagSet, []int64, error) {
+// mailboxAccount returns the account of a mailbox, or ErrNotFound.
+func mailboxAccount(w *wtx, mailboxID int64) (int64, error) {
 	var accountID int64
-	if err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, mailboxID).Scan(&accountID); err != nil {
-		return nil, nil, nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
-	}
+	err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, mailboxID).Scan(&accountID)
+	return accountID, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+}
+
+// selectMessages reads the messages of a mailbox with the given UIDs, in
+// UID order. The caller has checked that the mailbox exists.
+func selectMessages(w *wtx, mailboxID int64, uids []uint32) ([]store.Message, []flagSet, []int64, error) {
 	rows, err := w.query(`SELECT `+messageColumns+`, blob_id FROM messages
 		WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mailboxID, jsonInts(uids))
 	if err != nil {
@@ -81,13 +84,17 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 	}
 	err = s.write(ctx, func(w *wtx) error {
 		updated, failed = nil, nil
+		acct, err := mailboxAccount(w, mailboxID)
+		if err != nil {
+			return err
+		}
 		msgs, cur, _, err := selectMessages(w, mailboxID, uids)
 		if err != nil {
 			return err
 		}
 		var modseq uint64
 		for i, m := range msgs {
-			if unchangedSince > 0 && m.ModSeq > unchangedSince {
+			if unchangedSince == store.UnchangedSinceZero || (unchangedSince > 0 && m.ModSeq > unchangedSince) {
 				failed = append(failed, m.UID)
 				continue
 			}
@@ -108,6 +115,9 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 				m.ModSeq, m.Flags = modseq, next.list()
 			}
 			updated = append(updated, m)
+		}
+		if modseq != 0 {
+			w.touch(acct, mailboxID)
 		}
 		return nil
 	})
@@ -134,12 +144,9 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 				AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`
 			args = append(args, jsonInts(uids))
 		}
-		var exists bool
-		if err := w.queryRow(`SELECT EXISTS (SELECT 1 FROM mailboxes WHERE id = ?)`, mailboxID).Scan(&exists); err != nil {
+		acct, err := mailboxAccount(w, mailboxID)
+		if err != nil {
 			return err
-		}
-		if !exists {
-			return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 		}
 		rows, err := w.query(q, args...)
 		if err != nil {
@@ -159,7 +166,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return expungeIDs(w, mailboxID, ids, removed)
+		return expungeIDs(w, acct, mailboxID, ids, removed)
 	})
 	if err != nil {
 		return nil, err
@@ -167,12 +174,13 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 	return removed, nil
 }
 
-// expungeIDs deletes messages of one mailbox under one new MODSEQ and
-// logs their UIDs.
-func expungeIDs(w *wtx, mailboxID int64, ids []int64, uids []uint32) error {
+// expungeIDs deletes messages of one mailbox of an account under one new
+// MODSEQ and logs their UIDs.
+func expungeIDs(w *wtx, accountID, mailboxID int64, ids []int64, uids []uint32) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	w.touch(accountID, mailboxID)
 	modseq, err := bumpModSeq(w, mailboxID)
 	if err != nil {
 		return err
@@ -202,13 +210,13 @@ func (s *Store) Move(ctx context.Context, fromMailboxID int64, uids []uint32, to
 func (s *Store) copy(ctx context.Context, fromID int64, uids []uint32, toID int64, move bool) (src, dst []uint32, err error) {
 	err = s.write(ctx, func(w *wtx) error {
 		src, dst = nil, nil
-		var fromAcct, toAcct int64
-		err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, fromID).Scan(&fromAcct)
+		fromAcct, err := mailboxAccount(w, fromID)
 		if err != nil {
-			return notFound(err, fmt.Sprintf("mailbox %d", fromID))
+			return err
 		}
-		if err := w.queryRow(`SELECT account_id FROM mailboxes WHERE id = ?`, toID).Scan(&toAcct); err != nil {
-			return notFound(err, fmt.Sprintf("mailbox %d", toID))
+		toAcct, err := mailboxAccount(w, toID)
+		if err != nil {
+			return err
 		}
 		if fromAcct != toAcct {
 			return fmt.Errorf("copy between accounts %d and %d: %w", fromAcct, toAcct, store.ErrInvalid)
@@ -217,6 +225,16 @@ func (s *Store) copy(ctx context.Context, fromID int64, uids []uint32, toID int6
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
+		if !move {
+			var size int64
+			for _, m := range msgs {
+				size += m.Size
+			}
+			if err := checkQuota(w, toAcct, size); err != nil {
+				return fmt.Errorf("copy: %w", err)
+			}
+		}
+		w.touch(toAcct, toID)
 		n := int64(len(msgs))
 		var first uint32
 		var modseq uint64
@@ -236,7 +254,7 @@ func (s *Store) copy(ctx context.Context, fromID int64, uids []uint32, toID int6
 			src, dst = append(src, m.UID), append(dst, uid)
 		}
 		if move {
-			return expungeIDs(w, fromID, ids, src)
+			return expungeIDs(w, fromAcct, fromID, ids, src)
 		}
 		return nil
 	})

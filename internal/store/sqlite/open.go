@@ -57,7 +57,8 @@ type Store struct {
 	closed   bool
 	isClosed atomic.Bool // closed, for readers that do not take mu
 
-	reads readStmts
+	reads  readStmts
+	notify store.Notifier // Watch and WatchAccount
 
 	commits, requests atomic.Int64 // group-commit statistics
 }

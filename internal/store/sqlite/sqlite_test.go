@@ -280,3 +280,38 @@ func TestSchemaVersion(t *testing.T) {
 		t.Error("Open of a database from a newer version succeeded")
 	}
 }
+
+// TestMessageBodyNotShared: MessageBody hands out the driver's buffer
+// without copying it again, which is only right while the driver gives
+// each row a fresh slice: later reads must not change an earlier result.
+func TestMessageBodyNotShared(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	accts := setup(t, s, "a@example.org")
+	var ids []int64
+	for _, b := range []string{"first body", "second, longer body", "third"} {
+		m, err := s.Deliver(ctx, store.Delivery{Body: []byte(b), Targets: []store.Target{{AccountID: accts[0].ID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m[0].ID)
+	}
+	first, err := s.MessageBody(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		for _, id := range ids[1:] {
+			if _, err := s.MessageBody(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if string(first) != "first body" {
+		t.Fatalf("an earlier MessageBody result changed to %q", first)
+	}
+	first[0] = 'X' // the caller's to modify
+	if again, _ := s.MessageBody(ctx, ids[0]); string(again) != "first body" {
+		t.Fatalf("modifying a result changed the stored body: %q", again)
+	}
+}

@@ -26,7 +26,13 @@ type request struct {
 	fn   func(w *wtx) error
 	err  error
 	done chan struct{}
+	// touched lists what fn changed, for the watchers woken after COMMIT.
+	touched []touched
 }
+
+// touched is a mailbox (or, with mailbox 0, an account's mailbox list)
+// changed by a request.
+type touched struct{ account, mailbox int64 }
 
 // write runs fn in the writer goroutine and returns once the transaction
 // holding fn's changes is durable (or fn failed). fn must not retain w.
@@ -111,13 +117,17 @@ func (s *Store) commit(batch []*request) {
 			r.err = err
 			continue
 		}
+		w.cur = r
 		if single {
 			r.err = r.fn(w)
 		} else {
 			r.err = s.runSavepoint(w, r)
 		}
+		w.cur = nil
 		if r.err == nil {
 			ok++
+		} else {
+			r.touched = nil // rolled back
 		}
 		if errors.Is(r.err, errTxAborted) {
 			// The transaction is gone, with the work of the requests
@@ -148,6 +158,16 @@ func (s *Store) commit(batch []*request) {
 		for _, r := range batch {
 			if r.err == nil {
 				r.err = err
+			}
+		}
+		return
+	}
+	// Durable and visible to new read transactions: wake the watchers
+	// before answering the callers.
+	for _, r := range batch {
+		if r.err == nil {
+			for _, t := range r.touched {
+				s.notify.Notify(t.account, t.mailbox)
 			}
 		}
 	}
@@ -183,6 +203,15 @@ func (s *Store) runSavepoint(w *wtx, r *request) error {
 type wtx struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	cur   *request // the request running now
+}
+
+// touch records that the running request changed a mailbox of an account
+// (mailboxID 0: the account's list of mailboxes), for Watch.
+func (w *wtx) touch(accountID, mailboxID int64) {
+	if w.cur != nil {
+		w.cur.touched = append(w.cur.touched, touched{accountID, mailboxID})
+	}
 }
 
 func (w *wtx) stmt(query string) (*sql.Stmt, error) {

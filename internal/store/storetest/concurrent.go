@@ -130,6 +130,13 @@ func testReopen(t *testing.T, f *fixture, reopen func(*testing.T, store.Store) s
 		t.Fatal(err)
 	}
 	f.create(a.ID, "Kept")
+	scratch := f.create(a.ID, "Scratch")
+	if err := f.s.DeleteMailbox(f.ctx, a.ID, "Scratch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.SetQuota(f.ctx, a.Address, 1<<20); err != nil {
+		t.Fatal(err)
+	}
 	inbox := f.mailbox(a.ID, store.Inbox)
 	body := body(5000, "persist")
 	m := f.deliver(store.Delivery{Body: body, Targets: []store.Target{{AccountID: a.ID, Flags: []string{`\Seen`}}}})[0]
@@ -146,6 +153,15 @@ func testReopen(t *testing.T, f *fixture, reopen func(*testing.T, store.Store) s
 		t.Errorf("alias after reopen: %+v, %v", al, err)
 	}
 	f.mailbox(a.ID, "Kept")
+	if again := f.create(a.ID, "Scratch"); again.UIDValidity == scratch.UIDValidity || again.UIDValidity == inbox.UIDValidity {
+		t.Errorf("mailbox recreated after reopen has UIDVALIDITY %d, as before (%d) or as INBOX", again.UIDValidity, scratch.UIDValidity)
+	}
+	if got, err := f.s.Account(f.ctx, a.Address); err != nil || got.QuotaBytes != 1<<20 {
+		t.Errorf("quota after reopen: %+v, %v", got, err)
+	}
+	if u, err := f.s.Usage(f.ctx, a.ID); err != nil || u != int64(len(body)) {
+		t.Errorf("Usage after reopen %d, %v; want %d", u, err, len(body))
+	}
 	if got := f.status(inbox.ID); got != st {
 		t.Errorf("status after reopen %+v, want %+v", got, st)
 	}

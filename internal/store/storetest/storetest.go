@@ -80,6 +80,14 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"Queue", testQueue},
 		{"QueueLeases", testQueueLeases},
 		{"QueueConcurrentClaims", testQueueConcurrentClaims},
+		{"MessagesFrom", testMessagesFrom},
+		{"ForEachBody", testForEachBody},
+		{"MessageStructure", testMessageStructure},
+		{"UnchangedSinceZero", testUnchangedSinceZero},
+		{"Quota", testQuota},
+		{"Watch", testWatch},
+		{"WatchSeesCommit", testWatchSeesCommit},
+		{"WatchAccount", testWatchAccount},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
