@@ -1,0 +1,226 @@
+// Package deliverytest runs SMTP servers that receive outbound mail in
+// tests: each listens on its own loopback address (127.0.0.x) with a port
+// shared by all of them, as MX hosts on port 25 would, and records what
+// it receives. Recipients' local parts script the answers:
+//
+//	reject...     550 5.1.1 at RCPT
+//	temp<N>...    451 4.3.0 at RCPT for the first N attempts (temp2x@)
+//	anything else accepted
+package deliverytest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one message received.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+	UTF8 bool
+	Body string // BODY= parameter
+}
+
+// Options configure a Sink.
+type Options struct {
+	// SMTPUTF8 advertises SMTPUTF8.
+	SMTPUTF8 bool
+	// DataDelay holds each DATA reply back, to measure concurrency.
+	DataDelay time.Duration
+}
+
+// Sink is one receiving server.
+type Sink struct {
+	Addr string // ip:port
+	IP   string
+
+	mu        sync.Mutex
+	msgs      []Message
+	conns     int
+	active    int
+	maxActive int
+	tries     map[string]int
+	srv       *smtp.Server
+	opts      Options
+}
+
+// FreePort returns a port free on every given loopback IP.
+func FreePort(t testing.TB, ips ...string) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", ips[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ok := true
+		var others []net.Listener
+		for _, ip := range ips[1:] {
+			l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil {
+				ok = false
+				break
+			}
+			others = append(others, l)
+		}
+		ln.Close()
+		for _, l := range others {
+			l.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no port free on all of", ips)
+	return 0
+}
+
+// Start runs a sink on ip:port until the test ends.
+func Start(t testing.TB, ip string, port int, opts Options) *Sink {
+	t.Helper()
+	s := &Sink{IP: ip, opts: opts, tries: map[string]int{}}
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.Domain = "sink-" + ip
+	srv.EnableSMTPUTF8 = opts.SMTPUTF8
+	srv.MaxMessageBytes = 10 << 20
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = time.Minute
+	srv.ErrorLog = discard{}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("deliverytest: listen: %v", err)
+	}
+	s.Addr = ln.Addr().String()
+	s.srv = srv
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+type discard struct{}
+
+func (discard) Printf(string, ...any) {}
+func (discard) Println(...any)        {}
+
+// Messages returns what was received so far.
+func (s *Sink) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// Conns returns how many connections were made.
+func (s *Sink) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// MaxActive returns the most sessions open at once.
+func (s *Sink) MaxActive() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxActive
+}
+
+// Wait waits until n messages arrived or the timeout passes.
+func (s *Sink) Wait(t testing.TB, n int, timeout time.Duration) []Message {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := s.Messages()
+		if len(ms) >= n {
+			return ms
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliverytest %s: %d messages after %v, want %d", s.IP, len(ms), timeout, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *Sink) newSession(c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.conns++
+	s.active++
+	s.maxActive = max(s.maxActive, s.active)
+	s.mu.Unlock()
+	return &session{s: s}, nil
+}
+
+type session struct {
+	s   *Sink
+	msg Message
+}
+
+func (ss *session) Reset() { ss.msg = Message{} }
+
+func (ss *session) Logout() error {
+	ss.s.mu.Lock()
+	ss.s.active--
+	ss.s.mu.Unlock()
+	return nil
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.msg = Message{From: from, UTF8: opts != nil && opts.UTF8}
+	if opts != nil {
+		ss.msg.Body = string(opts.Body)
+	}
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	local := strings.ToLower(to[:max(strings.LastIndexByte(to, '@'), 0)])
+	switch {
+	case strings.HasPrefix(local, "reject"):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	case strings.HasPrefix(local, "temp"):
+		n, _ := strconv.Atoi(digits(local[4:]))
+		ss.s.mu.Lock()
+		ss.s.tries[to]++
+		try := ss.s.tries[to]
+		ss.s.mu.Unlock()
+		if try <= n {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: fmt.Sprintf("Try again later (%d)", try)}
+		}
+	}
+	ss.msg.To = append(ss.msg.To, to)
+	return nil
+}
+
+func digits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+func (ss *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if len(ss.msg.To) == 0 {
+		return errors.New("no recipients")
+	}
+	if ss.s.opts.DataDelay > 0 {
+		time.Sleep(ss.s.opts.DataDelay)
+	}
+	ss.msg.Data = b
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, ss.msg)
+	ss.s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,24 @@
+// Package queue is the outbound delivery worker: it takes due messages
+// from the store's durable queue (store.Queue) under a lease, delivers
+// each destination domain's recipients through package delivery, and
+// records every attempt.
+//
+// Per recipient: a 2xx reply is done; a 5xx fails it at once and the
+// sender gets a delivery status notification (RFC 3464); a 4xx, or no
+// answer, leaves it pending for the next attempt, after an exponential
+// backoff from RetryMin doubling up to RetryMax. A recipient still
+// pending GiveUp after the message was queued fails with 4.4.7 (delivery
+// time expired). With DelayWarning set, the sender is told once when a
+// message has waited that long.
+//
+// Notifications go to the envelope sender: into the INBOX of the local
+// account(s) when the sender's domain is ours (mail we relay normally
+// comes from our own users, through submission), else into the queue
+// with the null reverse-path. Never for the null sender (RFC 5321 §4.5.5),
+// so a notification that fails makes no other: no loops.
+//
+// At-least-once: the lease (Lease, longer than any attempt) keeps a
+// message to one worker; a worker that dies mid-attempt leaves its lease
+// to expire, and the message is tried again, so a message in flight at a
+// crash may arrive twice, never zero times.
+package queue

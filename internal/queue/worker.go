@@ -1,0 +1,320 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/delivery"
+	"github.com/posthorn/posthorn/internal/smtpclient"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Deliverer makes one delivery attempt to one domain's recipients
+// (*delivery.Deliverer).
+type Deliverer interface {
+	Deliver(ctx context.Context, domain string, env smtpclient.Envelope, body []byte) []delivery.Outcome
+}
+
+// Options configure a Worker. Zero durations take the defaults shown.
+type Options struct {
+	Store     store.Store
+	Deliverer Deliverer
+	// Hostname is the Reporting-MTA of notifications.
+	Hostname string
+	// SubaddressSeparator resolves local senders of notifications.
+	SubaddressSeparator string
+	// Lease is how long a claimed message belongs to this worker; an
+	// attempt is cut off before it ends (10m).
+	Lease time.Duration
+	// RetryMin, RetryMax bound the backoff between attempts (5m, 4h).
+	RetryMin, RetryMax time.Duration
+	// GiveUp is how long a recipient may stay pending (5 days).
+	GiveUp time.Duration
+	// DelayWarning, when positive, tells the sender once that a message
+	// has waited this long.
+	DelayWarning time.Duration
+	// MaxInFlight is how many messages are tried at once (100).
+	MaxInFlight int
+	// Poll is how often the queue is checked when idle (1s); Wake checks
+	// at once.
+	Poll   time.Duration
+	Logger *slog.Logger
+	// Now is the clock (time.Now).
+	Now func() time.Time
+}
+
+// Worker runs delivery attempts until Shutdown.
+type Worker struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	wake     chan struct{}
+	ctx      context.Context // cancelled when Shutdown's deadline passes
+	cancel   context.CancelFunc
+	stop     chan struct{}
+	loopDone chan struct{}
+	inflight sync.WaitGroup
+	slots    chan struct{}
+	once     sync.Once
+}
+
+// New returns a worker; Start runs it.
+func New(opts Options) *Worker {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.Lease, 10*time.Minute)
+	def(&opts.RetryMin, 5*time.Minute)
+	def(&opts.RetryMax, 4*time.Hour)
+	def(&opts.GiveUp, 5*24*time.Hour)
+	def(&opts.Poll, time.Second)
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 100
+	}
+	if opts.RetryMax < opts.RetryMin {
+		opts.RetryMax = opts.RetryMin
+	}
+	w := &Worker{opts: opts, log: opts.Logger, now: opts.Now,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
+		slots: make(chan struct{}, opts.MaxInFlight)}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	return w
+}
+
+// Start starts the claim loop.
+func (w *Worker) Start() { go w.loop() }
+
+// Wake makes the worker look at the queue now (after an Enqueue).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Shutdown stops claiming messages and waits for the attempts in flight;
+// when ctx ends first they are cancelled (their recipients stay pending)
+// and waited for.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.once.Do(func() { close(w.stop) })
+	<-w.loopDone
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		w.cancel()
+		return nil
+	case <-ctx.Done():
+		w.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) loop() {
+	defer close(w.loopDone)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-timer.C:
+		case <-w.wake:
+		}
+		n := w.claim()
+		wait := w.opts.Poll
+		if n > 0 {
+			wait = 0 // there may be more due
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// claim takes as many due messages as there are free slots and starts
+// their attempts; it returns how many it took.
+func (w *Worker) claim() int {
+	free := 0
+	for free < cap(w.slots) {
+		select {
+		case w.slots <- struct{}{}:
+			free++
+			continue
+		default:
+		}
+		break
+	}
+	if free == 0 {
+		// Every slot busy: wait for one (or stop).
+		select {
+		case w.slots <- struct{}{}:
+			free = 1
+		case <-w.stop:
+			return 0
+		}
+	}
+	ms, err := w.opts.Store.ClaimQueued(w.ctx, w.now(), w.opts.Lease, free)
+	if err != nil {
+		w.log.Error("queue: claiming messages", "err", err)
+	}
+	for range free - len(ms) {
+		<-w.slots
+	}
+	for _, m := range ms {
+		w.inflight.Add(1)
+		go func() {
+			defer func() { <-w.slots; w.inflight.Done() }()
+			w.attempt(m)
+		}()
+	}
+	return len(ms)
+}
+
+// attempt tries one claimed message and records the outcome.
+func (w *Worker) attempt(m store.QueuedMessage) {
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Lease*9/10)
+	defer cancel()
+	log := w.log.With("queue_id", m.ID)
+	body, err := w.opts.Store.QueuedBody(ctx, m.ID)
+	if err != nil {
+		log.Error("queue: reading message", "err", err)
+		return // the lease runs out and the message is tried again
+	}
+
+	// One delivery per destination domain, in parallel.
+	byDomain := map[string][]int{}
+	var order []string
+	for i, rcpt := range m.Recipients {
+		d := strings.ToLower(rcpt[strings.LastIndexByte(rcpt, '@')+1:])
+		if _, ok := byDomain[d]; !ok {
+			order = append(order, d)
+		}
+		byDomain[d] = append(byDomain[d], i)
+	}
+	outs := make([]delivery.Outcome, len(m.Recipients))
+	var wg sync.WaitGroup
+	for _, d := range order {
+		idx := byDomain[d]
+		to := make([]string, len(idx))
+		for j, i := range idx {
+			to[j] = m.Recipients[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := w.opts.Deliverer.Deliver(ctx, d, smtpclient.Envelope{From: m.From, To: to, UTF8: m.UTF8}, body)
+			for j, i := range idx {
+				outs[i] = res[j]
+			}
+		}()
+	}
+	wg.Wait()
+	w.finish(m, body, outs, log)
+}
+
+// finish turns outcomes into recipient states, notifications and the
+// next attempt.
+func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outcome, log *slog.Logger) {
+	now := w.now()
+	expired := now.Sub(m.Queued) >= w.opts.GiveUp
+	a := store.Attempt{ID: m.ID, Lease: m.Lease}
+	var failed, delayed []dsnRecipient
+	for i, rcpt := range m.Recipients {
+		o := outs[i]
+		st := store.RecipientStatus{Address: rcpt, Reply: o.Reply.String()}
+		switch {
+		case o.Reply.Code/100 == 2:
+			st.State = store.RecipientDelivered
+			log.Info("queue: delivered", "rcpt", rcpt, "host", o.Host, "reply", st.Reply)
+		case o.Reply.Permanent() || expired:
+			st.State = store.RecipientFailed
+			failed = append(failed, dsnRecipient{Address: rcpt, Reply: o.Reply, RemoteMTA: o.Host, Expired: !o.Reply.Permanent()})
+			log.Warn("queue: failed", "rcpt", rcpt, "host", o.Host, "reply", st.Reply, "expired", !o.Reply.Permanent())
+		default:
+			st.State = store.RecipientPending
+			a.LastError = st.Reply
+			delayed = append(delayed, dsnRecipient{Address: rcpt, Reply: o.Reply, RemoteMTA: o.Host, Delayed: true})
+			log.Info("queue: deferred", "rcpt", rcpt, "host", o.Host, "reply", st.Reply)
+		}
+		a.Results = append(a.Results, st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if len(failed) > 0 && m.From != "" {
+		if err := w.notify(ctx, m, body, failed, now); err != nil {
+			// Keep them pending: the next attempt fails them again and
+			// tries the notification again.
+			log.Error("queue: sending a bounce", "err", err)
+			for i := range a.Results {
+				if a.Results[i].State == store.RecipientFailed {
+					a.Results[i].State = store.RecipientPending
+				}
+			}
+		}
+	}
+	if len(delayed) > 0 && w.opts.DelayWarning > 0 && !m.Warned && m.From != "" && now.Sub(m.Queued) >= w.opts.DelayWarning {
+		if err := w.notify(ctx, m, body, delayed, now); err != nil {
+			log.Error("queue: sending a delay warning", "err", err)
+		} else {
+			a.Warned = true
+		}
+	}
+	a.NextAttempt = now.Add(backoff(m.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
+	if err := w.opts.Store.FinishAttempt(ctx, a); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			log.Warn("queue: lease lost; the attempt's results are dropped", "err", err)
+			return
+		}
+		log.Error("queue: recording the attempt", "err", err)
+	}
+}
+
+// notify sends a delivery status notification to m's sender.
+func (w *Worker) notify(ctx context.Context, m store.QueuedMessage, body []byte, rcpts []dsnRecipient, now time.Time) error {
+	d := dsn{ReportingMTA: w.opts.Hostname, Sender: m.From, Arrival: m.Queued, Now: now, Recipients: rcpts, Original: body, UTF8: m.UTF8}
+	msg, utf8 := d.build()
+	at := strings.LastIndexByte(m.From, '@')
+	local, domain := m.From[:at], strings.ToLower(m.From[at+1:])
+	accts, err := store.Resolve(ctx, w.opts.Store, strings.ToLower(local), domain, w.opts.SubaddressSeparator)
+	switch {
+	case errors.Is(err, store.ErrUnknownDomain):
+		_, err = w.opts.Store.Enqueue(ctx, store.QueuedMessage{From: "", Recipients: []string{m.From}, Body: msg, UTF8: utf8})
+		if err == nil {
+			w.Wake()
+		}
+		return err
+	case errors.Is(err, store.ErrNotFound):
+		w.log.Warn("queue: the sender of a bounced message no longer exists; notification dropped", "queue_id", m.ID, "from", m.From)
+		return nil
+	case err != nil:
+		return err
+	}
+	targets := make([]store.Target, len(accts))
+	for i, a := range accts {
+		targets[i] = store.Target{AccountID: a.ID, Mailbox: store.Inbox}
+	}
+	withPath := append([]byte("Return-Path: <>\r\n"), msg...)
+	_, err = w.opts.Store.Deliver(ctx, store.Delivery{Body: withPath, InternalDate: now, Targets: targets})
+	return err
+}
+
+var _ Deliverer = (*delivery.Deliverer)(nil)
