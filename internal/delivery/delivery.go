@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/smtpclient"
+	"github.com/posthorn/posthorn/internal/tlspolicy"
 )
 
 // Route sends a destination's mail to a fixed next hop instead of its MX
@@ -48,8 +49,9 @@ type Options struct {
 	// Routes by destination domain (lower case); "*" matches every
 	// domain without its own route (a smarthost).
 	Routes map[string]Route
-	// TLSPolicy may be nil (opportunistic TLS everywhere).
-	TLSPolicy TLSPolicy
+	// TLSPolicy finds MTA-STS and DANE requirements; nil means
+	// opportunistic TLS everywhere (REQUIRETLS still enforced).
+	TLSPolicy *tlspolicy.Policy
 	// MaxPerDestination bounds simultaneous deliveries per destination;
 	// 0 means 20.
 	MaxPerDestination int
@@ -145,6 +147,11 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 	if routed {
 		key = "route " + route.Host
 	}
+	if env.RequireTLS {
+		// Connections for REQUIRETLS mail were checked for it: keep them
+		// apart (RFC 8689 §4.2.1).
+		key += " requiretls"
+	}
 	dest := d.destination(key)
 	select {
 	case dest.sem <- struct{}{}:
@@ -168,8 +175,8 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 		return d.afterError(env, replies, err, c.host)
 	}
 
-	var req TLSRequirement
-	if d.opts.TLSPolicy != nil && !routed {
+	var req tlspolicy.Requirement
+	if !routed {
 		r, err := d.opts.TLSPolicy.Lookup(ctx, domain)
 		if err != nil {
 			d.log.Warn("delivery: TLS policy lookup failed", "domain", domain, "err", err)
@@ -183,7 +190,7 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 	}
 	var lastErr error
 	for _, h := range hops {
-		c, err := d.dial(ctx, h, route, routed, req)
+		c, err := d.dial(ctx, h, route, routed, req, env.RequireTLS)
 		if err != nil {
 			d.log.Info("delivery: next hop failed", "domain", domain, "host", h.name, "addr", h.addr, "err", err)
 			lastErr = fmt.Errorf("%s[%s]: %w", h.name, h.addr, err)
@@ -219,6 +226,12 @@ func connReply(err error) *smtp.Reply {
 	if errors.As(err, &se) && se.Reply != nil && se.Reply.Code == 421 {
 		return se.Reply
 	}
+	var pe *tlspolicy.Error
+	if errors.As(err, &pe) {
+		r := tempReply("%v", err)
+		r.Enhanced = pe.Code
+		return r
+	}
 	if errors.Is(err, smtpclient.ErrTLSRequired) {
 		return tempReply("TLS required but not available: %v", err)
 	}
@@ -253,12 +266,13 @@ func outcomes(replies []*smtp.Reply, host string) []Outcome {
 
 // hop is one address to try.
 type hop struct {
-	name string // host name (for SNI and logs)
-	addr string // ip:port
+	name string   // host name (for SNI and logs)
+	addr string   // ip:port
+	mx   dns.Host // the MX record it came from
 }
 
 // nextHops lists the addresses to try, or the reply that ends the attempt.
-func (d *Deliverer) nextHops(ctx context.Context, domain string, route Route, routed bool, req TLSRequirement) ([]hop, *smtp.Reply) {
+func (d *Deliverer) nextHops(ctx context.Context, domain string, route Route, routed bool, req tlspolicy.Requirement) ([]hop, *smtp.Reply) {
 	if routed {
 		host, port, err := net.SplitHostPort(route.Host)
 		if err != nil {
@@ -286,8 +300,8 @@ func (d *Deliverer) nextHops(ctx context.Context, domain string, route Route, ro
 			// RFC 5321 §5.1: drop ourselves and every less preferred host.
 			break
 		}
-		if req != nil && !req.AllowHost(h.Name) {
-			continue
+		if !req.AllowMX(h.Name) {
+			continue // MTA-STS enforce (RFC 8461 §4.1)
 		}
 		kept = append(kept, h)
 	}
@@ -311,7 +325,7 @@ func (d *Deliverer) addresses(ctx context.Context, hosts []dns.Host, port int) (
 			continue
 		}
 		for _, ip := range ips {
-			hops = append(hops, hop{name: h.Name, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port))})
+			hops = append(hops, hop{name: h.Name, addr: net.JoinHostPort(ip.String(), strconv.Itoa(port)), mx: h})
 		}
 	}
 	if len(hops) == 0 {
@@ -323,39 +337,76 @@ func (d *Deliverer) addresses(ctx context.Context, hosts []dns.Host, port int) (
 	return hops, nil
 }
 
-// dial connects to one hop with the TLS the route or policy asks for;
-// an opportunistic handshake that fails is retried in plaintext, as
-// Postfix does at security level "may".
-func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, req TLSRequirement) (*smtpclient.Conn, error) {
+// dial connects to one hop with the TLS the route or the policy asks for.
+func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, req tlspolicy.Requirement, requireTLS bool) (*smtpclient.Conn, error) {
 	opts := smtpclient.Options{
 		Hostname:       d.opts.Hostname,
 		Dialer:         d.opts.Dialer,
 		CommandTimeout: d.opts.CommandTimeout,
 		DataTimeout:    d.opts.DataTimeout,
 	}
-	switch {
-	case routed && (route.RequireTLS || route.Username != ""):
+	if !routed {
+		return d.dialMX(ctx, h, req, requireTLS, opts)
+	}
+	if route.RequireTLS || route.Username != "" || requireTLS {
 		opts.TLS = smtpclient.TLSRequired
 		opts.TLSConfig = route.TLSConfig
 		if opts.TLSConfig == nil {
 			opts.TLSConfig = &tls.Config{ServerName: h.name}
 		}
-		if route.Username != "" {
-			opts.Auth = sasl.NewPlainClient("", route.Username, route.Password)
-		}
-	case req != nil:
-		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: h.name}
-		name := h.name
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error { return req.Verify(name, cs) }
-		opts.TLSConfig = cfg
-		if req.Required() {
-			opts.TLS = smtpclient.TLSRequired
-		}
+	}
+	if route.Username != "" {
+		opts.Auth = sasl.NewPlainClient("", route.Username, route.Password)
 	}
 	c, err := smtpclient.Dial(ctx, h.addr, h.name, opts)
 	if err != nil && opts.TLS == smtpclient.TLSOpportunistic && errors.Is(err, smtpclient.ErrTLSRequired) {
 		opts.TLS = smtpclient.TLSNone
 		c, err = smtpclient.Dial(ctx, h.addr, h.name, opts)
 	}
+	if err == nil && requireTLS {
+		if _, ok := c.Extension("REQUIRETLS"); !ok {
+			c.Close()
+			return nil, errors.New("next hop does not support REQUIRETLS (RFC 8689)")
+		}
+	}
 	return c, err
+}
+
+// dialMX connects to an MX host under the destination's TLS policy
+// (MTA-STS, DANE, REQUIRETLS; package tlspolicy). Where the policy allows
+// plaintext, a failed handshake is retried without TLS, as Postfix does
+// at security level "may" (RFC 7435).
+func (d *Deliverer) dialMX(ctx context.Context, h hop, req tlspolicy.Requirement, requireTLS bool, opts smtpclient.Options) (*smtpclient.Conn, error) {
+	hp, err := d.opts.TLSPolicy.Host(ctx, req, h.mx, tlspolicy.Message{RequireTLS: requireTLS})
+	if err != nil {
+		return nil, err
+	}
+	opts.TLSConfig = hp.TLSConfig(nil)
+	if hp.Mandatory() {
+		opts.TLS = smtpclient.TLSRequired
+	}
+	c, err := smtpclient.Dial(ctx, h.addr, h.name, opts)
+	switch {
+	case err != nil && (hp.Mandatory() || !errors.Is(err, smtpclient.ErrTLSRequired)):
+		return nil, err
+	case err != nil || c.TLS() == nil:
+		// No TLS to be had: may the message go in plaintext?
+		if perr := hp.Plaintext(); perr != nil {
+			if c != nil {
+				c.Close()
+			}
+			return nil, perr
+		}
+		if c != nil {
+			return c, nil
+		}
+		opts.TLS = smtpclient.TLSNone
+		return smtpclient.Dial(ctx, h.addr, h.name, opts)
+	}
+	_, advertised := c.Extension("REQUIRETLS")
+	if err := hp.CheckREQUIRETLS(advertised); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -221,7 +221,7 @@ func (w *Worker) attempt(m store.QueuedMessage) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := w.opts.Deliverer.Deliver(ctx, d, smtpclient.Envelope{From: m.From, To: to, UTF8: m.UTF8}, body)
+			res := w.opts.Deliverer.Deliver(ctx, d, smtpclient.Envelope{From: m.From, To: to, UTF8: m.UTF8, RequireTLS: m.RequireTLS}, body)
 			for j, i := range idx {
 				outs[i] = res[j]
 			}

@@ -14,6 +14,9 @@ type Envelope struct {
 	To   []string
 	// UTF8: the message or its addresses need SMTPUTF8 (RFC 6531).
 	UTF8 bool
+	// RequireTLS passes the REQUIRETLS parameter on (RFC 8689 §4.2.1);
+	// the caller checks that the connection may carry it.
+	RequireTLS bool
 }
 
 // Replies made up here rather than received.
@@ -62,6 +65,9 @@ func (c *Conn) Send(ctx context.Context, env Envelope, body []byte) ([]*smtp.Rep
 	}
 	if env.UTF8 {
 		mail += " SMTPUTF8"
+	}
+	if env.RequireTLS {
+		mail += " REQUIRETLS"
 	}
 	if _, ok := c.ext["PIPELINING"]; ok {
 		return c.sendPipelined(ctx, mail, env, body, replies)
