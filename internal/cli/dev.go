@@ -168,7 +168,9 @@ func prepareDev(dir string, ip net.IP) (string, error) {
 		fmt.Fprintf(&b, "[[listeners]]\nrole = %q\naddress = \"%s:%d\"\n\n", r, host, devPorts[r])
 	}
 	fmt.Fprintf(&b, "[tls]\ncert_file = %q\nkey_file = %q\n\n", files.CertFile, files.KeyFile)
-	fmt.Fprintf(&b, "[limits.smtp]\nshutdown_grace = \"5s\"\n\n[log]\nlevel = \"info\"\n")
+	fmt.Fprintf(&b, "[limits.smtp]\nshutdown_grace = \"5s\"\n\n")
+	// Mail for other domains stays in the queue: nothing leaves the machine.
+	fmt.Fprintf(&b, "[delivery]\nenabled = false\n\n[log]\nlevel = \"info\"\n")
 	path := filepath.Join(dir, "posthorn.toml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }

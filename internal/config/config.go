@@ -66,6 +66,9 @@ type Config struct {
 	// outbound delivery), with a cache.
 	DNS DNS `toml:"dns"`
 
+	// Outbound delivery: how mail for other domains leaves the queue.
+	Delivery Delivery `toml:"delivery"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -367,6 +370,79 @@ type DNS struct {
 	CacheSize int `toml:"cache_size"`
 }
 
+// Delivery is the outbound queue and its SMTP client. The EHLO name is
+// hostname.
+type Delivery struct {
+	// Deliver queued mail. false keeps it in the queue, where "posthorn
+	// queue" shows it (dev mode: nothing leaves the machine).
+	Enabled bool `toml:"enabled"`
+
+	// IP address outbound connections come from; "" lets the system
+	// choose. It should have a reverse DNS name matching hostname.
+	SourceAddress string `toml:"source_address"`
+
+	// Port dialled at MX hosts. Mail goes to 25; change it only for tests.
+	Port int `toml:"port"`
+
+	// First wait after a failed attempt; each further failure doubles it,
+	// up to retry_max.
+	RetryMin Duration `toml:"retry_min"`
+
+	// Longest wait between two attempts.
+	RetryMax Duration `toml:"retry_max"`
+
+	// How long a message may stay undelivered before it is returned to
+	// the sender as failed.
+	GiveUp Duration `toml:"give_up"`
+
+	// Tell the sender once that a message is still undelivered after this
+	// long; "0s" never does.
+	DelayWarning Duration `toml:"delay_warning"`
+
+	// Most simultaneous deliveries to one destination (a domain, or the
+	// host of a route).
+	MaxPerDestination int `toml:"max_per_destination"`
+
+	// Most messages in delivery at once.
+	MaxInFlight int `toml:"max_in_flight"`
+
+	// How long a connection waits for the next message to the same
+	// destination before it is closed.
+	IdleTimeout Duration `toml:"idle_timeout"`
+
+	// Longest time one delivery attempt may take. A message in delivery
+	// when the server stops is tried again this long after the start of
+	// that attempt (at-least-once: it may arrive twice).
+	AttemptTimeout Duration `toml:"attempt_timeout"`
+
+	// Fixed next hops instead of MX lookups, one [[delivery.routes]]
+	// table each: a smarthost for every domain ("*") or a host for one
+	// domain.
+	Routes []DeliveryRoute `toml:"routes"`
+}
+
+// DeliveryRoute sends one destination's mail to a fixed host.
+type DeliveryRoute struct {
+	// Destination domain, or "*" for every domain without its own route.
+	Domain string `toml:"domain" docdefault:"required"`
+
+	// Next hop as "host:port" (or "host" for port 25).
+	Host string `toml:"host" docdefault:"required"`
+
+	// Log in with AUTH PLAIN (only over TLS with a verified certificate).
+	Username string `toml:"username"`
+
+	// Password for username.
+	Password string `toml:"password"`
+
+	// Refuse to send in plaintext; always on with username.
+	RequireTLS bool `toml:"require_tls"`
+
+	// PEM file of root certificates for the host's certificate; "": the
+	// system's roots.
+	CAFile string `toml:"ca_file"`
+}
+
 // Log is where and how the daemon logs.
 type Log struct {
 	// Least severe level logged: "debug", "info", "warn" or "error".
@@ -435,6 +511,18 @@ func Default() *Config {
 			Timeout:                   NewDuration(20 * time.Second),
 		},
 		DNS: DNS{Servers: []string{}, Timeout: NewDuration(5 * time.Second), CacheSize: 4096},
+		Delivery: Delivery{
+			Enabled:           true,
+			Port:              25,
+			RetryMin:          NewDuration(5 * time.Minute),
+			RetryMax:          NewDuration(4 * time.Hour),
+			GiveUp:            NewDuration(5 * 24 * time.Hour),
+			MaxPerDestination: 20,
+			MaxInFlight:       200,
+			IdleTimeout:       NewDuration(5 * time.Second),
+			AttemptTimeout:    NewDuration(10 * time.Minute),
+			Routes:            []DeliveryRoute{},
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }

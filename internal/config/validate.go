@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	v.auth(c.Auth)
 	v.checks(c.Checks)
 	v.dns(c.DNS)
+	v.delivery(c.Delivery)
 	v.log(c.Log)
 	return v.errs.err()
 }

@@ -29,6 +29,7 @@ type Daemon struct {
 	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
 	resolver  *dns.Client           // every DNS lookup, one cache ([dns])
 	listeners []*listener
+	outbound  outbound // the delivery worker
 
 	serveErr chan error
 	once     sync.Once
@@ -91,6 +92,14 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		}
 		d.listeners = append(d.listeners, l)
 	}
+	if err := d.startDelivery(); err != nil {
+		d.closeListeners()
+		if d.tls != nil {
+			d.tls.stop()
+		}
+		st.Close()
+		return nil, err
+	}
 	for _, l := range d.listeners {
 		go func(l *listener) {
 			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -147,7 +156,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	var err error
 	d.once.Do(func() {
 		var wg sync.WaitGroup
-		errs := make([]error, len(d.listeners))
+		errs := make([]error, len(d.listeners)+1)
 		for i, l := range d.listeners {
 			wg.Add(1)
 			go func() {
@@ -155,6 +164,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 				errs[i] = l.srv.Shutdown(ctx)
 			}()
 		}
+		errs[len(d.listeners)] = d.stopDelivery(ctx)
 		wg.Wait()
 		if d.tls != nil {
 			d.tls.stop()
