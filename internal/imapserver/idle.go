@@ -35,8 +35,8 @@ func (sess *session) idle(cmd *imap.Command) response {
 	}
 	sess.mu.Unlock()
 	if draining {
-		sess.reason = "shutdown"
-		return response{status: imap.OK, text: "IDLE terminated", bye: "Server shutting down, try again later", close: true}
+		sess.readFailed(errDraining)
+		return response{quiet: true}
 	}
 
 	lines := make(chan idleLine, 1)
