@@ -46,6 +46,8 @@ func (sess *session) appendCmd(a *imap.AppendArgs) response {
 	}
 	msg, err := sess.srv.store.Append(ctx, mb.ID, store.AppendOptions{Flags: flags, InternalDate: m.Date}, m.Data)
 	switch {
+	case errors.Is(err, store.ErrOverQuota):
+		return no("OVERQUOTA", "Quota exceeded")
 	case errors.Is(err, store.ErrInvalid):
 		return no("CANNOT", "Invalid flag or message")
 	case err != nil:

@@ -20,7 +20,7 @@ var sessionCaps = []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "ENABLE", "IDLE
 // or package selected; none is listed before it works.
 var loggedInCaps = []string{
 	"NAMESPACE", "UNSELECT", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
-	"STATUS=SIZE", "UTF8=ACCEPT",
+	"STATUS=SIZE", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE",
 }
 
 // capabilities is the CAPABILITY list for the session's state (RFC 9051

@@ -183,6 +183,14 @@ func (sess *session) dispatch(cmd *imap.Command) response {
 		return sess.status(cmd.Args.(*imap.StatusArgs))
 	case "APPEND":
 		return sess.appendCmd(cmd.Args.(*imap.AppendArgs))
+	case "GETQUOTA":
+		return sess.getQuota(cmd.Args.(*imap.QuotaArgs))
+	case "GETQUOTAROOT":
+		return sess.getQuotaRoot(cmd.Args.(*imap.MailboxArgs))
+	case "SETQUOTA":
+		// RFC 9208 §4.3: quotas are the administrator's (posthorn account
+		// quota); QUOTASET is not advertised.
+		return no("NOPERM", "Quotas are set by the administrator")
 	case "IDLE":
 		return sess.idle(cmd)
 	}
