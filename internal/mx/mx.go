@@ -104,6 +104,7 @@ type session struct {
 	txID    string
 	from    string // reverse-path mailbox, "" for <>
 	utf8    bool
+	size    int64    // the SIZE parameter, 0 when not given
 	rcpts   []string // accepted recipients, as written
 	targets []store.Target
 
@@ -114,7 +115,7 @@ type session struct {
 
 func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
 	s.reset()
-	s.txID, s.utf8 = opts.TxID, opts.UTF8
+	s.txID, s.utf8, s.size = opts.TxID, opts.UTF8, opts.Size
 	if err := s.mailChecks(ctx); err != nil {
 		return err
 	}
@@ -154,6 +155,18 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 		return smtp.ReplyTempError
 	}
 	for _, acct := range accts {
+		// A full account refuses for now (RFC 1870 §6.1: also when the
+		// declared SIZE would not fit).
+		full, err := store.OverQuota(ctx, s.b.opts.Store, acct, s.size)
+		if err != nil {
+			s.b.log.Error("mx: quota", "conn", s.ci.ID, "id", s.txID, "rcpt", canon, "err", err)
+			return smtp.ReplyTempError
+		}
+		if full {
+			return smtp.ReplyMailboxFull
+		}
+	}
+	for _, acct := range accts {
 		if !s.hasTarget(acct.ID) {
 			s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
 		}
@@ -190,6 +203,10 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 		InternalDate: now,
 		Targets:      targets,
 	})
+	if errors.Is(err, store.ErrOverQuota) {
+		s.b.log.Info("mx: over quota", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+		return smtp.ReplyMailboxFull
+	}
 	if err != nil {
 		s.b.log.Error("mx: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)
 		return smtp.ReplyTempError
@@ -202,7 +219,7 @@ func (s *session) Reset() { s.reset() }
 func (s *session) Close() {}
 
 func (s *session) reset() {
-	s.txID, s.from, s.utf8 = "", "", false
+	s.txID, s.from, s.utf8, s.size = "", "", false, 0
 	s.rcpts = s.rcpts[:0]
 	s.targets = s.targets[:0]
 }

@@ -73,6 +73,10 @@ var (
 	// ReplyLineTooLong rejects message data with an overlong text line
 	// (RFC 5321 §4.5.3.1.6).
 	ReplyLineTooLong = &Reply{500, EnhancedCode{5, 5, 2}, "Line too long"}
+	// ReplyMailboxFull refuses a recipient, or a message, that would take
+	// an account beyond its storage quota (RFC 3463 4.2.2; temporary, as
+	// RFC 5321 §4.5.3.1.10 suggests for a full mailbox).
+	ReplyMailboxFull = &Reply{452, EnhancedCode{4, 2, 2}, "Mailbox full"}
 	// ReplyTimeout ends a session whose client stalled (RFC 5321 §4.5.3.2).
 	ReplyTimeout = &Reply{421, EnhancedCode{4, 4, 2}, "Timeout, closing connection"}
 )

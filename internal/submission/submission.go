@@ -244,6 +244,10 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 			InternalDate: now,
 			Targets:      s.targets,
 		})
+		if errors.Is(err, store.ErrOverQuota) {
+			s.b.log.Info("submission: over quota", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+			return smtp.ReplyMailboxFull
+		}
 		if err != nil {
 			s.b.log.Error("submission: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)
 			return smtp.ReplyTempError

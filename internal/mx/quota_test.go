@@ -1,0 +1,82 @@
+package mx
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// TestQuota: RFC 9208 storage quota at the MX. A full account's RCPT gets
+// 452 4.2.2 (others in the same transaction are still accepted), so does
+// one whose declared SIZE would not fit; a message that only turns out
+// too big at the end of DATA gets 452 4.2.2 there and is not stored.
+func TestQuota(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	alice := e.accts["alice@example.test"]
+	inbox, err := e.st.Mailbox(ctx, alice.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetQuota(ctx, alice.Address, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Append(ctx, inbox.ID, store.AppendOptions{}, make([]byte, 1500)); err != nil {
+		t.Fatal(err)
+	}
+
+	// 500 bytes left: a declared SIZE of 600 does not fit, 100 does.
+	c := e.dialRaw()
+	c.send("EHLO client.test\r\n")
+	c.expect("250 ")
+	c.send("MAIL FROM:<sender@remote.test> SIZE=600\r\n")
+	c.expect("250 ")
+	c.send("RCPT TO:<alice@example.test>\r\n")
+	c.expect("452 4.2.2 Mailbox full")
+	c.send("RCPT TO:<team@example.test>\r\n") // an alias reaching alice
+	c.expect("452 4.2.2")
+	c.send("RSET\r\n")
+	c.expect("250 ")
+
+	// No SIZE: RCPT passes, the message is too big for what is left.
+	c.send("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: big\r\n\r\n" + strings.Repeat("0123456789\r\n", 60) + ".\r\n")
+	c.expect("452 4.2.2 Mailbox full")
+	if got := e.inbox(alice.Address); len(got) != 1 {
+		t.Errorf("alice's INBOX holds %d messages, want the 1 appended", len(got))
+	}
+
+	// Full: every RCPT for alice is refused, bob's is not, and a message
+	// to both reaches bob.
+	if _, err := e.st.Append(ctx, inbox.ID, store.AppendOptions{}, make([]byte, 500)); err != nil {
+		t.Fatal(err)
+	}
+	c.send("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+	c.expect("250 ")
+	c.expect("452 4.2.2")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: small\r\n\r\nhi\r\n.\r\n")
+	c.expect("250 ")
+	if got := e.inbox("bob@example.test"); len(got) != 1 {
+		t.Errorf("bob's INBOX holds %d messages, want 1", len(got))
+	}
+	c.send("QUIT\r\n")
+	c.expect("221 ")
+
+	// Unlimited again: accepted.
+	if err := e.st.SetQuota(ctx, alice.Address, 0); err != nil {
+		t.Fatal(err)
+	}
+	c = e.dialRaw()
+	c.send("EHLO client.test\r\nMAIL FROM:<sender@remote.test> SIZE=600\r\nRCPT TO:<alice@example.test>\r\n")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 ")
+}
