@@ -51,6 +51,7 @@ func commands() []*command {
 		accountCommand(),
 		aliasCommand(),
 		messageCommand(),
+		queueCommand(),
 		versionCommand(),
 	}
 }

@@ -290,30 +290,10 @@ func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outc
 
 // notify sends a delivery status notification to m's sender.
 func (w *Worker) notify(ctx context.Context, m store.QueuedMessage, body []byte, rcpts []dsnRecipient, now time.Time) error {
-	d := dsn{ReportingMTA: w.opts.Hostname, Sender: m.From, Arrival: m.Queued, Now: now, Recipients: rcpts, Original: body, UTF8: m.UTF8}
-	msg, utf8 := d.build()
-	at := strings.LastIndexByte(m.From, '@')
-	local, domain := m.From[:at], strings.ToLower(m.From[at+1:])
-	accts, err := store.Resolve(ctx, w.opts.Store, strings.ToLower(local), domain, w.opts.SubaddressSeparator)
-	switch {
-	case errors.Is(err, store.ErrUnknownDomain):
-		_, err = w.opts.Store.Enqueue(ctx, store.QueuedMessage{From: "", Recipients: []string{m.From}, Body: msg, UTF8: utf8})
-		if err == nil {
-			w.Wake()
-		}
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		w.log.Warn("queue: the sender of a bounced message no longer exists; notification dropped", "queue_id", m.ID, "from", m.From)
-		return nil
-	case err != nil:
-		return err
+	queued, err := sendDSN(ctx, w.opts.Store, w.opts.Hostname, w.opts.SubaddressSeparator, m, body, rcpts, now, w.log)
+	if queued {
+		w.Wake()
 	}
-	targets := make([]store.Target, len(accts))
-	for i, a := range accts {
-		targets[i] = store.Target{AccountID: a.ID, Mailbox: store.Inbox}
-	}
-	withPath := append([]byte("Return-Path: <>\r\n"), msg...)
-	_, err = w.opts.Store.Deliver(ctx, store.Delivery{Body: withPath, InternalDate: now, Targets: targets})
 	return err
 }
 

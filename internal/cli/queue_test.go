@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+func TestQueueCommands(t *testing.T) {
+	dir := t.TempDir()
+	dd := "-data-dir=" + dir
+	ctx := context.Background()
+	st, err := daemon.OpenStore(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i, rcpts := range [][]string{{"a@remote.test", "b@remote.test"}, {"c@other.test"}, {"d@remote.test"}} {
+		body := fmt.Sprintf("From: alice@example.org\r\nSubject: queued %d\r\n\r\nbody %d\r\n", i, i)
+		id, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: rcpts, Body: []byte(body),
+			NextAttempt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	st.Close()
+	id := func(i int) string { return fmt.Sprint(ids[i]) }
+
+	run := func(wantCode int, want string, args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", append(args, dd)...)
+		if code != wantCode || !strings.Contains(out+errOut, want) {
+			t.Fatalf("posthorn %s: exit %d, stdout %q, stderr %q; want exit %d and %q", strings.Join(args, " "), code, out, errOut, wantCode, want)
+		}
+		return out
+	}
+	out := run(0, "a@remote.test,b@remote.test", "queue", "list")
+	if n := strings.Count(out, "\n"); n != 3 {
+		t.Errorf("queue list printed %d lines:\n%s", n, out)
+	}
+	out = run(0, "messages: 3", "queue", "summary")
+	if !strings.Contains(out, "remote.test\t2 messages\t3 recipients") || !strings.Contains(out, "other.test\t1 messages\t1 recipients") ||
+		!strings.Contains(out, "queued:   3") {
+		t.Errorf("queue summary:\n%s", out)
+	}
+	out = run(0, "Subject: queued 1", "queue", "show", id(1))
+	if !strings.Contains(out, "<c@other.test>\tpending") || strings.Contains(out, "body 1") {
+		t.Errorf("queue show:\n%s", out)
+	}
+	run(1, "not found", "queue", "show", "999")
+	run(2, "not a queue ID", "queue", "hold", "x")
+	run(2, "name message IDs, or -all", "queue", "hold")
+
+	run(0, "held "+id(0), "queue", "hold", id(0))
+	run(0, "held:     1", "queue", "summary")
+	run(0, "released "+id(0), "queue", "release", id(0))
+	reopen := func() store.Store {
+		st, err := daemon.OpenStore(ctx, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st = reopen()
+	m, _ := st.QueuedMessage(ctx, ids[0])
+	if m.Held || m.NextAttempt.After(time.Now()) {
+		t.Errorf("after release: held %v, next attempt %v (want due now)", m.Held, m.NextAttempt)
+	}
+	st.Close()
+	run(0, "retrying "+id(2), "queue", "retry", id(2))
+	st = reopen()
+	if m, _ := st.QueuedMessage(ctx, ids[2]); m.NextAttempt.After(time.Now()) {
+		t.Errorf("after retry: next attempt %v", m.NextAttempt)
+	}
+	st.Close()
+
+	run(0, "deleted "+id(2), "queue", "delete", id(2))
+	run(0, "bounced and deleted "+id(1), "queue", "delete", "-bounce", id(1))
+	run(1, "not found", "queue", "delete", id(1))
+	out = run(0, "messages: 1", "queue", "summary")
+
+	st = reopen()
+	defer st.Close()
+	mb, _ := st.Mailbox(ctx, alice.ID, store.Inbox)
+	msgs, _ := st.Messages(ctx, mb.ID)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages in the sender's INBOX after one delete -bounce", len(msgs))
+	}
+	body, _ := st.MessageBody(ctx, msgs[0].ID)
+	for _, want := range []string{"Final-Recipient: rfc822; c@other.test", "Status: 5.0.0", "deleted from the queue by the administrator", "Subject: queued 1"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("bounce lacks %q:\n%s", want, body)
+		}
+	}
+}
