@@ -71,7 +71,7 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 			},
 			{
 				name:    "list",
-				summary: "list accounts, of one domain or of all",
+				summary: "list accounts, of one domain or of all, with quota and usage where set",
 				usage:   "[-config FILE | -data-dir DIR] [DOMAIN]",
 				flags:   sf.register,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
@@ -99,7 +99,15 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 							return err
 						}
 						for _, a := range as {
-							fmt.Fprintln(env.Stdout, a.Address)
+							q, err := quotaText(ctx, st, a)
+							if err != nil {
+								return err
+							}
+							if q == "" {
+								fmt.Fprintln(env.Stdout, a.Address)
+							} else {
+								fmt.Fprintf(env.Stdout, "%s\t%s\n", a.Address, q)
+							}
 						}
 						return nil
 					})
@@ -133,6 +141,7 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 			},
 			appPasswordCommand(),
 			sendAsCommand(),
+			quotaCommand(),
 		},
 	}
 }
