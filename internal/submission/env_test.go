@@ -57,6 +57,7 @@ type envOpts struct {
 	hideClientIP bool
 	throttle     auth.ThrottleOptions
 	maxErrors    int
+	signer       Signer
 }
 
 func newEnv(t testing.TB, eo envOpts) *env {
@@ -127,7 +128,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	e.cliTLS = &tls.Config{RootCAs: pool, ServerName: e.hostname}
 
 	be := New(Options{Store: st, Hostname: e.hostname, SubaddressSeparator: "+", HideClientIP: eo.hideClientIP,
-		Now: func() time.Time { return fixedNow }})
+		Signer: eo.signer, Now: func() time.Time { return fixedNow }})
 	for _, implicit := range []bool{false, true} {
 		opts := smtpserver.Options{Hostname: e.hostname, TLSConfig: srvTLS, ImplicitTLS: implicit,
 			Authenticator: e.auth, RequireAuth: true, MaxErrors: eo.maxErrors}

@@ -36,16 +36,23 @@ func (s *session) checkHeader(ctx context.Context, body []byte, now time.Time) (
 	}
 	var fix []byte
 	froms := h.Values("From")
+	s.signDomain = ""
 	if len(froms) == 0 {
 		if s.from == "" {
 			return nil, replyNoFrom
 		}
 		fix = append(fix, "From: <"+s.from+">\r\n"...)
+		s.signDomain = domainOf(s.from)
 	}
 	for _, field := range append(froms, h.Values("Sender")...) {
 		addrs, err := parseAddressList(field)
 		if err != nil || len(addrs) == 0 {
 			return nil, replyBadFrom
+		}
+		if s.signDomain == "" {
+			// The first From: address's domain: the one DMARC aligns
+			// with (RFC 7489 §3.1).
+			s.signDomain = domainOf(addrs[0].Canonical())
 		}
 		for _, a := range addrs {
 			ok, err := s.owns(ctx, a)
@@ -84,6 +91,9 @@ func readHeader(body []byte) (textproto.MIMEHeader, error) {
 	}
 	return textproto.NewReader(bufio.NewReader(bytes.NewReader(section))).ReadMIMEHeader()
 }
+
+// domainOf returns the domain of a canonical address.
+func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
 
 // parseAddressList parses a From: or Sender: field body (RFC 5322 §3.6.2,
 // RFC 6532 for UTF-8) into addresses.

@@ -20,6 +20,10 @@
 //     the envelope sender when missing. A Received field records the
 //     authenticated submission ("with ESMTPSA", RFC 3848), without the
 //     client's IP address and helo when Options.HideClientIP is set.
+//     Then Options.Signer adds DKIM signatures (RFC 6376, RSA and Ed25519
+//     side by side, RFC 8463) for the domain of the first From: address
+//     over the whole message, fix-ups included; the signed header
+//     fields, oversigned ones and the rest of the policy are internal/dkim's.
 //     Local recipients get the message in their INBOX (with Return-Path)
 //     through store.Deliver, exactly as the MX role delivers; the other
 //     recipients' copy goes into the durable outbound queue
@@ -40,14 +44,17 @@
 package submission
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/received"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/smtpserver"
@@ -66,10 +73,21 @@ type Options struct {
 	// HideClientIP leaves the client's IP address and helo out of the
 	// Received field.
 	HideClientIP bool
+	// Signer adds DKIM signatures (RFC 6376) to every message, for the
+	// domain of its first From: address, before it is queued or
+	// delivered; a domain without keys goes unsigned. Nil signs nothing.
+	Signer Signer
 	// Logger receives store failures and refusals. Nil discards.
 	Logger *slog.Logger
 	// Now is the clock for Received and Date. Nil means time.Now.
 	Now func() time.Time
+}
+
+// Signer makes the DKIM-Signature fields for a message (*dkim.Signer,
+// *dkim.DirSigner): one or more header fields ending in CRLF, or an error
+// wrapping dkim.ErrNoKey when domain has no keys.
+type Signer interface {
+	Sign(domain string, msg io.Reader) (string, error)
 }
 
 // Backend is the submission policy; it implements smtpserver.Backend.
@@ -131,7 +149,8 @@ type session struct {
 	targets    []store.Target // local accounts, one each
 	remote     []string       // recipients for the outbound queue
 
-	trace []byte // scratch for the headers prepended, reused
+	trace      []byte // scratch for the headers prepended, reused
+	signDomain string // the DKIM signing domain, set by checkHeader
 }
 
 var _ smtpserver.AuthSession = (*session)(nil)
@@ -224,6 +243,10 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 	rp := len(s.trace)
 	s.trace = s.rc.AppendReceived(s.trace, hop, now)
 	s.trace = append(s.trace, fix...)
+	if err := s.sign(msg, rp); err != nil {
+		s.b.log.Error("submission: DKIM signing", "conn", s.ci.ID, "id", msg.TxID, "domain", s.signDomain, "err", err)
+		return smtp.ReplyTempError
+	}
 	if len(s.remote) > 0 {
 		_, err := s.b.opts.Store.Enqueue(ctx, store.QueuedMessage{
 			From:       s.from,
@@ -253,6 +276,23 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 			return smtp.ReplyTempError
 		}
 	}
+	return nil
+}
+
+// sign inserts DKIM-Signature fields at s.trace[rp:], above Received:
+// the signature covers what follows, the fix-ups included.
+func (s *session) sign(msg *smtpserver.Message, rp int) error {
+	if s.b.opts.Signer == nil || s.signDomain == "" {
+		return nil
+	}
+	sig, err := s.b.opts.Signer.Sign(s.signDomain, io.MultiReader(bytes.NewReader(s.trace[rp:]), bytes.NewReader(msg.Body())))
+	if errors.Is(err, dkim.ErrNoKey) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.trace = slices.Insert(s.trace, rp, []byte(sig)...)
 	return nil
 }
 
