@@ -50,6 +50,7 @@ func commands() []*command {
 		domainCommand(),
 		accountCommand(),
 		aliasCommand(),
+		dkimCommand(),
 		messageCommand(),
 		queueCommand(),
 		versionCommand(),

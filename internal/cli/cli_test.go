@@ -145,3 +145,46 @@ func TestConfigCheckAndSample(t *testing.T) {
 		t.Fatalf("config check of the sample: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestDKIMCommands(t *testing.T) {
+	data := t.TempDir()
+	dd := "-data-dir=" + data
+	if code, _, errs := runCLI(t, "", "dkim", "keygen", dd, "example.org"); code != 1 || !strings.Contains(errs, "not served here") {
+		t.Fatalf("keygen for an unknown domain: %d %q", code, errs)
+	}
+	runCLI(t, "", "domain", "add", dd, "example.org")
+	code, out, errs := runCLI(t, "", "dkim", "keygen", dd, "Example.org")
+	if code != 0 || strings.Count(out, "._domainkey.example.org. 3600 IN TXT \"v=DKIM1; k=") != 2 ||
+		!strings.Contains(out, "k=rsa") || !strings.Contains(out, "k=ed25519") {
+		t.Fatalf("keygen: %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", "dkim", "keygen", dd, "example.org"); code != 1 || !strings.Contains(errs, "already has a key") {
+		t.Errorf("second keygen the same day: %d %q", code, errs)
+	}
+	if code, out, _ := runCLI(t, "", "dkim", "keygen", dd, "-algorithm", "ed25519", "-selector", "next", "example.org"); code != 0 || !strings.Contains(out, "next._domainkey.example.org.") {
+		t.Errorf("keygen -selector: %d %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "dkim", "keygen", dd, "-selector", "x", "example.org"); code != 2 {
+		t.Errorf("-selector without -algorithm: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "", "dkim", "keygen", dd, "-algorithm", "dsa", "example.org"); code != 2 {
+		t.Errorf("-algorithm dsa: exit %d, want 2", code)
+	}
+	code, out, _ = runCLI(t, "", "dkim", "list", dd)
+	if code != 0 || strings.Count(out, "example.org\t") != 3 || !strings.Contains(out, "example.org\tnext\ted25519") {
+		t.Errorf("list: %d %q", code, out)
+	}
+	fi, err := os.Stat(filepath.Join(data, "dkim", "example.org", "next.pem"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v %v", fi, err)
+	}
+	if code, out, _ := runCLI(t, "", "dkim", "rm", dd, "example.org", "next"); code != 0 || !strings.Contains(out, "removed key next") {
+		t.Errorf("rm: %d %q", code, out)
+	}
+	if code, _, errs := runCLI(t, "", "dkim", "rm", dd, "example.org", "next"); code != 1 || !strings.Contains(errs, "no key next") {
+		t.Errorf("second rm: %d %q", code, errs)
+	}
+	if _, out, _ := runCLI(t, "", "dkim", "list", dd); strings.Count(out, "example.org\t") != 2 {
+		t.Errorf("list after rm: %q", out)
+	}
+}

@@ -38,15 +38,23 @@ func configPath(env *Env, flagValue string) string {
 	return DefaultConfigFile
 }
 
+// dir returns the data directory named by the flags.
+func (s *storeFlags) dir(env *Env) (string, error) {
+	if s.dataDir != "" {
+		return s.dataDir, nil
+	}
+	cfg, err := config.Load(configPath(env, s.config))
+	if err != nil {
+		return "", fmt.Errorf("%w\n(use -config FILE or -data-dir DIR to choose the data)", err)
+	}
+	return cfg.DataDir, nil
+}
+
 // open opens the store named by the flags.
 func (s *storeFlags) open(ctx context.Context, env *Env) (store.Store, error) {
-	dir := s.dataDir
-	if dir == "" {
-		cfg, err := config.Load(configPath(env, s.config))
-		if err != nil {
-			return nil, fmt.Errorf("%w\n(use -config FILE or -data-dir DIR to choose the data)", err)
-		}
-		dir = cfg.DataDir
+	dir, err := s.dir(env)
+	if err != nil {
+		return nil, err
 	}
 	return daemon.OpenStore(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
@@ -28,6 +29,7 @@ type Daemon struct {
 	tls       *tlsRuntime           // certificate reloads and ACME; nil without TLS
 	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
 	resolver  *dns.Client           // every DNS lookup, one cache ([dns])
+	dkim      *dkim.DirSigner       // signs submitted mail with DATA/dkim's keys
 	listeners []*listener
 	outbound  outbound // the delivery worker
 
@@ -60,6 +62,10 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		return nil, err
 	}
 	d.store = st
+	if d.dkim, err = dkim.NewDirSigner(DKIMKeys(cfg.DataDir), dkim.SignOptions{}, 0); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := d.ensureDomains(ctx); err != nil {
 		st.Close()
 		return nil, err

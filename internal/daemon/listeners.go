@@ -45,6 +45,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			Hostname:            d.cfg.Hostname,
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			HideClientIP:        d.cfg.Submission.HideClientIP,
+			Signer:              d.dkim,
 			Logger:              d.log,
 		})
 		opts := d.smtpOptions(lc.Role, tlsConfig)

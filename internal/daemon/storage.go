@@ -7,12 +7,23 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
 )
 
 // StoreFile is the embedded store's database inside the data directory.
 const StoreFile = "mail.db"
+
+// DKIMKeys is the directory of DKIM signing keys inside the data
+// directory: DKIM/DOMAIN/SELECTOR.pem (see dkim.KeyDir).
+func DKIMKeys(dataDir string) dkim.KeyDir {
+	return dkim.KeyDir{Dir: filepath.Join(dataDir, "dkim")}
+}
+
+// MTASTSCache is the directory of cached MTA-STS policies inside the data
+// directory (tlspolicy.Options.CacheDir).
+func MTASTSCache(dataDir string) string { return filepath.Join(dataDir, "mta-sts") }
 
 // OpenStore opens (creating when needed) the embedded store in dataDir. The
 // server and the administration commands both use it, so a CLI command can
