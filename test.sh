@@ -35,7 +35,7 @@ done
 # Python modules the tests import, as "module:debian-package". Debian's
 # packages install for /usr/bin/python3, which the tests try first (a python3
 # earlier in PATH, e.g. pyenv's, may not see them).
-PYMODULES=(dkim:python3-dkim)
+PYMODULES=(dkim:python3-dkim authres:python3-authres)
 has_pymod() { /usr/bin/python3 -c "import $1" >/dev/null 2>&1 || python3 -c "import $1" >/dev/null 2>&1; }
 for m in "${PYMODULES[@]}"; do
     has_pymod "${m%%:*}" && continue
