@@ -13,11 +13,8 @@ func (v *validator) checks(c Checks) {
 	const p = "checks."
 	v.prefixes(p+"trusted_networks", c.TrustedNetworks)
 	v.prefixes(p+"trusted_forwarders", c.TrustedForwarders)
-	for i, d := range c.QuarantineInsteadOfReject {
-		if err := checkFQDN(d); err != nil {
-			v.add(fmt.Sprintf("%squarantine_instead_of_reject[%d]", p, i), fmt.Sprintf("%q: %v", d, err), `write a domain name such as "example.com"`)
-		}
-	}
+	v.domainList(p+"quarantine_instead_of_reject", c.QuarantineInsteadOfReject)
+	v.domainList(p+"trusted_arc_sealers", c.TrustedARCSealers)
 	for i, z := range c.DNSBL {
 		if err := checkFQDN(z); err != nil {
 			v.add(fmt.Sprintf("%sdnsbl[%d]", p, i), fmt.Sprintf("%q: %v", z, err), `write a blocklist zone such as "zen.spamhaus.org"`)
@@ -27,6 +24,14 @@ func (v *validator) checks(c Checks) {
 		v.add(p+"dnsbl_action", fmt.Sprintf("%q: unknown action", c.DNSBLAction), `use "reject" or "header"`)
 	}
 	v.duration(p+"timeout", c.Timeout, false)
+}
+
+func (v *validator) domainList(key string, list []string) {
+	for i, d := range list {
+		if err := checkFQDN(d); err != nil {
+			v.add(fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%q: %v", d, err), `write a domain name such as "example.com"`)
+		}
+	}
 }
 
 // prefixes checks a list of networks ("192.0.2.0/24", "2001:db8::/32") or

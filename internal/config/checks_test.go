@@ -14,6 +14,7 @@ func TestChecksAndDNSErrors(t *testing.T) {
 	c.Checks.TrustedNetworks = []string{"10.0.0.0/8", "not-a-net"}
 	c.Checks.TrustedForwarders = []string{"192.0.2.1/33"}
 	c.Checks.QuarantineInsteadOfReject = []string{"1.2.3.4"}
+	c.Checks.TrustedARCSealers = []string{"lists"}
 	c.Checks.DNSBL = []string{"zen"}
 	c.Checks.DNSBLAction = "drop"
 	c.DNS.Servers = []string{"127.0.0.1:5353", "::1", "dns.example:53", "127.0.0.1:0"}
@@ -29,7 +30,7 @@ func TestChecksAndDNSErrors(t *testing.T) {
 		keys = append(keys, e.Key)
 	}
 	want := []string{"limits.smtp.max_connections_per_net", "limits.smtp.connection_rate_per_net",
-		"checks.trusted_networks[1]", "checks.trusted_forwarders[0]", "checks.quarantine_instead_of_reject[0]",
+		"checks.trusted_networks[1]", "checks.trusted_forwarders[0]", "checks.quarantine_instead_of_reject[0]", "checks.trusted_arc_sealers[0]",
 		"checks.dnsbl[0]", "checks.dnsbl_action", "dns.servers[2]", "dns.servers[3]", "dns.cache_size"}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
 		t.Errorf("keys\n%v\nwant\n%v", keys, want)

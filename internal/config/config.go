@@ -333,6 +333,11 @@ type Checks struct {
 	// recorded.
 	TrustedForwarders []string `toml:"trusted_forwarders"`
 
+	// ARC sealing domains (RFC 8617; mailing lists, forwarding services)
+	// whose valid chain exempts a message from DMARC rejection and
+	// quarantine, as trusted_forwarders does by address.
+	TrustedARCSealers []string `toml:"trusted_arc_sealers"`
+
 	// Sender domains (the From: header's domain, or its organizational
 	// domain) whose DMARC reject policy is applied as quarantine: their
 	// failing mail goes to Junk instead of being refused.
@@ -505,6 +510,7 @@ func Default() *Config {
 			EnforceDMARC:              true,
 			TrustedNetworks:           []string{"127.0.0.0/8", "::1/128"},
 			TrustedForwarders:         []string{},
+			TrustedARCSealers:         []string{},
 			QuarantineInsteadOfReject: []string{},
 			DNSBL:                     []string{},
 			DNSBLAction:               "reject",

@@ -39,6 +39,7 @@ func (d *Daemon) mxChecks() *mx.Checks {
 		EnforceDMARC:              c.EnforceDMARC,
 		TrustedNetworks:           config.Prefixes(c.TrustedNetworks),
 		TrustedForwarders:         config.Prefixes(c.TrustedForwarders),
+		TrustedSealers:            lower(c.TrustedARCSealers),
 		QuarantineInsteadOfReject: lower(c.QuarantineInsteadOfReject),
 		DNSBL:                     c.DNSBL,
 		DNSBLReject:               c.DNSBLAction == "reject",

@@ -12,6 +12,7 @@ import (
 
 	msgauthres "github.com/emersion/go-msgauth/authres"
 
+	"github.com/posthorn/posthorn/internal/arc"
 	"github.com/posthorn/posthorn/internal/authres"
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dmarc"
@@ -38,6 +39,11 @@ type Checks struct {
 	// TrustedForwarders are clients whose mail DMARC never rejects or
 	// quarantines.
 	TrustedForwarders []netip.Prefix
+	// TrustedSealers are ARC sealing domains (RFC 8617) whose passing
+	// chain exempts a message from DMARC rejection and quarantine: the
+	// mailing lists and forwarders that are known to break DKIM/SPF but
+	// report what they verified.
+	TrustedSealers []string
 	// QuarantineInsteadOfReject lists From domains (or their
 	// organizational domains) whose reject policy is applied as
 	// quarantine.
@@ -144,6 +150,8 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 	var wg sync.WaitGroup
 	wg.Go(func() { spfFrom = spf.CheckMailFrom(ctx, c.Resolver, ip, helo, s.from) })
 	wg.Go(func() { spfHelo = spf.CheckHelo(ctx, c.Resolver, ip, helo) })
+	var chain arc.Result
+	wg.Go(func() { chain = arc.Verify(ctx, c.Resolver, body) })
 	v := dkim.Verifier{Resolver: c.Resolver, Now: c.Now}
 	sigs, err := v.Verify(ctx, bytes.NewReader(body))
 	if err != nil {
@@ -177,6 +185,10 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 		out.results = append(out.results, &msgauthres.GenericResult{Method: "dkim", Value: msgauthres.ResultValue(r.Status), Params: params})
 	}
 
+	// GenericResult: go-msgauth v0.7.0 formats an ARCResult without its
+	// method name.
+	out.results = append(out.results, &msgauthres.GenericResult{Method: "arc", Value: msgauthres.ResultValue(chain.Status), Params: map[string]string{}})
+
 	domains, nFrom := fromDomains(body)
 	if nFrom > 1 {
 		out.reject = replyManyFrom
@@ -199,7 +211,7 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 		out.results = append(out.results, &msgauthres.GenericResult{Method: "dnsbl", Value: "fail",
 			Params: map[string]string{"policy.zone": strings.Join(s.cc.listed, ",")}})
 	}
-	if !c.EnforceDMARC || worst.Status != dmarc.StatusFail || inPrefixes(ip, c.TrustedForwarders) {
+	if !c.EnforceDMARC || worst.Status != dmarc.StatusFail || inPrefixes(ip, c.TrustedForwarders) || trustedChain(chain, c.TrustedSealers) {
 		return out
 	}
 	switch worst.Policy {
@@ -216,6 +228,20 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 		s.b.log.Info("mx: DMARC policy applied", "conn", s.ci.ID, "from_domain", worst.Domain, "policy", worst.Policy, "reject", out.reject != nil)
 	}
 	return out
+}
+
+// trustedChain reports whether a passing ARC chain was sealed by a trusted
+// domain (any of its sealers: each vouches for what it received).
+func trustedChain(chain arc.Result, trusted []string) bool {
+	if chain.Status != arc.Pass {
+		return false
+	}
+	for _, d := range chain.Sealers {
+		if slices.Contains(trusted, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func rank(p dmarc.Policy) int {

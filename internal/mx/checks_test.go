@@ -42,6 +42,7 @@ func newCheckWorld(t *testing.T) *checkWorld {
 		{Domain: "good.test", Selector: "ed", Signer: edKey},
 		{Domain: "reject.test", Selector: "s1", Signer: edKey},
 		{Domain: "other.test", Selector: "s1", Signer: edKey},
+		{Domain: "lists.test", Selector: "s1", Signer: rsaKey},
 	}
 	signer, err := dkim.NewSigner(keys, dkim.SignOptions{})
 	if err != nil {
@@ -69,6 +70,7 @@ func newCheckWorld(t *testing.T) *checkWorld {
 		zone("reject.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=reject; sp=quarantine"`+"\n"+`sub TXT "v=spf1 -all"`+"\n"),
 		zone("quar.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=quarantine"`+"\n"),
 		zone("other.test", `@ TXT "v=spf1 ?all"`+"\n"),
+		zone("lists.test", ""),
 		zone("flaky.test", `@ TXT "v=spf1 -all"`+"\n"),
 		dnstest.Zone{Origin: "0.0.127.in-addr.arpa", Records: "1 PTR client.good.test.\n"},
 		dnstest.Zone{Origin: "client.good.test", Records: "@ A 127.0.0.1\n"},
@@ -142,7 +144,7 @@ func TestChecksVerdicts(t *testing.T) {
 		ar       []string // parts the Authentication-Results field must have
 	}{
 		{"SPF and DKIM pass (RSA and Ed25519)", "bounce@good.test", w.sign(t, "good.test", message("a@good.test")), "250 ", "INBOX",
-			[]string{"iprev=pass policy.iprev=127.0.0.1", "spf=pass smtp.mailfrom=bounce@good.test", "spf=none smtp.helo=client.good.test",
+			[]string{"iprev=pass policy.iprev=127.0.0.1", "spf=pass smtp.mailfrom=bounce@good.test", "spf=none smtp.helo=client.good.test", "arc=none",
 				"dkim=pass header.d=good.test header.i=@good.test header.s=rsa", "dkim=pass header.d=good.test header.i=@good.test header.s=ed", "dmarc=pass header.from=good.test"}},
 		{"DMARC reject", "x@reject.test", message("x@reject.test"), "550 5.7.1 ", "",
 			nil},
@@ -263,23 +265,26 @@ func TestTrustedNetwork(t *testing.T) {
 	}
 }
 
+// pythonDkim returns a Python interpreter with dkimpy and authres.
+func pythonDkim(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import dkim, authres").Run() == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("python3 with the dkim and authres modules (Debian python3-dkim, python3-authres) is missing and CI=true")
+	}
+	t.Skip("python3 with the dkim and authres modules (Debian python3-dkim, python3-authres) is missing")
+	return ""
+}
+
 // TestPythonSigned: a message signed by python3-dkim (dkimpy, an
 // independent implementation) verifies end to end.
 func TestPythonSigned(t *testing.T) {
 	t.Parallel()
-	py := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim").Run() == nil {
-			py = p
-			break
-		}
-	}
-	if py == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 with the dkim module (Debian python3-dkim) is missing and CI=true")
-		}
-		t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
-	}
+	py := pythonDkim(t)
 	w := newCheckWorld(t)
 	e := newEnv(t, envOpts{checks: w.checks(t)})
 	dir := t.TempDir()
@@ -301,5 +306,47 @@ sys.stdout.buffer.write(sig + msg)
 	ar := authResults(t, e.inbox("alice@example.test")[0])
 	if !strings.Contains(ar, "dkim=pass header.d=good.test") || !strings.Contains(ar, "dmarc=pass") {
 		t.Errorf("Authentication-Results: %s", ar)
+	}
+}
+
+// TestTrustedSealer: a mailing list (lists.test) relays a message whose
+// From domain publishes p=reject; the relay breaks SPF and there is no
+// DKIM, so DMARC fails. The list's ARC seal (by dkimpy) passes; with
+// lists.test as a trusted sealer the message is delivered, without it
+// refused.
+func TestTrustedSealer(t *testing.T) {
+	t.Parallel()
+	py := pythonDkim(t)
+	w := newCheckWorld(t)
+	dir := t.TempDir()
+	msgFile, keyFile := filepath.Join(dir, "msg"), filepath.Join(dir, "key")
+	os.WriteFile(msgFile, []byte(message("x@reject.test")), 0o600)
+	os.WriteFile(keyFile, w.rsaPEM, 0o600)
+	out, err := exec.Command(py, "-c", `
+import dkim, sys
+msg = b'Authentication-Results: lists.test; spf=pass smtp.mailfrom=x@reject.test\r\n' + open(sys.argv[1], 'rb').read()
+sets = dkim.arc_sign(msg, b's1', b'lists.test', open(sys.argv[2], 'rb').read(), b'lists.test')
+sys.stdout.buffer.write(b''.join(sets) + msg)
+`, msgFile, keyFile).Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	sealed := string(out)
+
+	e := newEnv(t, envOpts{checks: w.checks(t)})
+	if reply := sendRaw(e, "list-bounces@reject.test", sealed); !strings.HasPrefix(reply, "550 5.7.1 ") {
+		t.Errorf("untrusted sealer: reply %q, want 550", reply)
+	}
+	c := w.checks(t)
+	c.TrustedSealers = []string{"lists.test"}
+	e = newEnv(t, envOpts{checks: c})
+	if reply := sendRaw(e, "list-bounces@reject.test", sealed); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("trusted sealer: reply %q", reply)
+	}
+	ar := authResults(t, e.inbox("alice@example.test")[0])
+	for _, part := range []string{"arc=pass", "dmarc=fail header.from=reject.test"} {
+		if !strings.Contains(ar, part) {
+			t.Errorf("Authentication-Results lacks %q: %s", part, ar)
+		}
 	}
 }
