@@ -62,8 +62,14 @@ type mailboxState struct {
 	refs int         // guarded by states.mu
 	idle *time.Timer // linger timer while refs == 0; guarded by states.mu
 
-	wch    <-chan struct{} // the state's store.Watch
-	cancel func()
+	// Two store.Watch subscriptions: wake is read by the forwarder, which
+	// marks the state dirty and wakes the views (IDLE); poll is never
+	// waited on, only polled by refresh, so a change this process made
+	// and whose call has returned (an APPEND) is always seen there: the
+	// store sends into its buffer before the write returns, whereas a
+	// send to a waiting forwarder completes before the forwarder runs.
+	wake, pollc     <-chan struct{}
+	cancel, cancel2 func()
 	quit   chan struct{}
 	dirty  atomic.Bool
 
@@ -96,7 +102,8 @@ func acquire(ctx context.Context, st store.Store, id int64) (*mailboxState, erro
 			s.stop()
 		}
 		s = &mailboxState{key: k, quit: make(chan struct{}), views: map[*View]struct{}{}}
-		s.wch, s.cancel = st.Watch(id)
+		s.wake, s.cancel = st.Watch(id)
+		s.pollc, s.cancel2 = st.Watch(id)
 		go s.forward()
 		states.m[k] = s
 	}
@@ -151,6 +158,7 @@ func (s *mailboxState) stop() {
 	default:
 		close(s.quit)
 		s.cancel()
+		s.cancel2()
 	}
 }
 
@@ -159,7 +167,7 @@ func (s *mailboxState) stop() {
 func (s *mailboxState) forward() {
 	for {
 		select {
-		case <-s.wch:
+		case <-s.wake:
 			s.signal()
 		case <-s.quit:
 			return
@@ -179,12 +187,12 @@ func (s *mailboxState) signal() {
 	s.viewsMu.Unlock()
 }
 
-// poll takes a notification the forwarder has not taken yet, so that a
-// change the caller itself just made (an APPEND) is seen at once.
+// poll marks the state dirty if a change was notified, so that a change
+// the caller itself just made (an APPEND) is seen at once.
 func (s *mailboxState) poll() {
 	select {
-	case <-s.wch:
-		s.signal()
+	case <-s.pollc:
+		s.dirty.Store(true)
 	default:
 	}
 }

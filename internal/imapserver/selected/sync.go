@@ -23,8 +23,9 @@ func (v *View) Sync(ctx context.Context, w *imap.Writer, allowExpunge bool) erro
 	if allowExpunge && v.gen != s.gen {
 		v.writeExpunges(w)
 	}
+	known := len(v.uids)
 	v.catchUp(w)
-	v.writeFlagChanges(w)
+	v.writeFlagChanges(w, known)
 	return w.Err()
 }
 
@@ -104,11 +105,12 @@ func (v *View) catchUp(w *imap.Writer) {
 }
 
 // writeFlagChanges sends FETCH for flags changed since the view last
-// looked, except changes it reported itself; s.mu read-held.
-func (v *View) writeFlagChanges(w *imap.Writer) {
+// looked, except changes it reported itself, for the first known messages
+// (the others were just announced by EXISTS); s.mu read-held.
+func (v *View) writeFlagChanges(w *imap.Writer, known int) {
 	s := v.s
 	if s.flagMod > v.seen {
-		for seq, uid := range v.uids {
+		for seq, uid := range v.uids[:known] {
 			i := v.stateIndex(seq, uid)
 			if i < 0 {
 				continue
@@ -121,6 +123,15 @@ func (v *View) writeFlagChanges(w *imap.Writer) {
 				continue
 			}
 			v.writeFlags(w, uint32(seq+1), uid, in)
+			if in.modseq > s.complete {
+				v.noteReported(uid, in.modseq)
+			}
+		}
+	}
+	// The client learns the new messages' flags when it fetches them.
+	for seq := known; seq < len(v.uids); seq++ {
+		if i := v.stateIndex(seq, v.uids[seq]); i >= 0 && s.info[i].modseq > s.complete {
+			v.noteReported(v.uids[seq], s.info[i].modseq)
 		}
 	}
 	v.seen = max(v.seen, s.complete)
