@@ -112,7 +112,7 @@ func (c *conn) sync(allowExpunge bool) string {
 // view, returning the untagged output and the tagged result line.
 func (c *conn) cmd(line string) (string, string) {
 	c.t.Helper()
-	r := imap.NewReader(bufio.NewReader(strings.NewReader("t " + line + "\r\n")), imap.ReaderOptions{})
+	r := imap.NewReader(bufio.NewReader(strings.NewReader("t "+line+"\r\n")), imap.ReaderOptions{})
 	cmd, err := r.ReadCommand()
 	if err != nil {
 		c.t.Fatalf("%s: %v", line, err)

@@ -70,8 +70,8 @@ type mailboxState struct {
 	// send to a waiting forwarder completes before the forwarder runs.
 	wake, pollc     <-chan struct{}
 	cancel, cancel2 func()
-	quit   chan struct{}
-	dirty  atomic.Bool
+	quit            chan struct{}
+	dirty           atomic.Bool
 
 	loadOnce sync.Once
 	loadErr  error
