@@ -257,9 +257,14 @@ func (v *View) run(ctx context.Context, q *query) ([]match, error) {
 	if len(undecided) == 0 {
 		return found, nil
 	}
-	uids := make([]uint32, len(undecided))
-	for i, c := range undecided {
-		uids[i] = c.uid
+	// Most of the mailbox undecided (a plain BODY search): stream all of
+	// it rather than send the store a list of 100,000 UIDs.
+	var uids []uint32
+	if len(undecided) < len(v.uids)/2 {
+		uids = make([]uint32, len(undecided))
+		for i, c := range undecided {
+			uids[i] = c.uid
+		}
 	}
 	var more []match
 	k := 0

@@ -209,15 +209,20 @@ func (s *mailboxState) removeView(v *View) {
 	s.viewsMu.Unlock()
 }
 
-// load reads the whole mailbox: the exact UIDNEXT and HIGHESTMODSEQ first,
-// then the messages (which reflect every change up to that MODSEQ).
+// load reads the whole mailbox. The messages reflect every change up to
+// their largest MODSEQ; the first refresh (marked due here) reads the
+// change log from there. The store's UIDNEXT, which may be beyond the last
+// message when the last ones were expunged, is read beside (it only
+// grows, so any value read during the load is right to announce).
 func (s *mailboxState) load(ctx context.Context) error {
 	st := s.key.st
-	status, err := st.MailboxStatus(ctx, s.key.id)
-	if err != nil {
-		return err
-	}
+	statusc := make(chan store.MailboxStatus, 1)
+	go func() {
+		status, _ := st.MailboxStatus(ctx, s.key.id)
+		statusc <- status
+	}()
 	msgs, err := st.Messages(ctx, s.key.id)
+	status := <-statusc
 	if err != nil {
 		return err
 	}
@@ -226,10 +231,11 @@ func (s *mailboxState) load(ctx context.Context) error {
 	s.uids = make([]uint32, 0, len(msgs)+len(msgs)/8+16)
 	s.info = make([]msgInfo, 0, cap(s.uids))
 	s.gen = 1
-	s.complete = status.HighestModSeq
+	for _, m := range msgs {
+		s.complete = max(s.complete, m.ModSeq)
+	}
 	s.uidNext = max(status.UIDNext, 1)
 	s.addMessages(msgs)
-	// Anything newer than the status read is picked up by the first refresh.
 	s.dirty.Store(true)
 	return nil
 }
@@ -318,9 +324,9 @@ func (s *mailboxState) apply(changes []store.Change) {
 // came since the last refresh.
 func (s *mailboxState) refresh(ctx context.Context) error {
 	s.poll()
-	if !s.dirty.Load() {
-		return s.goneErr()
-	}
+	// Always take the lock: a refresh in progress may be the one reading
+	// a change the caller made (another caller took its notification),
+	// and the caller must see it when Sync returns.
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	if !s.dirty.Swap(false) {
@@ -328,9 +334,11 @@ func (s *mailboxState) refresh(ctx context.Context) error {
 	}
 	st, id := s.key.st, s.key.id
 	s.mu.RLock()
-	since, next := s.complete, s.uidNext
+	// Messages are read from the one after the last loaded, not from
+	// uidNext: change-log entries of messages not loaded yet move uidNext.
+	since, next := s.complete, uint32(1)
 	if n := len(s.uids); n > 0 {
-		next = max(next, s.uids[n-1]+1)
+		next = s.uids[n-1] + 1
 	}
 	s.mu.RUnlock()
 	first, err := st.Changes(ctx, id, since)
