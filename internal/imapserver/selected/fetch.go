@@ -95,7 +95,7 @@ func (v *View) Fetch(ctx context.Context, w *imap.Writer, args *imap.FetchArgs, 
 		return Result{}, err
 	}
 	if args.Vanished {
-		if err := v.writeVanishedSince(ctx, w, args.Set, args.ChangedSince); err != nil {
+		if _, err := v.writeVanishedEarlier(ctx, w, args.ChangedSince, &args.Set); err != nil {
 			return Result{}, err
 		}
 	}
@@ -192,27 +192,34 @@ func (v *View) noteReported(uid uint32, modseq uint64) {
 	v.reported[uid] = max(v.reported[uid], modseq)
 }
 
-// writeVanishedSince writes VANISHED (EARLIER) for the UIDs of set
-// expunged after modseq (RFC 7162 §3.2.6).
-func (v *View) writeVanishedSince(ctx context.Context, w *imap.Writer, set imap.SeqSet, modseq uint64) error {
+// writeVanishedEarlier writes VANISHED (EARLIER) for the UIDs expunged
+// after modseq (RFC 7162 §3.2.5.1, §3.2.6), limited to set when it is not
+// nil ("$" is the saved result). It returns the set resolved ("*" the
+// largest UID known), nil for none.
+func (v *View) writeVanishedEarlier(ctx context.Context, w *imap.Writer, modseq uint64, set *imap.SeqSet) (*imap.SeqSet, error) {
 	changes, err := v.st.Changes(ctx, v.box.ID, modseq)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if set.Saved {
-		set = imap.SeqSetOf(v.saved)
+	var within *imap.SeqSet
+	if set != nil {
+		r := *set
+		if r.Saved {
+			r = imap.SeqSetOf(v.saved)
+		}
+		var last uint32
+		for _, c := range changes {
+			last = max(last, c.UID)
+		}
+		if n := len(v.uids); n > 0 {
+			last = max(last, v.uids[n-1])
+		}
+		r = r.Resolve(last)
+		within = &r
 	}
-	var last uint32
-	for _, c := range changes {
-		last = max(last, c.UID)
-	}
-	if n := len(v.uids); n > 0 {
-		last = max(last, v.uids[n-1])
-	}
-	set = set.Resolve(last)
 	var gone []uint32
 	for _, c := range changes {
-		if c.Kind == store.ChangeExpunge && set.Contains(c.UID) {
+		if c.Kind == store.ChangeExpunge && (within == nil || within.Contains(c.UID)) {
 			gone = append(gone, c.UID)
 		}
 	}
@@ -222,7 +229,7 @@ func (v *View) writeVanishedSince(ctx context.Context, w *imap.Writer, set imap.
 		w.SeqSet(imap.SeqSetOf(gone))
 		w.CRLF()
 	}
-	return nil
+	return within, nil
 }
 
 // fetchOne writes the FETCH response of one message.

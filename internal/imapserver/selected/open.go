@@ -132,39 +132,15 @@ func (s *mailboxState) keywords() string {
 // The change log keeps every expunge, so the sequence match data is not
 // needed.
 func (v *View) resync(ctx context.Context, w *imap.Writer, q *imap.QResyncArgs) error {
-	changes, err := v.st.Changes(ctx, v.box.ID, q.ModSeq)
+	known, err := v.writeVanishedEarlier(ctx, w, q.ModSeq, q.KnownUIDs)
 	if err != nil {
 		return err
-	}
-	var known imap.SeqSet
-	limit := q.KnownUIDs != nil
-	if limit {
-		var last uint32
-		if n := len(v.uids); n > 0 {
-			last = v.uids[n-1]
-		}
-		for _, c := range changes {
-			last = max(last, c.UID)
-		}
-		known = q.KnownUIDs.Resolve(last)
-	}
-	var vanished []uint32
-	for _, c := range changes {
-		if c.Kind == store.ChangeExpunge && (!limit || known.Contains(c.UID)) {
-			vanished = append(vanished, c.UID)
-		}
-	}
-	if len(vanished) > 0 {
-		w.Untagged()
-		w.Atom("VANISHED (EARLIER) ")
-		w.SeqSet(imap.SeqSetOf(vanished))
-		w.CRLF()
 	}
 	s := v.s
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for seq, uid := range v.uids {
-		if limit && !known.Contains(uid) {
+		if known != nil && !known.Contains(uid) {
 			continue
 		}
 		i := v.stateIndex(seq, uid)
