@@ -1,0 +1,118 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// TestOutboundCrashRestart kills the sending server with SIGKILL in the
+// middle of a queue of 1,000 messages and restarts it: every message
+// arrives, and only messages that were in flight at the kill (received
+// before it) arrive twice, never more (at-least-once by leases).
+func TestOutboundCrashRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long test")
+	}
+	const (
+		total       = 1000
+		maxInFlight = 50
+	)
+	n := newOutboundNet(t)
+	sink := deliverytest.Start(t, n.sink, n.port, deliverytest.Options{DataDelay: 10 * time.Millisecond})
+	zones := dnstest.Start(t, dnstest.Zone{Origin: "sink.test", Records: "@ MX 10 mx\nmx A " + n.sink})
+
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ctx := context.Background()
+	st, err := daemon.OpenStore(ctx, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range total {
+		body := fmt.Sprintf("From: alice@a.test\r\nTo: r%d@sink.test\r\nSubject: crash\r\nX-Token: %d\r\n\r\nbody %d\r\n", i%10, i, i)
+		if _, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@a.test", Recipients: []string{fmt.Sprintf("r%d@sink.test", i%10)}, Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	mxPort := deliverytest.FreePort(t, n.a)
+	cfg := fmt.Sprintf(`hostname = "mail.a.test"
+domains = ["a.test"]
+data_dir = %q
+[[listeners]]
+role = "smtp"
+address = "%s:%d"
+[dns]
+servers = [%q]
+[delivery]
+port = %d
+retry_min = "1s"
+retry_max = "2s"
+attempt_timeout = "10s"
+max_in_flight = %d
+max_per_destination = 10
+`, data, n.a, mxPort, zones.Addr(), n.port, maxInFlight)
+	ready := fmt.Sprintf("%s:%d", n.a, mxPort)
+	srv := startServe(t, dir, cfg, ready)
+	sink.Wait(t, total*3/10, 2*time.Minute)
+	srv.stop(syscall.SIGKILL)
+	atKill := len(sink.Messages())
+	if atKill >= total {
+		t.Fatalf("all %d messages were delivered before the kill: the test proves nothing", atKill)
+	}
+	srv = startServe(t, dir, cfg, ready)
+
+	token := regexp.MustCompile(`X-Token: (\d+)`)
+	seen := func() (map[string][]int, int) {
+		m := map[string][]int{}
+		msgs := sink.Messages()
+		for i, msg := range msgs {
+			tok := token.FindSubmatch(msg.Data)
+			if tok == nil {
+				t.Fatalf("message without a token: %q", msg.Data)
+			}
+			m[string(tok[1])] = append(m[string(tok[1])], i)
+		}
+		return m, len(msgs)
+	}
+	waitFor(t, 2*time.Minute, "every message at the sink", func() bool {
+		m, _ := seen()
+		return len(m) == total
+	}, srv)
+	waitFor(t, time.Minute, "an empty queue", func() bool {
+		out, _ := run(t, nil, "queue", "summary", "-data-dir", data)
+		return strings.Contains(out, "messages: 0")
+	}, srv)
+	if err := srv.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+	m, received := seen()
+	dups := 0
+	for tok, idx := range m {
+		switch {
+		case len(idx) > 2:
+			t.Errorf("message %s arrived %d times", tok, len(idx))
+		case len(idx) == 2:
+			dups++
+			if idx[0] >= atKill {
+				t.Errorf("message %s arrived twice, the first time after the kill: it was not in flight", tok)
+			}
+		}
+	}
+	if dups > maxInFlight {
+		t.Errorf("%d duplicates, more than the %d messages that can be in flight", dups, maxInFlight)
+	}
+	t.Logf("%d messages, %d received before the kill, %d received in all, %d duplicates", total, atKill, received, dups)
+}
