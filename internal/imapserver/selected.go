@@ -114,7 +114,7 @@ func (sess *session) dispatchSelected(cmd *imap.Command) response {
 	case "STORE":
 		res, err = v.Store(ctx, sess.out(), cmd.Args.(*imap.StoreArgs), cmd.UID)
 	case "SEARCH":
-		res, err = v.Search(ctx, sess.out(), cmd.Args.(*imap.SearchArgs), cmd.UID)
+		res, err = v.SearchTagged(ctx, sess.out(), cmd.Tag, cmd.Args.(*imap.SearchArgs), cmd.UID)
 	case "COPY", "MOVE":
 		a := cmd.Args.(*imap.CopyArgs)
 		dest, refusal := sess.destination(a.Mailbox)

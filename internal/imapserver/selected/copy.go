@@ -11,7 +11,7 @@ import (
 // Copy is COPY and UID COPY into dest, a mailbox of the same account (RFC
 // 9051 §6.4.7), answered with [COPYUID] (RFC 4315 §3).
 func (v *View) Copy(ctx context.Context, w *imap.Writer, set imap.SeqSet, uid bool, dest store.Mailbox) (Result, error) {
-	src, dst, err := v.transfer(ctx, set, uid, dest, false)
+	src, dst, err := v.transfer(ctx, w, set, uid, dest, false)
 	if err != nil || len(src) == 0 {
 		return Result{Text: "No messages copied"}, err
 	}
@@ -26,7 +26,7 @@ func (v *View) Move(ctx context.Context, w *imap.Writer, set imap.SeqSet, uid bo
 	if v.readOnly {
 		return Result{}, errReadOnly
 	}
-	src, dst, err := v.transfer(ctx, set, uid, dest, true)
+	src, dst, err := v.transfer(ctx, w, set, uid, dest, true)
 	if err != nil || len(src) == 0 {
 		return Result{Text: "No messages moved"}, err
 	}
@@ -41,8 +41,8 @@ func (v *View) Move(ctx context.Context, w *imap.Writer, set imap.SeqSet, uid bo
 
 // transfer copies or moves the messages of set; it fails with
 // EXPUNGEISSUED when none of them exists any more.
-func (v *View) transfer(ctx context.Context, set imap.SeqSet, uid bool, dest store.Mailbox, move bool) (src, dst []uint32, err error) {
-	sel, err := v.selection(set, uid)
+func (v *View) transfer(ctx context.Context, w *imap.Writer, set imap.SeqSet, uid bool, dest store.Mailbox, move bool) (src, dst []uint32, err error) {
+	sel, err := v.selection(ctx, w, set, uid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,7 +88,7 @@ func (v *View) Expunge(ctx context.Context, w *imap.Writer, uidSet *imap.SeqSet)
 	}
 	var uids []uint32
 	if uidSet != nil {
-		sel, err := v.selection(*uidSet, true)
+		sel, err := v.selection(ctx, w, *uidSet, true)
 		if err != nil {
 			return Result{}, err
 		}

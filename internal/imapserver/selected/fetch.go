@@ -90,7 +90,7 @@ func (v *View) Fetch(ctx context.Context, w *imap.Writer, args *imap.FetchArgs, 
 	if err != nil {
 		return Result{}, err
 	}
-	sel, err := v.selection(args.Set, uid)
+	sel, err := v.selection(ctx, w, args.Set, uid)
 	if err != nil {
 		return Result{}, err
 	}

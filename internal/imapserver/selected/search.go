@@ -49,6 +49,11 @@ func (v *View) SearchTagged(ctx context.Context, w *imap.Writer, tag string, arg
 		// RETURN () and a rev2 SEARCH without RETURN mean ALL (RFC 4731 §3.1).
 		opts.all = opts.all || !opts.save
 	}
+	if uid {
+		if err := v.announceNew(ctx, w); err != nil {
+			return Result{}, err
+		}
+	}
 	q, err := v.compile(&args.Key)
 	if err != nil {
 		return Result{}, err

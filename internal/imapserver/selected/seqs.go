@@ -1,6 +1,7 @@
 package selected
 
 import (
+	"context"
 	"iter"
 
 	"github.com/posthorn/posthorn/internal/imap"
@@ -15,7 +16,16 @@ var errBadSeq = &imap.Error{Status: imap.BAD, Text: "Invalid message sequence nu
 // names: message sequence numbers, or UIDs when uid is set. "$" is the
 // saved search result (RFC 5182). Sequence numbers beyond the mailbox are
 // refused before anything is yielded.
-func (v *View) selection(set imap.SeqSet, uid bool) (iter.Seq[int], error) {
+//
+// UID forms first announce messages that arrived since the client last
+// heard, so that it can name them by the UIDs it got elsewhere (APPENDUID,
+// another session).
+func (v *View) selection(ctx context.Context, w *imap.Writer, set imap.SeqSet, uid bool) (iter.Seq[int], error) {
+	if uid {
+		if err := v.announceNew(ctx, w); err != nil {
+			return nil, err
+		}
+	}
 	if set.Saved {
 		return imap.SeqSetOf(v.saved).Select(v.uids), nil
 	}

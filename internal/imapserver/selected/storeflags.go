@@ -21,7 +21,7 @@ func (v *View) Store(ctx context.Context, w *imap.Writer, args *imap.StoreArgs, 
 	if args.HasUnchanged {
 		v.caps.CondStore = true
 	}
-	sel, err := v.selection(args.Set, uid)
+	sel, err := v.selection(ctx, w, args.Set, uid)
 	if err != nil {
 		return Result{}, err
 	}

@@ -128,16 +128,22 @@ func (v *View) writeFlagChanges(w *imap.Writer, known int) {
 			}
 		}
 	}
-	// The client learns the new messages' flags when it fetches them.
-	for seq := known; seq < len(v.uids); seq++ {
-		if i := v.stateIndex(seq, v.uids[seq]); i >= 0 && s.info[i].modseq > s.complete {
-			v.noteReported(v.uids[seq], s.info[i].modseq)
-		}
-	}
+	v.noteNew(known)
 	v.seen = max(v.seen, s.complete)
 	for uid, m := range v.reported {
 		if m <= v.seen {
 			delete(v.reported, uid)
+		}
+	}
+}
+
+// noteNew marks the flags of the messages after known as reported: the
+// client learns them when it fetches the new messages; s.mu read-held.
+func (v *View) noteNew(known int) {
+	s := v.s
+	for seq := known; seq < len(v.uids); seq++ {
+		if i := v.stateIndex(seq, v.uids[seq]); i >= 0 && s.info[i].modseq > s.complete {
+			v.noteReported(v.uids[seq], s.info[i].modseq)
 		}
 	}
 }
@@ -169,4 +175,19 @@ func (v *View) stateIndex(seq int, uid uint32) int {
 		return seq
 	}
 	return s.index(uid)
+}
+
+// announceNew refreshes the state and announces new messages with EXISTS
+// (allowed at any time, RFC 9051 §7.4.1), so that a UID command can name
+// a message that arrived after the client last heard from the server.
+func (v *View) announceNew(ctx context.Context, w *imap.Writer) error {
+	if err := v.s.refresh(ctx); err != nil {
+		return err
+	}
+	v.s.mu.RLock()
+	defer v.s.mu.RUnlock()
+	known := len(v.uids)
+	v.catchUp(w)
+	v.noteNew(known)
+	return nil
 }
