@@ -23,6 +23,9 @@ func (v *validator) checks(c Checks) {
 	if c.DNSBLAction != "reject" && c.DNSBLAction != "header" {
 		v.add(p+"dnsbl_action", fmt.Sprintf("%q: unknown action", c.DNSBLAction), `use "reject" or "header"`)
 	}
+	v.duration(p+"greylist_delay", c.GreylistDelay, false)
+	v.prefixes(p+"greylist_allow", c.GreylistAllow)
+	v.domainList(p+"greylist_allow_domains", c.GreylistAllowDomains)
 	v.duration(p+"timeout", c.Timeout, false)
 }
 

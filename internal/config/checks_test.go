@@ -17,6 +17,7 @@ func TestChecksAndDNSErrors(t *testing.T) {
 	c.Checks.TrustedARCSealers = []string{"lists"}
 	c.Checks.DNSBL = []string{"zen"}
 	c.Checks.DNSBLAction = "drop"
+	c.Checks.GreylistAllow = []string{"2001:db8::/129"}
 	c.DNS.Servers = []string{"127.0.0.1:5353", "::1", "dns.example:53", "127.0.0.1:0"}
 	c.DNS.CacheSize = -1
 	c.Limits.SMTP.MaxConnectionsPerNet = 0
@@ -31,7 +32,7 @@ func TestChecksAndDNSErrors(t *testing.T) {
 	}
 	want := []string{"limits.smtp.max_connections_per_net", "limits.smtp.connection_rate_per_net",
 		"checks.trusted_networks[1]", "checks.trusted_forwarders[0]", "checks.quarantine_instead_of_reject[0]", "checks.trusted_arc_sealers[0]",
-		"checks.dnsbl[0]", "checks.dnsbl_action", "dns.servers[2]", "dns.servers[3]", "dns.cache_size"}
+		"checks.dnsbl[0]", "checks.dnsbl_action", "checks.greylist_allow[0]", "dns.servers[2]", "dns.servers[3]", "dns.cache_size"}
 	if strings.Join(keys, " ") != strings.Join(want, " ") {
 		t.Errorf("keys\n%v\nwant\n%v", keys, want)
 	}

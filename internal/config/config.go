@@ -352,6 +352,22 @@ type Checks struct {
 	// it in an X-Posthorn-DNSBL header.
 	DNSBLAction string `toml:"dnsbl_action"`
 
+	// Greylisting (RFC 6647): the first attempt of an unknown (client
+	// network, sender, recipient) is refused with 451 4.7.1 and accepted
+	// when retried after greylist_delay; a client network that passed is
+	// let in without delay for 35 days. State is kept in data_dir.
+	Greylisting bool `toml:"greylisting"`
+
+	// How long a greylisted sender must wait before its retry is accepted.
+	GreylistDelay Duration `toml:"greylist_delay"`
+
+	// Client networks never greylisted (e.g. big providers that retry
+	// from changing addresses).
+	GreylistAllow []string `toml:"greylist_allow"`
+
+	// Sender domains (of MAIL FROM) never greylisted.
+	GreylistAllowDomains []string `toml:"greylist_allow_domains"`
+
 	// Longest a message's checks may wait for DNS in total; what is not
 	// answered by then counts as a temporary error (temperror).
 	Timeout Duration `toml:"timeout"`
@@ -514,6 +530,9 @@ func Default() *Config {
 			QuarantineInsteadOfReject: []string{},
 			DNSBL:                     []string{},
 			DNSBLAction:               "reject",
+			GreylistDelay:             NewDuration(5 * time.Minute),
+			GreylistAllow:             []string{},
+			GreylistAllowDomains:      []string{},
 			Timeout:                   NewDuration(20 * time.Second),
 		},
 		DNS: DNS{Servers: []string{}, Timeout: NewDuration(5 * time.Second), CacheSize: 4096},

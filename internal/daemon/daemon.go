@@ -16,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dns"
+	"github.com/posthorn/posthorn/internal/greylist"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -29,6 +30,7 @@ type Daemon struct {
 	tls       *tlsRuntime           // certificate reloads and ACME; nil without TLS
 	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
 	resolver  *dns.Client           // every DNS lookup, one cache ([dns])
+	greylist  *greylist.List        // [checks] greylisting state; nil when off
 	dkim      *dkim.DirSigner       // signs submitted mail with DATA/dkim's keys
 	listeners []*listener
 	outbound  outbound // the delivery worker
@@ -174,6 +176,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		wg.Wait()
 		if d.tls != nil {
 			d.tls.stop()
+		}
+		if d.greylist != nil {
+			errs = append(errs, d.greylist.Close())
 		}
 		errs = append(errs, d.store.Close())
 		err = errors.Join(errs...)

@@ -23,12 +23,17 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 		if err != nil {
 			return nil, fmt.Errorf("smtp listener: %w", err)
 		}
+		checks, err := d.mxChecks()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
 		backend := mx.New(mx.Options{
 			Store:               d.store,
 			Hostname:            d.cfg.Hostname,
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			Logger:              d.log,
-			Checks:              d.mxChecks(),
+			Checks:              checks,
 		})
 		srv := smtpserver.New(d.smtpOptions(lc.Role, tlsConfig), backend)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil

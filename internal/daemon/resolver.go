@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/dns"
+	"github.com/posthorn/posthorn/internal/greylist"
 	"github.com/posthorn/posthorn/internal/mx"
 )
 
@@ -29,10 +31,18 @@ func newResolver(c config.DNS) (*dns.Client, error) {
 }
 
 // mxChecks builds the receiving checks of [checks]; nil when disabled.
-func (d *Daemon) mxChecks() *mx.Checks {
+// The greylist state file is opened once, shared by every smtp listener.
+func (d *Daemon) mxChecks() (*mx.Checks, error) {
 	c := d.cfg.Checks
 	if !c.Enabled {
-		return nil
+		return nil, nil
+	}
+	if c.Greylisting && d.greylist == nil {
+		gl, err := greylist.Open(greylist.Options{Path: filepath.Join(d.cfg.DataDir, "greylist"), Delay: c.GreylistDelay.D()})
+		if err != nil {
+			return nil, err
+		}
+		d.greylist = gl
 	}
 	return &mx.Checks{
 		Resolver:                  d.resolver,
@@ -44,7 +54,10 @@ func (d *Daemon) mxChecks() *mx.Checks {
 		DNSBL:                     c.DNSBL,
 		DNSBLReject:               c.DNSBLAction == "reject",
 		Timeout:                   c.Timeout.D(),
-	}
+		Greylist:                  d.greylist,
+		GreylistAllow:             config.Prefixes(c.GreylistAllow),
+		GreylistAllowDomains:      lower(c.GreylistAllowDomains),
+	}, nil
 }
 
 func lower(list []string) []string {

@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dmarc"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dnsbl"
+	"github.com/posthorn/posthorn/internal/greylist"
 	"github.com/posthorn/posthorn/internal/iprev"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/smtpserver"
@@ -53,6 +54,12 @@ type Checks struct {
 	// header field.
 	DNSBL       []string
 	DNSBLReject bool
+	// Greylist, when set, greylists recipients (RFC 6647) at RCPT with
+	// 451 4.7.1, except for clients in GreylistAllow and senders whose
+	// domain is in GreylistAllowDomains.
+	Greylist             *greylist.List
+	GreylistAllow        []netip.Prefix
+	GreylistAllowDomains []string
 	// Timeout bounds the lookups of one message's checks (default 20s).
 	Timeout time.Duration
 	// DMARCPercent draws pct samples (default random); Now is the DKIM
@@ -65,6 +72,7 @@ type Checks struct {
 var (
 	replyBlocklisted = &smtp.Reply{Code: 554, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Client address listed in a DNS blocklist"}
 	replyDMARCReject = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Message rejected: it fails the DMARC policy of its From domain"}
+	replyGreylisted  = &smtp.Reply{Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Greylisted, please try again later"}
 	replyManyFrom    = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Message must have exactly one From header field"}
 )
 
@@ -129,6 +137,18 @@ func (s *session) mailChecks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// greylisted reports whether to refuse rcpt for now (RFC 6647).
+func (s *session) greylisted(rcpt string) bool {
+	c := s.b.opts.Checks
+	if c == nil || c.Greylist == nil || s.cc.trusted || inPrefixes(s.ip(), c.GreylistAllow) {
+		return false
+	}
+	if at := strings.LastIndexByte(s.from, '@'); at >= 0 && slices.Contains(c.GreylistAllowDomains, strings.ToLower(s.from[at+1:])) {
+		return false
+	}
+	return !c.Greylist.Allow(s.ip(), s.from, rcpt)
 }
 
 func (s *session) ip() netip.Addr {

@@ -17,6 +17,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/greylist"
 )
 
 // checkWorld is the test's own DNS: senders with SPF, DKIM and DMARC
@@ -348,5 +349,48 @@ sys.stdout.buffer.write(b''.join(sets) + msg)
 		if !strings.Contains(ar, part) {
 			t.Errorf("Authentication-Results lacks %q: %s", part, ar)
 		}
+	}
+}
+
+// TestGreylisting: the first RCPT of a new triplet gets 451 4.7.1 (and
+// nothing is stored), the retry after the delay is accepted; an
+// allowlisted sender domain is never delayed.
+func TestGreylisting(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	now := time.Unix(1_800_000_000, 0)
+	gl, err := greylist.Open(greylist.Options{Path: filepath.Join(t.TempDir(), "greylist"), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gl.Close() })
+	c := w.checks(t)
+	c.Greylist, c.GreylistAllowDomains = gl, []string{"other.test"}
+	e := newEnv(t, envOpts{checks: c})
+	body := w.sign(t, "good.test", message("a@good.test"))
+	greylisted := func() {
+		t.Helper()
+		r := e.dialRaw()
+		r.send("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\nRCPT TO:<alice@example.test>\r\n")
+		r.expect("250 ")
+		r.expect("250 ")
+		r.expect("451 4.7.1 ")
+		r.send("QUIT\r\n")
+	}
+	greylisted()
+	if got := e.inbox("alice@example.test"); len(got) != 0 {
+		t.Fatalf("stored %d messages", len(got))
+	}
+	// An allowlisted sender domain, while the client's network is still
+	// unknown.
+	if reply := sendRaw(e, "x@other.test", message("x@other.test")); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("allowlisted domain: %q", reply)
+	}
+	// A retry that comes too early.
+	now = now.Add(time.Minute)
+	greylisted()
+	now = now.Add(5 * time.Minute)
+	if reply := sendRaw(e, "bounce@good.test", body); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("retry after the delay: %q", reply)
 	}
 }

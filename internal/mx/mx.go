@@ -166,6 +166,9 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 			return smtp.ReplyMailboxFull
 		}
 	}
+	if s.greylisted(canon) {
+		return replyGreylisted
+	}
 	for _, acct := range accts {
 		if !s.hasTarget(acct.ID) {
 			s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
