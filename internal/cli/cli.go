@@ -51,6 +51,8 @@ func commands() []*command {
 		accountCommand(),
 		aliasCommand(),
 		dkimCommand(),
+		dnsCommand(),
+		quickstartCommand(),
 		messageCommand(),
 		queueCommand(),
 		versionCommand(),

@@ -54,7 +54,7 @@ type listener struct {
 // listener accepts connections: Addrs tells where.
 func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: logger, serveErr: make(chan error, len(cfg.Listeners)+1), maildrops: pop3server.NewMaildrops()}
-	resolver, err := newResolver(cfg.DNS)
+	resolver, err := NewResolver(cfg.DNS)
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/posthorn/posthorn/internal/mx"
 )
 
-// newResolver builds the one DNS client every part of the daemon shares
+// NewResolver builds the one DNS client every part of the daemon shares
 // (receiving checks, delivery), so they share its cache: [dns] servers,
 // or those of /etc/resolv.conf.
-func newResolver(c config.DNS) (*dns.Client, error) {
+func NewResolver(c config.DNS) (*dns.Client, error) {
 	servers := c.ServerAddrs()
 	if len(servers) == 0 {
 		var err error

@@ -21,10 +21,6 @@ func DKIMKeys(dataDir string) dkim.KeyDir {
 	return dkim.KeyDir{Dir: filepath.Join(dataDir, "dkim")}
 }
 
-// MTASTSCache is the directory of cached MTA-STS policies inside the data
-// directory (tlspolicy.Options.CacheDir).
-func MTASTSCache(dataDir string) string { return filepath.Join(dataDir, "mta-sts") }
-
 // OpenStore opens (creating when needed) the embedded store in dataDir. The
 // server and the administration commands both use it, so a CLI command can
 // run beside a running server: SQLite's WAL mode lets both write safely.

@@ -172,10 +172,16 @@ func RecordName(selector, domain string) string {
 //
 //	s1._domainkey.example.org. 3600 IN TXT "v=DKIM1; k=rsa; p=MIIB..." "...IDAQAB"
 func ZoneEntry(selector, domain, record string) string {
+	return RecordName(selector, domain) + ". 3600 IN TXT " + QuoteTXT(record)
+}
+
+// QuoteTXT writes a TXT record's text as zone-file character-strings
+// (TXTStrings, quoted and escaped, RFC 1035 §5.1).
+func QuoteTXT(record string) string {
 	parts := TXTStrings(record)
 	for i, p := range parts {
 		p = strings.ReplaceAll(p, `\`, `\\`)
 		parts[i] = `"` + strings.ReplaceAll(p, `"`, `\"`) + `"`
 	}
-	return RecordName(selector, domain) + ". 3600 IN TXT " + strings.Join(parts, " ")
+	return strings.Join(parts, " ")
 }

@@ -166,3 +166,28 @@ func (c *Client) LookupCNAME(ctx context.Context, host string) (string, Result, 
 	}
 	return res.Canonical, res, nil
 }
+
+// SRV is one SRV record (RFC 2782).
+type SRV struct {
+	Target   string // lower case without the trailing dot; "" for "." (no service)
+	Port     uint16
+	Priority uint16
+	Weight   uint16
+}
+
+// LookupSRV returns the SRV records of _service._proto.name (RFC 2782),
+// e.g. LookupSRV(ctx, "submissions", "tcp", "example.org") for RFC 6186
+// and RFC 8314 client configuration. Not part of Resolver: only the
+// operator's DNS check needs it.
+func (c *Client) LookupSRV(ctx context.Context, service, proto, name string) ([]SRV, Result, error) {
+	rrs, res, err := c.query(ctx, "_"+service+"._"+proto+"."+name, dns.TypeSRV)
+	if err != nil {
+		return nil, res, err
+	}
+	out := make([]SRV, 0, len(rrs))
+	for _, rr := range rrs {
+		s := rr.(*dns.SRV)
+		out = append(out, SRV{Target: trimDot(s.Target), Port: s.Port, Priority: s.Priority, Weight: s.Weight})
+	}
+	return out, res, nil
+}
