@@ -57,6 +57,9 @@ func TestDevModeIMAP(t *testing.T) {
 			t.Fatalf("dev.json has no %s port: %v", p, s.info.Ports)
 		}
 	}
+	if s.info.Ports["imap"] != 10143 || s.info.Ports["imaps"] != 10993 {
+		t.Errorf("dev.json IMAP ports %d, %d, want the documented 10143, 10993", s.info.Ports["imap"], s.info.Ports["imaps"])
+	}
 	alice, bob := s.info.Accounts[0], s.info.Accounts[1]
 	out, err := exec.Command(py, "-c", imapScript, s.info.Host,
 		itoa(s.info.Ports["submission"]), itoa(s.info.Ports["imap"]), itoa(s.info.Ports["imaps"]),

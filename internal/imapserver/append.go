@@ -22,6 +22,9 @@ func (sess *session) appendCmd(a *imap.AppendArgs) response {
 		return bad("One message per APPEND (MULTIAPPEND is not supported)")
 	}
 	m := a.Messages[0]
+	if m.UTF8 && !sess.caps.UTF8 {
+		return bad("UTF8 message data needs ENABLE UTF8=ACCEPT") // RFC 6855 §4
+	}
 	name, valid := sess.decodeName(a.Mailbox)
 	if !valid {
 		return no("TRYCREATE", "No such mailbox")

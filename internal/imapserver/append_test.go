@@ -73,3 +73,15 @@ func TestAppendBinary(t *testing.T) {
 		t.Errorf("body %q", body)
 	}
 }
+
+// TestAppendUTF8: RFC 6855 §4, UTF8 (literal8) data only after ENABLE
+// UTF8=ACCEPT.
+func TestAppendUTF8(t *testing.T) {
+	e := newEnv(t)
+	c := loggedIn(t, e.plain(t))
+	msg := "Subject: caf\u00e9\r\n\r\n\u00e9\r\n"
+	c.transcript("a", "APPEND INBOX UTF8 (~{"+itoa(len(msg))+"+}\r\n"+msg+")", "a BAD UTF8 message data needs ENABLE UTF8=ACCEPT")
+	c.ok("b", "ENABLE UTF8=ACCEPT")
+	c.send("c APPEND INBOX UTF8 (~{" + itoa(len(msg)) + "+}\r\n" + msg + ")")
+	c.expect("c OK [APPENDUID ")
+}
