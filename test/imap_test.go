@@ -32,6 +32,14 @@ assert typ == "OK" and any(b'"INBOX"' in l or b' INBOX' in l for l in data), dat
 assert any(b"\\Sent" in l for l in data), data
 typ, data = m.status("INBOX", "(MESSAGES UIDNEXT)")
 assert typ == "OK" and b"MESSAGES 1" in data[0], data
+typ, data = m.select("INBOX")
+assert typ == "OK" and data[0] == b"1", data
+typ, data = m.uid("SEARCH", None, "SUBJECT", "\"imap e2e\"")
+assert typ == "OK" and data[0] == b"1", data
+typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert typ == "OK" and b"Subject: imap e2e" in data[0][1], data
+assert m.store("1", "+FLAGS", "(\\Seen)")[0] == "OK"
+assert m.close()[0] == "OK"
 typ, data = m.append("Drafts", "(\\Draft)", None, b"Subject: draft\r\n\r\nx\r\n")
 assert typ == "OK" and b"APPENDUID" in data[0], data
 assert m.create("Projects/2026")[0] == "OK"

@@ -19,7 +19,7 @@ var sessionCaps = []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "ENABLE", "IDLE
 // loggedInCaps are added after login. Each is implemented by this package
 // or package selected; none is listed before it works.
 var loggedInCaps = []string{
-	"NAMESPACE", "UNSELECT", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
+	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "BINARY", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
 	"STATUS=SIZE", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE",
 }
 
