@@ -66,7 +66,14 @@ func bigStore(b *testing.B) *fixture {
 	bigOnce.Do(func() {
 		bigPath = filepath.Join(os.TempDir(), "posthorn-selected-100k.db")
 		if _, err := os.Stat(bigPath); err == nil {
-			return
+			// Opening migrates it to this schema; one that cannot be is
+			// built again.
+			st, err := sqlite.Open(context.Background(), bigPath, sqlite.Options{})
+			if err == nil {
+				st.Close()
+				return
+			}
+			os.Remove(bigPath)
 		}
 		tmp := bigPath + ".tmp"
 		os.Remove(tmp)

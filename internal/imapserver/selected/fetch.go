@@ -361,6 +361,13 @@ func (v *View) fetchOne(ctx context.Context, w *imap.Writer, plan *fetchPlan, f 
 		w.Atom(" FLAGS ")
 		w.Raw(flags.resp)
 	}
+	if seenNow && v.caps.CondStore && !hasItem(plan.items, "MODSEQ") {
+		// RFC 7162 §3.1: FETCH responses a flag change causes carry the
+		// MODSEQ for a CONDSTORE-aware client.
+		w.Atom(" MODSEQ (")
+		w.Number64(f.info.modseq)
+		w.Atom(")")
+	}
 	w.Atom(")")
 	w.CRLF()
 	return nil

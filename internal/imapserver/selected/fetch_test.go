@@ -69,6 +69,11 @@ func TestFetchChangedSince(t *testing.T) {
 	ms := strings.TrimSuffix(strings.TrimPrefix(out, "* 2 FETCH (MODSEQ ("), "))\r\n")
 	out, _ = c.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 4)")
 	wantOut(t, "CHANGEDSINCE", out, "* 2 FETCH (UID 2 FLAGS (\\Answered) MODSEQ ("+ms+"))\r\n")
+	// Under CONDSTORE the implicit \Seen comes with its MODSEQ.
+	out, _ = c.cmd("FETCH 3 BODY[HEADER.FIELDS (SUBJECT)]")
+	if !strings.Contains(out, " FLAGS (\\Seen) MODSEQ (") {
+		t.Errorf("implicit \\Seen under CONDSTORE: %q", out)
+	}
 	if _, st := c.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)"); st != "BAD" {
 		t.Errorf("VANISHED without UID and QRESYNC: %s", st)
 	}
