@@ -387,6 +387,13 @@ func (d *Deliverer) dialMX(ctx context.Context, h hop, req tlspolicy.Requirement
 	}
 	c, err := smtpclient.Dial(ctx, h.addr, h.name, opts)
 	switch {
+	case err != nil && hp.Mandatory() && errors.Is(err, smtpclient.ErrTLSRequired):
+		// Say which policy demanded TLS, with its status code (X.7.5,
+		// X.7.30), in the log and an eventual DSN.
+		if perr := hp.Plaintext(); perr != nil {
+			return nil, fmt.Errorf("%w (%v)", perr, err)
+		}
+		return nil, err
 	case err != nil && (hp.Mandatory() || !errors.Is(err, smtpclient.ErrTLSRequired)):
 		return nil, err
 	case err != nil || c.TLS() == nil:

@@ -9,6 +9,7 @@
 package deliverytest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ type Message struct {
 	Data []byte
 	UTF8 bool
 	Body string // BODY= parameter
+	// TLS: the message came over TLS; RequireTLS: with REQUIRETLS.
+	TLS, RequireTLS bool
 }
 
 // Options configure a Sink.
@@ -37,6 +40,10 @@ type Options struct {
 	SMTPUTF8 bool
 	// DataDelay holds each DATA reply back, to measure concurrency.
 	DataDelay time.Duration
+	// TLS offers STARTTLS with this configuration; RequireTLS also
+	// advertises REQUIRETLS (RFC 8689) inside TLS.
+	TLS        *tls.Config
+	RequireTLS bool
 }
 
 // Sink is one receiving server.
@@ -96,6 +103,8 @@ func Start(t testing.TB, ip string, port int, opts Options) *Sink {
 	srv.ReadTimeout = time.Minute
 	srv.WriteTimeout = time.Minute
 	srv.ErrorLog = discard{}
+	srv.TLSConfig = opts.TLS
+	srv.EnableREQUIRETLS = opts.RequireTLS
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		t.Fatalf("deliverytest: listen: %v", err)
@@ -155,11 +164,12 @@ func (s *Sink) newSession(c *smtp.Conn) (smtp.Session, error) {
 	s.active++
 	s.maxActive = max(s.maxActive, s.active)
 	s.mu.Unlock()
-	return &session{s: s}, nil
+	return &session{s: s, c: c}, nil
 }
 
 type session struct {
 	s   *Sink
+	c   *smtp.Conn
 	msg Message
 }
 
@@ -173,7 +183,8 @@ func (ss *session) Logout() error {
 }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
-	ss.msg = Message{From: from, UTF8: opts != nil && opts.UTF8}
+	_, overTLS := ss.c.TLSConnectionState()
+	ss.msg = Message{From: from, UTF8: opts != nil && opts.UTF8, TLS: overTLS, RequireTLS: opts != nil && opts.RequireTLS}
 	if opts != nil {
 		ss.msg.Body = string(opts.Body)
 	}
