@@ -1,0 +1,125 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
+)
+
+// TestDKIMSignedDelivery: keys made with `posthorn dkim keygen` and
+// published as it prints them; a message submitted to one posthorn
+// reaches a second one, whose receiving checks find both signatures
+// (RSA and Ed25519) valid and DMARC aligned.
+func TestDKIMSignedDelivery(t *testing.T) {
+	swaks := lookToolOrSkip(t, "swaks")
+	n := newOutboundNet(t)
+	root := t.TempDir()
+	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")
+	dataA := filepath.Join(dirA, "data")
+	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
+	out, err := run(t, nil, "dkim", "keygen", "-data-dir", dataA, "a.test")
+	if err != nil {
+		t.Fatalf("dkim keygen: %v\n%s", err, out)
+	}
+	keyRecords := regexp.MustCompile(`(?m)^\S+\._domainkey\.a\.test\. 3600 IN TXT .*$`).FindAllString(out, -1)
+	if len(keyRecords) != 2 {
+		t.Fatalf("dkim keygen printed %d records:\n%s", len(keyRecords), out)
+	}
+	zones := dnstest.Start(t,
+		dnstest.Zone{Origin: "a.test", Records: strings.Join(keyRecords, "\n") + "\n_dmarc TXT \"v=DMARC1; p=reject\"\nmail A " + n.a + "\n"},
+		dnstest.Zone{Origin: "b.test", Records: "@ MX 10 mx\nmx A " + n.b},
+	)
+
+	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
+	cfgB := fmt.Sprintf(`hostname = "mx.b.test"
+domains = ["b.test"]
+data_dir = %q
+[[listeners]]
+role = "smtp"
+address = "%s:%d"
+[dns]
+servers = [%q]
+[checks]
+trusted_networks = []
+[delivery]
+enabled = false
+`, filepath.Join(dirB, "data"), n.b, n.port, zones.Addr())
+	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
+
+	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subPort := deliverytest.FreePort(t, n.a)
+	cfgA := fmt.Sprintf(`hostname = "mail.a.test"
+domains = ["a.test"]
+data_dir = %q
+[[listeners]]
+role = "submission"
+address = "%s:%d"
+[tls]
+cert_file = %q
+key_file = %q
+[dns]
+servers = [%q]
+[delivery]
+port = %d
+source_address = %q
+retry_min = "1s"
+retry_max = "2s"
+`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port, n.a)
+	srvA := startServe(t, dirA, cfgA, fmt.Sprintf("%s:%d", n.a, subPort))
+
+	subject := fmt.Sprintf("signed %x", rand.Uint64())
+	sout, err := exec.Command(swaks, "--server", fmt.Sprintf("%s:%d", n.a, subPort), "--tls",
+		"--auth", "PLAIN", "--auth-user", "alice@a.test", "--auth-password", "alice-passw0rd",
+		"--from", "alice@a.test", "--to", "bob@b.test", "--header", "Subject: "+subject,
+		"--body", "Signed twice.\n", "--timeout", "30").CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, sout)
+	}
+	waitFor(t, 60*time.Second, "bob@b.test's INBOX", func() bool {
+		out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "bob@b.test")
+		return strings.Contains(out, subject)
+	}, srvA, srvB)
+	for _, s := range []*devServer{srvA, srvB} {
+		if err := s.stop(syscall.SIGTERM); err != nil {
+			t.Errorf("server did not stop cleanly: %v", err)
+		}
+	}
+	st, err := daemon.OpenStore(context.Background(), filepath.Join(dirB, "data"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := inboxBodies(t, st, "bob@b.test")
+	st.Close()
+	if len(bodies) != 1 {
+		t.Fatalf("bob has %d messages", len(bodies))
+	}
+	msg := bodies[0]
+	header := msg[:strings.Index(msg, "\r\n\r\n")]
+	if n := strings.Count(header, "DKIM-Signature:"); n != 2 {
+		t.Errorf("%d DKIM-Signature fields, want 2:\n%s", n, header)
+	}
+	ar := regexp.MustCompile(`(?s)Authentication-Results: mx\.b\.test;.*?\r\n[^ \t]`).FindString(header)
+	for _, want := range []string{"dkim=pass header.d=a.test header.i=@a.test header.s=rsa-", "dkim=pass header.d=a.test header.i=@a.test header.s=ed25519-", "dmarc=pass header.from=a.test"} {
+		if !strings.Contains(ar, want) {
+			t.Errorf("Authentication-Results lacks %q:\n%s", want, ar)
+		}
+	}
+	if n := strings.Count(ar, "dkim=pass"); n != 2 {
+		t.Errorf("%d dkim=pass, want 2:\n%s", n, ar)
+	}
+}
