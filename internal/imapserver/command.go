@@ -99,11 +99,14 @@ func (sess *session) execute(cmd *imap.Command) bool {
 		return false
 	}
 	w := sess.out()
-	if !res.close {
+	if !res.close && !sess.syncSelected(w, expungeAllowedAfter(cmd.Name)) {
 		// Pending updates of the selected mailbox go out before the tagged
 		// answer (RFC 9051 §7); never an EXPUNGE after FETCH, STORE or
-		// SEARCH (RFC 9051 §7.5.1, the UID forms are held back too).
-		sess.syncSelected(w, expungeAllowedAfter(cmd.Name))
+		// SEARCH (RFC 9051 §7.5.1, the UID forms are held back too). The
+		// mailbox was deleted by another session: the command's own answer
+		// stands, then the session ends.
+		gone := sess.mailboxGone()
+		res.bye, res.close = gone.bye, true
 	}
 	if res.bye != "" && res.status == imap.OK {
 		w.Status("", imap.BYE, "", res.bye)

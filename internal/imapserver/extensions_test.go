@@ -30,7 +30,7 @@ func TestAdvertisedExtensions(t *testing.T) {
 	if got := c.run("d", `STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\Seen)`); !strings.HasPrefix(got[len(got)-1], "d OK [MODIFIED 1]") {
 		t.Errorf("CONDSTORE UNCHANGEDSINCE: %q", got)
 	}
-	if got := c.ok("e", "SEARCH RETURN (MIN MAX COUNT) ALL"); !has(got, "* ESEARCH") || !strings.HasSuffix(got[0], " MIN 1 MAX 3 COUNT 3") {
+	if got := c.ok("e", "SEARCH RETURN (MIN MAX COUNT) ALL"); !has(got, `* ESEARCH (TAG "e") MIN 1 MAX 3 COUNT 3`) {
 		t.Errorf("ESEARCH: %q", got)
 	}
 	c.ok("f", "SEARCH RETURN (SAVE) 2:3")

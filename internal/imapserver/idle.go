@@ -21,10 +21,14 @@ type idleLine struct {
 func (sess *session) idle(cmd *imap.Command) response {
 	w := sess.out()
 	w.Continue("idling")
-	sess.syncSelected(w, true)
+	gone := !sess.syncSelected(w, true)
 	if err := sess.flush(); err != nil {
 		sess.reason = "write: " + err.Error()
 		return response{quiet: true}
+	}
+
+	if gone {
+		return sess.mailboxGone()
 	}
 
 	sess.mu.Lock()
@@ -51,11 +55,20 @@ func (sess *session) idle(cmd *imap.Command) response {
 	for {
 		select {
 		case <-changed:
-			sess.syncSelected(sess.out(), true)
-			if err := sess.flush(); err != nil {
-				sess.reason = "write: " + err.Error()
+			gone := !sess.syncSelected(sess.out(), true)
+			err := sess.flush()
+			if err != nil || gone {
+				// Stop the reader before the session ends.
 				sess.raw.SetReadDeadline(time.Unix(1, 0))
 				<-lines
+			}
+			switch {
+			case err != nil:
+				sess.reason = "write: " + err.Error()
+				return response{quiet: true}
+			case gone:
+				sess.bye("", "Selected mailbox was deleted, closing")
+				sess.reason = "selected mailbox deleted"
 				return response{quiet: true}
 			}
 		case l := <-lines:

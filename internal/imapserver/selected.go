@@ -1,6 +1,8 @@
 package imapserver
 
 import (
+	"errors"
+
 	"github.com/posthorn/posthorn/internal/imap"
 	"github.com/posthorn/posthorn/internal/imapserver/selected"
 	"github.com/posthorn/posthorn/internal/store"
@@ -59,13 +61,31 @@ func (sess *session) unselect() {
 	}
 }
 
-// syncSelected writes the pending updates of the selected mailbox.
-func (sess *session) syncSelected(w *imap.Writer, allowExpunge bool) {
-	if v := sess.sel.view; v != nil {
-		if err := v.Sync(sess.srv.readCtx, w, allowExpunge); err != nil {
-			sess.srv.log.Error("imap sync", "conn", sess.id, "account", sess.acct.Address, "err", err)
-		}
+// syncSelected writes the pending updates of the selected mailbox. It
+// reports false when the mailbox was deleted meanwhile.
+func (sess *session) syncSelected(w *imap.Writer, allowExpunge bool) bool {
+	v := sess.sel.view
+	if v == nil {
+		return true
 	}
+	err := v.Sync(sess.srv.readCtx, w, allowExpunge)
+	if errors.Is(err, selected.ErrMailboxGone) {
+		return false
+	}
+	if err != nil {
+		sess.srv.log.Error("imap sync", "conn", sess.id, "account", sess.acct.Address, "err", err)
+	}
+	return true
+}
+
+// mailboxGone answers a command on a selected mailbox another session
+// deleted: there is nothing left to work on, and the session ends, as
+// Dovecot does, so that the client starts over (RFC 9051 leaves the
+// response open).
+func (sess *session) mailboxGone() response {
+	sess.reason = "selected mailbox deleted"
+	return response{status: imap.NO, code: "NONEXISTENT", text: "Selected mailbox was deleted",
+		bye: "Selected mailbox was deleted, closing", close: true}
 }
 
 // destination resolves the target mailbox of COPY and MOVE; a missing
@@ -136,6 +156,9 @@ func (sess *session) dispatchSelected(cmd *imap.Command) response {
 		return bad("Unknown command")
 	}
 	if err != nil {
+		if errors.Is(err, selected.ErrMailboxGone) {
+			return sess.mailboxGone()
+		}
 		return sess.internalError(cmd.Name, err)
 	}
 	name := cmd.Name

@@ -149,3 +149,30 @@ func TestIdleAppendOtherSession(t *testing.T) {
 	c.send("DONE")
 	c.expect("i OK IDLE terminated")
 }
+
+// TestSelectedMailboxDeleted: when another session deletes the selected
+// mailbox, the next command that needs it ends the session with BYE
+// rather than failing with an internal error.
+func TestSelectedMailboxDeleted(t *testing.T) {
+	e := newEnv(t)
+	addr := e.plain(t)
+	a := loggedIn(t, addr)
+	a.ok("a", "CREATE Tmp")
+	a.ok("b", "APPEND Tmp {12+}\r\nSubject: x\r\n")
+	a.ok("c", "SELECT Tmp")
+	b := loggedIn(t, addr)
+	b.ok("d", "DELETE Tmp")
+	a.transcript("e", `STORE 1 +FLAGS (\Seen)`, "e NO [NONEXISTENT] Selected mailbox was deleted")
+	a.expect("* BYE Selected mailbox was deleted, closing")
+	a.expectClosed()
+
+	// In IDLE the deletion ends the session at once.
+	a = loggedIn(t, addr)
+	a.ok("f", "CREATE Tmp2")
+	a.ok("g", "SELECT Tmp2")
+	a.send("i IDLE")
+	a.expect("+ idling")
+	b.ok("h", "DELETE Tmp2")
+	a.expect("* BYE Selected mailbox was deleted, closing")
+	a.expectClosed()
+}
