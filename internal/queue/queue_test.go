@@ -53,6 +53,11 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 		dnstest.Zone{Origin: "plain.test", Records: "@ MX 10 mx.plain.test.\nmx A " + ip2},
 		dnstest.Zone{Origin: "elsewhere.test", Records: "@ A " + ip2}, // implicit MX
 		dnstest.Zone{Origin: "nullmx.test", Records: "@ MX 0 ."},
+		// The preferred host refuses connections; the next one takes it.
+		dnstest.Zone{Origin: "fallback.test", Records: "@ MX 10 dead\n@ MX 20 mx1.remote.test.\ndead A " + base + "23"},
+		// Mail would loop to ourselves.
+		dnstest.Zone{Origin: "loop.test", Records: "@ MX 10 mail.example.org.\n"},
+		dnstest.Zone{Origin: "example.org", Records: "mail A 127.0.0.1"},
 	)
 	res, err := dns.New(dns.Config{Servers: []string{tb.dns.Addr()}})
 	if err != nil {
@@ -376,4 +381,25 @@ func TestReuseAndConcurrencyLimit(t *testing.T) {
 		t.Errorf("%d connections for %d messages: connections not reused", c, n)
 	}
 	t.Logf("%d messages over %d connections", n, tb.mx1.Conns())
+}
+
+func TestMXFallbackAndLoop(t *testing.T) {
+	tb := newTestbed(t, bedOptions{})
+	id := tb.enqueue(t, "alice@example.org", []string{"a@fallback.test", "b@loop.test", "c@nxdomain.test"}, testMessage("fallback"), false)
+	tb.waitGone(t, id, 30*time.Second)
+	if msgs := tb.mx1.Messages(); len(msgs) != 1 || msgs[0].To[0] != "a@fallback.test" {
+		t.Fatalf("mx1 received %+v", msgs)
+	}
+	inbox := tb.inbox(t, tb.alice)
+	if len(inbox) != 1 {
+		t.Fatalf("%d notifications", len(inbox))
+	}
+	r := readDSN(t, inbox[0])
+	got := map[string]string{}
+	for _, p := range r.PerRcpt {
+		got[p["Final-Recipient"]] = p["Status"]
+	}
+	if got["rfc822; b@loop.test"] != "5.4.6" || got["rfc822; c@nxdomain.test"] != "5.1.2" || len(got) != 2 {
+		t.Errorf("notification statuses %v", got)
+	}
 }

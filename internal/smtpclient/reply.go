@@ -43,7 +43,14 @@ func readReply(r *bufio.Reader) (*smtp.Reply, []string, error) {
 		}
 		text := ""
 		if len(line) > 4 {
-			text = line[4:]
+			// Control characters (a stray CR, say) become spaces: the
+			// text goes into logs, the queue and notifications.
+			text = strings.Map(func(r rune) rune {
+				if r < ' ' || r == 0x7f {
+					return ' '
+				}
+				return r
+			}, line[4:])
 		}
 		lines = append(lines, text)
 		if len(line) == 3 || line[3] == ' ' {
@@ -60,8 +67,14 @@ func readReply(r *bufio.Reader) (*smtp.Reply, []string, error) {
 		first = rest
 	}
 	rep.Text = first
-	if len(lines) > 1 {
-		rep.Text = first + " " + strings.Join(lines[1:], " ")
+	for _, l := range lines[1:] {
+		if rep.Enhanced != (smtp.EnhancedCode{}) {
+			// RFC 2034 §4: every line repeats the enhanced code.
+			if ec, rest, ok := parseEnhanced(l, code); ok && ec == rep.Enhanced {
+				l = rest
+			}
+		}
+		rep.Text += " " + l
 	}
 	return rep, lines, nil
 }
