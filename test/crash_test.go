@@ -2,7 +2,6 @@ package test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -199,28 +198,11 @@ func sendOne(c *smtp.Client, token string) error {
 // storedTokens counts the messages in an account's INBOX by Subject.
 func storedTokens(t *testing.T, st store.Store, account string) map[string]int {
 	t.Helper()
-	ctx := context.Background()
-	a, err := st.Account(ctx, account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, err := st.Mailbox(ctx, a.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := st.Messages(ctx, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for _, m := range msgs {
-		body, err := st.MessageBody(ctx, m.ID)
+	for i, body := range inboxBodies(t, st, account) {
+		h, err := textproto.NewReader(bufio.NewReader(strings.NewReader(body))).ReadMIMEHeader()
 		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(body))).ReadMIMEHeader()
-		if err != nil {
-			t.Fatalf("message %d has a broken header: %v", m.UID, err)
+			t.Fatalf("message %d has a broken header: %v", i+1, err)
 		}
 		out[strings.TrimSpace(h.Get("Subject"))]++
 	}

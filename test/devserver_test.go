@@ -58,18 +58,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startDev starts `posthorn dev` on dir and addr and waits (bounded) until
-// it has written dev.json, which it does only once every listener is bound.
-func startDev(t *testing.T, dir, addr string) *devServer {
+// spawn starts the posthorn binary with args; it is killed when the test
+// ends if still running.
+func spawn(t *testing.T, dir string, args ...string) *devServer {
 	t.Helper()
-	infoFile := filepath.Join(dir, "dev.json")
-	// dev.json is rewritten once every listener is bound: wait for a new one.
-	var oldMod time.Time
-	if fi, err := os.Stat(infoFile); err == nil {
-		oldMod = fi.ModTime()
-	}
-	s := &devServer{t: t, dir: dir, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary, "dev", "-dir", dir, "-addr", addr)
+	s := &devServer{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -83,6 +77,21 @@ func startDev(t *testing.T, dir, addr string) *devServer {
 			<-s.done
 		}
 	})
+	return s
+}
+
+// startDev starts `posthorn dev` on dir and addr and waits (bounded) until
+// it has written dev.json, which it does only once every listener is bound.
+func startDev(t *testing.T, dir, addr string) *devServer {
+	t.Helper()
+	infoFile := filepath.Join(dir, "dev.json")
+	// dev.json is rewritten once every listener is bound: wait for a new one.
+	var oldMod time.Time
+	if fi, err := os.Stat(infoFile); err == nil {
+		oldMod = fi.ModTime()
+	}
+	s := spawn(t, dir, "dev", "-dir", dir, "-addr", addr)
+	s.addr = addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if fi, err := os.Stat(infoFile); err == nil && !fi.ModTime().Equal(oldMod) {

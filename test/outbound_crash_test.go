@@ -48,23 +48,15 @@ func TestOutboundCrashRestart(t *testing.T) {
 	st.Close()
 
 	mxPort := deliverytest.FreePort(t, n.a)
-	cfg := fmt.Sprintf(`hostname = "mail.a.test"
-domains = ["a.test"]
-data_dir = %q
-[[listeners]]
-role = "smtp"
-address = "%s:%d"
-[dns]
-servers = [%q]
-[delivery]
+	ready := fmt.Sprintf("%s:%d", n.a, mxPort)
+	cfg := serveConfig("mail.a.test", data, "smtp", ready, zones.Addr()) + fmt.Sprintf(`[delivery]
 port = %d
 retry_min = "1s"
 retry_max = "2s"
 attempt_timeout = "10s"
 max_in_flight = %d
 max_per_destination = 10
-`, data, n.a, mxPort, zones.Addr(), n.port, maxInFlight)
-	ready := fmt.Sprintf("%s:%d", n.a, mxPort)
+`, n.port, maxInFlight)
 	srv := startServe(t, dir, cfg, ready)
 	sink.Wait(t, total*3/10, 2*time.Minute)
 	srv.stop(syscall.SIGKILL)

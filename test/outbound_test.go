@@ -85,20 +85,8 @@ func TestOutboundDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgB := fmt.Sprintf(`hostname = "mx.b.test"
-domains = ["b.test"]
-data_dir = %q
-[[listeners]]
-role = "smtp"
-address = "%s:%d"
-[tls]
-cert_file = %q
-key_file = %q
-[dns]
-servers = [%q]
-[delivery]
-enabled = false
-`, filepath.Join(dirB, "data"), n.b, n.port, tlsB.CertFile, tlsB.KeyFile, zones.Addr())
+	cfgB := serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr()) +
+		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nenabled = false\n", tlsB.CertFile, tlsB.KeyFile)
 	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
 
 	// Postfix's smtp-sink for sink.test, keeping each message in a file.
@@ -123,22 +111,9 @@ enabled = false
 		t.Fatal(err)
 	}
 	subPort := deliverytest.FreePort(t, n.a)
-	cfgA := fmt.Sprintf(`hostname = "mail.a.test"
-domains = ["a.test"]
-data_dir = %q
-[[listeners]]
-role = "submission"
-address = "%s:%d"
-[tls]
-cert_file = %q
-key_file = %q
-[dns]
-servers = [%q]
-[delivery]
-port = %d
-retry_min = "1s"
-retry_max = "2s"
-%s`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port, route)
+	cfgA := serveConfig("mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
+		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n%s",
+			tlsA.CertFile, tlsA.KeyFile, n.port, route)
 	srvA := startServe(t, dirA, cfgA, fmt.Sprintf("%s:%d", n.a, subPort))
 
 	rcpts := []string{"bob@b.test", "x@sink.test", "nobody@b.test", "y@nullmx.test"}
@@ -255,6 +230,15 @@ func startSmtpSink(t *testing.T, smtpSink, addr string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// serveConfig is the start of a test server's configuration: its host
+// name (and domain, the name without its first label), data directory,
+// one listener and the test's DNS server. Tables follow.
+func serveConfig(hostname, dataDir, role, listen, dnsServer string) string {
+	domain := hostname[strings.IndexByte(hostname, '.')+1:]
+	return fmt.Sprintf("hostname = %q\ndomains = [%q]\ndata_dir = %q\n[[listeners]]\nrole = %q\naddress = %q\n[dns]\nservers = [%q]\n",
+		hostname, domain, dataDir, role, listen, dnsServer)
 }
 
 // waitFor polls cond every 100 ms until it holds or timeout passes.

@@ -3,7 +3,6 @@ package test
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,21 +20,7 @@ func startServe(t *testing.T, dir, cfg, ready string) *devServer {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &devServer{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary, "serve", "-config", path)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
+	s := spawn(t, dir, "serve", "-config", path)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", ready, time.Second)

@@ -58,10 +58,29 @@ func queueCommand() *command {
 			return nil
 		})
 	}
+	// simple are the commands that change the named messages one way.
+	simple := func(name, summary, done string, f func(st store.Queue, ctx context.Context, id int64) error) *command {
+		return &command{
+			name:    name,
+			summary: summary,
+			usage:   "[-config FILE | -data-dir DIR] ID... | -all",
+			flags:   idFlags,
+			run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
+				return each(ctx, env, fs, func(st store.Store, id int64) (string, error) { return done, f(st, ctx, id) })
+			},
+		}
+	}
 	return &command{
 		name:    "queue",
 		summary: "inspect and manage the outbound queue",
 		sub: []*command{
+			simple("retry", "try messages again now", "retrying", store.Queue.RetryQueued),
+			simple("hold", "stop trying messages until released", "held", func(st store.Queue, ctx context.Context, id int64) error {
+				return st.HoldQueued(ctx, id, true)
+			}),
+			simple("release", "release held messages; they are tried at once", "released", func(st store.Queue, ctx context.Context, id int64) error {
+				return st.HoldQueued(ctx, id, false)
+			}),
 			{
 				name:    "list",
 				summary: "list queued messages: ID, state, queued, size, attempts, next attempt, sender, pending recipients, last error",
@@ -129,39 +148,6 @@ func queueCommand() *command {
 						}
 						showQueued(env.Stdout, m, body, time.Now())
 						return nil
-					})
-				},
-			},
-			{
-				name:    "retry",
-				summary: "try messages again now",
-				usage:   "[-config FILE | -data-dir DIR] ID... | -all",
-				flags:   idFlags,
-				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					return each(ctx, env, fs, func(st store.Store, id int64) (string, error) {
-						return "retrying", st.RetryQueued(ctx, id)
-					})
-				},
-			},
-			{
-				name:    "hold",
-				summary: "stop trying messages until released",
-				usage:   "[-config FILE | -data-dir DIR] ID... | -all",
-				flags:   idFlags,
-				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					return each(ctx, env, fs, func(st store.Store, id int64) (string, error) {
-						return "held", st.HoldQueued(ctx, id, true)
-					})
-				},
-			},
-			{
-				name:    "release",
-				summary: "release held messages; they are tried at once",
-				usage:   "[-config FILE | -data-dir DIR] ID... | -all",
-				flags:   idFlags,
-				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					return each(ctx, env, fs, func(st store.Store, id int64) (string, error) {
-						return "released", st.HoldQueued(ctx, id, false)
 					})
 				},
 			},
