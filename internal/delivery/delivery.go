@@ -152,6 +152,12 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 		// apart (RFC 8689 §4.2.1).
 		key += " requiretls"
 	}
+	msg := tlspolicy.Message{RequireTLS: env.RequireTLS, TLSOptional: !env.RequireTLS && tlspolicy.TLSOptional(body)}
+	if msg.TLSOptional {
+		// "TLS-Required: No" (RFC 8689 §5): no MTA-STS or DANE, so its
+		// connections must not carry mail that needs them.
+		key += " tls-optional"
+	}
 	dest := d.destination(key)
 	select {
 	case dest.sem <- struct{}{}:
@@ -176,7 +182,7 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 	}
 
 	var req tlspolicy.Requirement
-	if !routed {
+	if !routed && !msg.TLSOptional {
 		r, err := d.opts.TLSPolicy.Lookup(ctx, domain)
 		if err != nil {
 			d.log.Warn("delivery: TLS policy lookup failed", "domain", domain, "err", err)
@@ -190,7 +196,7 @@ func (d *Deliverer) Deliver(ctx context.Context, domain string, env smtpclient.E
 	}
 	var lastErr error
 	for _, h := range hops {
-		c, err := d.dial(ctx, h, route, routed, req, env.RequireTLS)
+		c, err := d.dial(ctx, h, route, routed, req, msg)
 		if err != nil {
 			d.log.Info("delivery: next hop failed", "domain", domain, "host", h.name, "addr", h.addr, "err", err)
 			lastErr = fmt.Errorf("%s[%s]: %w", h.name, h.addr, err)
@@ -338,7 +344,8 @@ func (d *Deliverer) addresses(ctx context.Context, hosts []dns.Host, port int) (
 }
 
 // dial connects to one hop with the TLS the route or the policy asks for.
-func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, req tlspolicy.Requirement, requireTLS bool) (*smtpclient.Conn, error) {
+func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, req tlspolicy.Requirement, msg tlspolicy.Message) (*smtpclient.Conn, error) {
+	requireTLS := msg.RequireTLS
 	opts := smtpclient.Options{
 		Hostname:       d.opts.Hostname,
 		Dialer:         d.opts.Dialer,
@@ -346,7 +353,7 @@ func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, r
 		DataTimeout:    d.opts.DataTimeout,
 	}
 	if !routed {
-		return d.dialMX(ctx, h, req, requireTLS, opts)
+		return d.dialMX(ctx, h, req, msg, opts)
 	}
 	if route.RequireTLS || route.Username != "" || requireTLS {
 		opts.TLS = smtpclient.TLSRequired
@@ -376,8 +383,8 @@ func (d *Deliverer) dial(ctx context.Context, h hop, route Route, routed bool, r
 // (MTA-STS, DANE, REQUIRETLS; package tlspolicy). Where the policy allows
 // plaintext, a failed handshake is retried without TLS, as Postfix does
 // at security level "may" (RFC 7435).
-func (d *Deliverer) dialMX(ctx context.Context, h hop, req tlspolicy.Requirement, requireTLS bool, opts smtpclient.Options) (*smtpclient.Conn, error) {
-	hp, err := d.opts.TLSPolicy.Host(ctx, req, h.mx, tlspolicy.Message{RequireTLS: requireTLS})
+func (d *Deliverer) dialMX(ctx context.Context, h hop, req tlspolicy.Requirement, msg tlspolicy.Message, opts smtpclient.Options) (*smtpclient.Conn, error) {
+	hp, err := d.opts.TLSPolicy.Host(ctx, req, h.mx, msg)
 	if err != nil {
 		return nil, err
 	}

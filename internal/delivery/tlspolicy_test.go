@@ -73,6 +73,7 @@ type policyCase struct {
 	sinkTLS    bool
 	sinkReqTLS bool
 	requireTLS bool
+	header     string // extra header field of the message
 	delivered  bool
 	code       smtp.EnhancedCode // when not delivered
 }
@@ -94,6 +95,9 @@ func TestTLSPolicyDelivery(t *testing.T) {
 		{name: "DANE, no STARTTLS", ad: true, records: "_25._tcp.mx TLSA 3 1 1 " + b.spki, code: smtp.EnhancedCode{4, 7, 5}},
 		{name: "REQUIRETLS, server supports it", ad: true, sinkTLS: true, sinkReqTLS: true, requireTLS: true, delivered: true},
 		{name: "REQUIRETLS, server lacks it", ad: true, sinkTLS: true, requireTLS: true, code: smtp.EnhancedCode{4, 7, 30}},
+		{name: "TLS-Required: No, MTA-STS enforce, no STARTTLS", records: sts, stsPolicy: enforce, header: "TLS-Required: No\r\n", delivered: true},
+		{name: "TLS-Required: No, DANE, other key", ad: true, records: "_25._tcp.mx TLSA 3 1 1 " + b.spki[:60] + "0000", sinkTLS: true, header: "TLS-Required: No\r\n", delivered: true},
+		{name: "TLS-Required: No ignored with REQUIRETLS", sinkTLS: true, sinkReqTLS: true, requireTLS: true, header: "TLS-Required: No\r\n", code: smtp.EnhancedCode{4, 7, 30}},
 		{name: "REQUIRETLS, MX not DNSSEC-signed", sinkTLS: true, sinkReqTLS: true, requireTLS: true, code: smtp.EnhancedCode{4, 7, 30}},
 	}
 	for _, tc := range cases {
@@ -165,7 +169,7 @@ func runPolicyCase(t *testing.T, b *tlsBed, tc policyCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	env := smtpclient.Envelope{From: "alice@example.org", To: []string{"bob@example.net"}, RequireTLS: tc.requireTLS}
-	out := d.Deliver(ctx, "example.net", env, []byte("From: alice@example.org\r\nSubject: policy\r\n\r\nsecret\r\n"))
+	out := d.Deliver(ctx, "example.net", env, []byte("From: alice@example.org\r\n"+tc.header+"Subject: policy\r\n\r\nsecret\r\n"))
 	if len(out) != 1 {
 		t.Fatalf("%d outcomes", len(out))
 	}

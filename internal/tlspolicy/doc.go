@@ -26,6 +26,10 @@
 // a failed fetch keeps the cached policy and is not retried for the same
 // id for five minutes. Mode testing only logs failed checks.
 //
+// A message with "TLS-Required: No" (RFC 8689 §5, see TLSOptional) and
+// without REQUIRETLS gets opportunistic TLS whatever the domain publishes;
+// the client keeps its connections apart and skips AllowMX for it.
+//
 // Every failure is an *Error, temporary: a message whose policy demands
 // TLS that cannot be had waits in the queue and never goes out in
 // plaintext; the queue's give-up time ends the wait with a bounce.

@@ -181,3 +181,33 @@ func TestNilPolicy(t *testing.T) {
 		t.Error("REQUIRETLS to an unauthenticated MX allowed")
 	}
 }
+
+func TestTLSOptional(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"TLS-Required: No\r\nSubject: x\r\n\r\nbody":     true,
+		"Subject: x\r\ntls-required:   no  \r\n\r\nbody": true,
+		"Subject: x\r\nTLS-Required:\r\n No\r\n\r\nbody": true,
+		"Subject: x\r\nTLS-Required: Yes\r\n\r\nbody":    false,
+		"Subject: x\r\n\r\nTLS-Required: No\r\n":         false, // in the body
+		"X-TLS-Required: No\r\n\r\n":                     false,
+		"TLS-Required: No":                               true,
+		"Subject: TLS-Required: No\r\n\r\n":              false,
+	} {
+		if got := tlspolicy.TLSOptional([]byte(msg)); got != want {
+			t.Errorf("TLSOptional(%q) = %v", msg, got)
+		}
+	}
+	// Under DANE a TLS-optional message is opportunistic; with REQUIRETLS
+	// the header is ignored (RFC 8689 §4.1).
+	cert := (*testCA)(nil).leaf(t, false, "mx.example.org")
+	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", AD: true, Records: "@ MX 10 mx\nmx A 127.0.0.1\n_25._tcp.mx TLSA 3 1 1 " + spkiSHA256(cert.Leaf)})
+	p := newPolicy(t, s, nil)
+	hp, err := hostPolicy(t, p, s, "example.org", tlspolicy.Message{TLSOptional: true})
+	if err != nil || hp.Mandatory() || hp.Plaintext() != nil {
+		t.Errorf("TLS-Required: No under DANE: %+v, %v", hp, err)
+	}
+	hp, err = hostPolicy(t, p, s, "example.org", tlspolicy.Message{TLSOptional: true, RequireTLS: true})
+	if err != nil || !hp.Mandatory() || hp.Source != tlspolicy.SourceDANE {
+		t.Errorf("TLS-Required: No with REQUIRETLS: %+v, %v", hp, err)
+	}
+}

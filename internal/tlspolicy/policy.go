@@ -113,6 +113,12 @@ type Message struct {
 	// parameter (RFC 8689 §4): every hop must use verified TLS and pass
 	// the parameter on.
 	RequireTLS bool
+	// TLSOptional: the message carries "TLS-Required: No" (RFC 8689 §5)
+	// and no REQUIRETLS: the sender prefers delivery to protection, so
+	// MTA-STS and DANE are not applied (TLS is still used when offered).
+	// Use TLSOptional(body) to set it; the caller must also skip
+	// Requirement.AllowMX for such a message.
+	TLSOptional bool
 }
 
 // Security is how a connection to an MX host must be protected.
@@ -200,6 +206,9 @@ func (p *Policy) Host(ctx context.Context, req Requirement, mx dns.Host, msg Mes
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if msg.TLSOptional && !msg.RequireTLS {
+		return h, nil // RFC 8689 §5: no policy, opportunistic TLS
 	}
 	if p != nil && p.opts.Resolver != nil && mx.Authentic {
 		dane, err := p.daneRecords(ctx, h.Host)
