@@ -129,6 +129,9 @@ func (s *session) mailChecks(ctx context.Context) error {
 	wg.Go(func() { s.cc.iprev = iprev.Check(ctx, c.Resolver, ip) })
 	bl := dnsbl.Check(ctx, c.Resolver, ip, c.DNSBL)
 	wg.Wait()
+	if s.cc.iprev.Status == iprev.Pass && !strings.ContainsAny(s.cc.iprev.Name, " ()[]\\\"") {
+		s.rc.Name = s.cc.iprev.Name
+	}
 	s.cc.listed = bl.Listed
 	if len(bl.Listed) > 0 {
 		s.b.log.Info("mx: client listed in DNSBL", "conn", s.ci.ID, "client", ip, "zones", bl.Listed)

@@ -120,6 +120,20 @@ func sendRaw(e *env, mailFrom, body string) string {
 	return line
 }
 
+// TestReceivedName: the forward-confirmed reverse name goes into the
+// Received field's TCP-info (RFC 5321 §4.4).
+func TestReceivedName(t *testing.T) {
+	t.Parallel()
+	w := newCheckWorld(t)
+	e := newEnv(t, envOpts{checks: w.checks(t)})
+	if reply := sendRaw(e, "bounce@good.test", w.sign(t, "good.test", message("a@good.test"))); !strings.HasPrefix(reply, "250 ") {
+		t.Fatalf("reply %q", reply)
+	}
+	if got := e.inbox("alice@example.test")[0]; !strings.Contains(got, "\r\nReceived: from client.good.test (client.good.test [127.0.0.1])\r\n") {
+		t.Errorf("stored\n%s", got)
+	}
+}
+
 // authResults returns the Authentication-Results field of a stored
 // message, unfolded.
 func authResults(t *testing.T, stored string) string {

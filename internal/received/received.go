@@ -40,6 +40,10 @@ type Conn struct {
 	By string
 	// IP is the client's address.
 	IP net.IP
+	// Name is the client's forward-confirmed reverse DNS name (iprev
+	// pass), "" when unknown; written as the TCP-info "name [ip]" of RFC
+	// 5321 §4.4. Set it before the first AppendReceived.
+	Name string
 	// TLS is the connection's TLS state, nil in plain text.
 	TLS *tls.ConnectionState
 	// HideClient leaves the "from" clause out (client IP and helo), for
@@ -107,8 +111,9 @@ func With(utf8, tls, authenticated bool) string {
 	return w
 }
 
-// fromClause is "from helo ([ip])" when the helo is a domain or address
-// literal, else "from [ip] (helo=sanitised)".
+// fromClause is "from helo ([ip])", or "from helo (name [ip])" with a
+// confirmed reverse name, when the helo is a domain or address literal,
+// else "from [ip] (helo=sanitised)".
 func (c *Conn) fromClause(helo string) string {
 	if c.fromC != "" && c.helo == helo {
 		return c.fromC
@@ -118,6 +123,8 @@ func (c *Conn) fromClause(helo string) string {
 	switch {
 	case helo == "":
 		s = "from " + lit
+	case validHelo(helo) && c.Name != "":
+		s = "from " + helo + " (" + c.Name + " " + lit + ")"
 	case validHelo(helo):
 		s = "from " + helo + " (" + lit + ")"
 	default:
