@@ -28,7 +28,7 @@ type checkWorld struct {
 	rsaPEM []byte // the RSA key of good.test, for python3-dkim
 }
 
-func newCheckWorld(t *testing.T) *checkWorld {
+func newCheckWorld(t testing.TB) *checkWorld {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -76,12 +76,13 @@ func newCheckWorld(t *testing.T) *checkWorld {
 		dnstest.Zone{Origin: "0.0.127.in-addr.arpa", Records: "1 PTR client.good.test.\n"},
 		dnstest.Zone{Origin: "client.good.test", Records: "@ A 127.0.0.1\n"},
 		dnstest.Zone{Origin: "bl.test", Records: "1.0.0.127 A 127.0.0.2\n"},
+		dnstest.Zone{Origin: "clean.test", Records: "@ A 127.0.0.1\n"}, // a blocklist not listing us
 	)
 	w.dns.SetZone(t, dnstest.Zone{Origin: "flaky.test", Records: `@ TXT "v=spf1 -all"` + "\n", ServFail: []string{"_dmarc"}})
 	return w
 }
 
-func (w *checkWorld) checks(t *testing.T) *Checks {
+func (w *checkWorld) checks(t testing.TB) *Checks {
 	t.Helper()
 	r, err := dns.New(dns.Config{Servers: []string{w.dns.Addr()}, Timeout: 2 * time.Second})
 	if err != nil {
@@ -90,7 +91,7 @@ func (w *checkWorld) checks(t *testing.T) *Checks {
 	return &Checks{Resolver: r, EnforceDMARC: true, Timeout: testTimeout}
 }
 
-func (w *checkWorld) sign(t *testing.T, domain, msg string) string {
+func (w *checkWorld) sign(t testing.TB, domain, msg string) string {
 	t.Helper()
 	h, err := w.signer.Sign(domain, strings.NewReader(msg))
 	if err != nil {
