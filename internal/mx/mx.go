@@ -18,8 +18,32 @@
 //     into each account's INBOX. Only after Deliver has returned (the
 //     message is durable) does the client get its 250 (RFC 5321 §6.1).
 //
-// The stored bytes are exactly the two trace headers followed by the
-// message as received. The body handed to Deliver lives in the engine's
+// With Options.Checks set (checks.go), every message is also verified:
+//
+//   - at the first MAIL of a session, the client: forward-confirmed reverse
+//     DNS (package iprev; the name goes into Received) and DNS blocklists
+//     (package dnsbl; listed → 554 5.7.1, or an X-Posthorn-DNSBL field);
+//     clients in TrustedNetworks skip every check;
+//   - at RCPT, optional greylisting (package greylist, 451 4.7.1);
+//   - at the end of DATA, concurrently: SPF for MAIL FROM and HELO (package
+//     spf), DKIM (package dkim), ARC (package arc); then DMARC (package
+//     dmarc) on the From domain. A message with several From fields is
+//     refused (550 5.7.1): DMARC could not say whose policy applies.
+//     DMARC fail with p=reject → 550 5.7.1 and nothing stored; quarantine
+//     (or reject for a domain in QuarantineInsteadOfReject) → the
+//     accounts' Junk mailbox; TrustedForwarders and chains sealed by
+//     TrustedSealers are exempt. A DMARC temperror is accepted (see package
+//     dmarc).
+//   - Authentication-Results (package authres) with our hostname as
+//     authserv-id goes between Return-Path and Received; fields in the
+//     message claiming our authserv-id are removed first (RFC 8601 §5).
+//
+// All lookups of one message share a deadline (Checks.Timeout); whatever
+// DNS does not answer in time is temperror, never a lost message.
+//
+// The stored bytes are exactly the trace headers (and our
+// Authentication-Results) followed by the message as received (minus
+// forged Authentication-Results fields). The body handed to Deliver lives in the engine's
 // pooled buffer: a store must not keep a reference to Delivery.Body after
 // Deliver returns (store/sqlite copies it inside its commit).
 package mx
