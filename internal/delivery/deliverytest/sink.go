@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -32,6 +33,8 @@ type Message struct {
 	Body string // BODY= parameter
 	// TLS: the message came over TLS; RequireTLS: with REQUIRETLS.
 	TLS, RequireTLS bool
+	// User is who logged in with AUTH, "" for nobody.
+	User string
 }
 
 // Options configure a Sink.
@@ -44,6 +47,10 @@ type Options struct {
 	// advertises REQUIRETLS (RFC 8689) inside TLS.
 	TLS        *tls.Config
 	RequireTLS bool
+	// Users, when set, makes the sink a smarthost: AUTH PLAIN (offered
+	// inside TLS only) with these user names and passwords is required
+	// before MAIL.
+	Users map[string]string
 }
 
 // Sink is one receiving server.
@@ -168,9 +175,29 @@ func (s *Sink) newSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 type session struct {
-	s   *Sink
-	c   *smtp.Conn
-	msg Message
+	s    *Sink
+	c    *smtp.Conn
+	msg  Message
+	user string
+}
+
+// AuthMechanisms implements smtp.AuthSession.
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opts.Users == nil {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth implements smtp.AuthSession.
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if want, ok := ss.s.opts.Users[user]; !ok || want != pass || identity != "" && identity != user {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed"}
+		}
+		ss.user = user
+		return nil
+	}), nil
 }
 
 func (ss *session) Reset() { ss.msg = Message{} }
@@ -183,11 +210,15 @@ func (ss *session) Logout() error {
 }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.s.opts.Users != nil && ss.user == "" {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
 	_, overTLS := ss.c.TLSConnectionState()
 	ss.msg = Message{From: from, UTF8: opts != nil && opts.UTF8, TLS: overTLS, RequireTLS: opts != nil && opts.RequireTLS}
 	if opts != nil {
 		ss.msg.Body = string(opts.Body)
 	}
+	ss.msg.User = ss.user
 	return nil
 }
 
