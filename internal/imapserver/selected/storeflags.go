@@ -3,6 +3,7 @@ package selected
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/posthorn/posthorn/internal/imap"
 	"github.com/posthorn/posthorn/internal/store"
@@ -63,10 +64,10 @@ func (v *View) Store(ctx context.Context, w *imap.Writer, args *imap.StoreArgs, 
 	}
 	v.s.applyUpdated(updated)
 
-	// Positions of the UIDs, to answer with sequence numbers.
-	pos := make(map[uint32]uint32, len(updated)+len(failed))
-	for i, u := range v.uids {
-		pos[u] = uint32(i + 1)
+	// The sequence number of a UID of the view.
+	pos := func(u uint32) uint32 {
+		i, _ := slices.BinarySearch(v.uids, u)
+		return uint32(i + 1)
 	}
 	for _, m := range updated {
 		// Messages whose flags did not change keep their MODSEQ.
@@ -78,7 +79,7 @@ func (v *View) Store(ctx context.Context, w *imap.Writer, args *imap.StoreArgs, 
 			continue
 		}
 		w.Untagged()
-		w.Number(pos[m.UID])
+		w.Number(pos(m.UID))
 		w.Atom(" FETCH (")
 		sep := ""
 		if !args.Silent {
@@ -105,7 +106,7 @@ func (v *View) Store(ctx context.Context, w *imap.Writer, args *imap.StoreArgs, 
 		if !uid {
 			nums = make([]uint32, len(failed))
 			for i, u := range failed {
-				nums[i] = pos[u]
+				nums[i] = pos(u)
 			}
 		}
 		return Result{Code: "MODIFIED " + imap.SeqSetOf(nums).String(), Text: "Conditional store failed"}, nil
