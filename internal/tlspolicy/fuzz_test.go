@@ -1,6 +1,8 @@
 package tlspolicy_test
 
 import (
+	"bufio"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +64,33 @@ func FuzzParseSTSRecord(f *testing.F) {
 		}
 		if again, err := tlspolicy.ParseSTSRecord("v=STSv1; id=" + id); err != nil || again != id {
 			t.Fatalf("canonical record: %q, %v", again, err)
+		}
+	})
+}
+
+// FuzzTLSOptional: on CRLF-only messages whose header net/textproto
+// reads, TLSOptional agrees with it.
+func FuzzTLSOptional(f *testing.F) {
+	f.Add([]byte("TLS-Required: No\r\nSubject: x\r\n\r\nbody"))
+	f.Add([]byte("Subject: x\r\nTLS-Required:\r\n  no\r\n\r\n"))
+	f.Add([]byte("TLS-Required: Yes\r\n\r\nTLS-Required: No\r\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		got := tlspolicy.TLSOptional(msg)
+		s := strings.ReplaceAll(string(msg), "\r\n", "")
+		if strings.ContainsAny(s, "\r\n") || !strings.Contains(string(msg), "\r\n\r\n") {
+			return // SMTP gives us CRLF only; the header must end
+		}
+		end := strings.Index(string(msg), "\r\n\r\n") + 4
+		h, err := textproto.NewReader(bufio.NewReader(strings.NewReader(string(msg[:end])))).ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		want := false
+		for _, v := range h.Values("Tls-Required") {
+			want = want || strings.EqualFold(strings.TrimSpace(v), "no")
+		}
+		if got != want {
+			t.Fatalf("TLSOptional = %v, textproto says %v (%q)", got, want, h.Values("Tls-Required"))
 		}
 	})
 }
