@@ -70,4 +70,12 @@ func TestSearch(t *testing.T) {
 	c.caps.Rev2 = true
 	out, _ = c.cmd("SEARCH UNSEEN")
 	wantOut(t, "rev2 SEARCH", out, "* ESEARCH (TAG \"t\") ALL 2:3\r\n")
+	c.caps.Rev2 = false
+	// Bodies and encoded words in other charsets are searched as UTF-8.
+	f.add("Subject: =?windows-1252?Q?Caf=E9_cr=E8me?=\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nD\xe9j\xe0 vu\r\n")
+	c.sync(true)
+	out, _ = c.cmd("SEARCH BODY \"déjà\"")
+	wantOut(t, "ISO-8859-1 body", out, "* SEARCH 4\r\n")
+	out, _ = c.cmd("SEARCH SUBJECT \"CAFÉ CRÈME\"")
+	wantOut(t, "windows-1252 encoded word", out, "* SEARCH 4\r\n")
 }

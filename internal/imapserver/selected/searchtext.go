@@ -2,18 +2,21 @@ package selected
 
 import (
 	"bytes"
+	"io"
 	"mime"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/posthorn/posthorn/internal/message"
+	"golang.org/x/text/encoding/htmlindex"
 )
 
 // Text keys of SEARCH (RFC 9051 §6.4.4): substring matches ignoring case,
-// on header field values (raw and with RFC 2047 encoded words decoded) and
-// on the body (as stored, and for base64 or quoted-printable parts also
-// decoded). Charsets other than UTF-8 inside bodies are matched as stored.
+// on header field values (raw and with RFC 2047 encoded words decoded, in
+// any charset the WHATWG encoding index knows) and on the body: as stored,
+// and for base64 or quoted-printable parts and parts in another charset
+// than UTF-8 also decoded to UTF-8.
 
 // needle is a search string.
 type needle struct {
@@ -141,7 +144,31 @@ func (t *msgText) fieldValues(name string) []string {
 	return out
 }
 
-var wordDecoder = mime.WordDecoder{}
+var wordDecoder = mime.WordDecoder{CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return nil, err
+	}
+	return enc.NewDecoder().Reader(input), nil
+}}
+
+// toUTF8 converts text in charset to UTF-8; ok is false when nothing was
+// converted (UTF-8, US-ASCII, an unknown charset).
+func toUTF8(charset string, b []byte) ([]byte, bool) {
+	switch strings.ToLower(charset) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii":
+		return b, false
+	}
+	enc, err := htmlindex.Get(charset)
+	if err != nil {
+		return b, false
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return b, false
+	}
+	return out, true
+}
 
 // valueMatches matches a header value as written and with encoded words
 // decoded (RFC 2047).
@@ -158,22 +185,20 @@ func valueMatches(n needle, v string) bool {
 }
 
 // bodyMatches searches the body as stored, then the decoded contents of
-// its base64 and quoted-printable parts.
+// its parts that have a transfer encoding or another charset.
 func (t *msgText) bodyMatches(n needle) bool {
 	if n.in(t.body()) {
 		return true
 	}
+	if !encodedHint.in(t.raw) && (n.ascii || !charsetHint.in(t.raw)) {
+		return false
+	}
 	if !t.didParse {
 		t.didParse = true
-		if !encodedHint.in(t.raw) {
-			return false
+		if p, err := message.Parse(t.raw); err == nil {
+			t.part = p
+			t.collect(p, 0)
 		}
-		p, err := message.Parse(t.raw)
-		if err != nil {
-			return false
-		}
-		t.part = p
-		t.collect(p, 0)
 	}
 	for _, d := range t.decoded {
 		if n.in(d) {
@@ -183,9 +208,13 @@ func (t *msgText) bodyMatches(n needle) bool {
 	return false
 }
 
-var encodedHint = newNeedle("content-transfer-encoding")
+var (
+	encodedHint = newNeedle("content-transfer-encoding")
+	charsetHint = newNeedle("charset")
+)
 
-// collect decodes the leaf parts with a transfer encoding.
+// collect decodes the leaf parts with a transfer encoding or a charset
+// other than UTF-8.
 func (t *msgText) collect(p *message.Part, depth int) {
 	if depth > message.MaxDepth {
 		return
@@ -199,12 +228,32 @@ func (t *msgText) collect(p *message.Part, depth int) {
 	if len(p.Parts) > 0 || p.Message != nil {
 		return
 	}
+	d, err := p.Decode(t.raw)
+	if err != nil {
+		return
+	}
+	encoded := false
 	switch strings.ToLower(p.Encoding) {
 	case "base64", "quoted-printable":
-		if d, err := p.Decode(t.raw); err == nil {
-			t.decoded = append(t.decoded, d)
+		encoded = true
+	}
+	if strings.EqualFold(p.Type, "text") {
+		var converted bool
+		d, converted = toUTF8(param(p.Params, "charset"), d)
+		encoded = encoded || converted
+	}
+	if encoded {
+		t.decoded = append(t.decoded, d)
+	}
+}
+
+func param(params []message.Param, name string) string {
+	for _, p := range params {
+		if strings.EqualFold(p.Name, name) {
+			return p.Value
 		}
 	}
+	return ""
 }
 
 // matches evaluates a text key.
