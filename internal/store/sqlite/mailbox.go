@@ -232,14 +232,12 @@ func touchReturned(w *wtx, accountID int64, rows *sql.Rows) error {
 	return rows.Err()
 }
 
-// MailboxStatus implements store.Mail. One statement, so the counters
-// come from one snapshot.
+// MailboxStatus implements store.Mail: one row, whose counters the
+// triggers on messages keep (migration 6).
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
 	var st store.MailboxStatus
-	err := s.queryRow(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highestmodseq, count(m.id),
-			coalesce(sum(m.sysflags & ?2 = 0), 0), coalesce(sum(m.sysflags & ?3 != 0), 0), coalesce(sum(m.size), 0)
-		FROM mailboxes mb LEFT JOIN messages m ON m.mailbox_id = mb.id
-		WHERE mb.id = ?1 GROUP BY mb.id`, mailboxID, flagSeen, flagDeleted).
+	err := s.queryRow(ctx, `SELECT uidnext, uidvalidity, highestmodseq, messages, unseen, deleted, size
+		FROM mailboxes WHERE id = ?`, mailboxID).
 		Scan(&st.UIDNext, &st.UIDValidity, &st.HighestModSeq, &st.Messages, &st.Unseen, &st.Deleted, &st.Size)
 	return st, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
 }

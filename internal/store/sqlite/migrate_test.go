@@ -54,7 +54,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 // TestMigrateFromVersion4 opens a database of schema version 4 with
-// messages in it: mailbox sizes are counted, so Usage and quota work, and
+// messages in it: mailbox sizes and STATUS counters are counted, so
+// Usage, quota and MailboxStatus work, and
 // the structure of an old body is computed on first read and kept.
 func TestMigrateFromVersion4(t *testing.T) {
 	ctx := context.Background()
@@ -87,6 +88,9 @@ func TestMigrateFromVersion4(t *testing.T) {
 	s := openTest(t, path)
 	if u, err := s.Usage(ctx, 1); err != nil || u != 140 {
 		t.Errorf("Usage after migration = %d, %v; want 140", u, err)
+	}
+	if st, err := s.MailboxStatus(ctx, 1); err != nil || st.Messages != 2 || st.Unseen != 2 || st.Deleted != 0 || st.Size != 140 {
+		t.Errorf("MailboxStatus after migration = %+v, %v", st, err)
 	}
 	msgs, err := s.Messages(ctx, 1)
 	if err != nil || len(msgs) != 2 {

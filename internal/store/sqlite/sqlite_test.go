@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -314,4 +316,90 @@ func TestMessageBodyNotShared(t *testing.T) {
 	if again, _ := s.MessageBody(ctx, ids[0]); string(again) != "first body" {
 		t.Fatalf("modifying a result changed the stored body: %q", again)
 	}
+}
+
+// TestStatusCounters: the per-mailbox counters the triggers keep (size,
+// messages, unseen, deleted) equal a recount after a random mix of every
+// write that adds, changes or removes messages.
+func TestStatusCounters(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"))
+	accts := setup(t, s, "a@example.org", "b@example.org")
+	var boxes []int64
+	for _, name := range []string{store.Inbox, "Archive", "Trash"} {
+		mb, err := s.Mailbox(ctx, accts[0].ID, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boxes = append(boxes, mb.ID)
+	}
+	flagSets := [][]string{nil, {`\Seen`}, {`\Deleted`}, {`\Seen`, `\Deleted`, "$K"}, {`\Flagged`}}
+	ops := []store.FlagOp{store.FlagsAdd, store.FlagsRemove, store.FlagsReplace}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 400 {
+		box := boxes[rng.IntN(len(boxes))]
+		uids := []uint32{uint32(rng.IntN(60) + 1), uint32(rng.IntN(60) + 1)}
+		var err error
+		switch rng.IntN(7) {
+		case 0:
+			_, err = s.Deliver(ctx, store.Delivery{Body: make([]byte, rng.IntN(500)), Targets: []store.Target{
+				{AccountID: accts[0].ID, Flags: flagSets[rng.IntN(len(flagSets))]}, {AccountID: accts[1].ID}}})
+		case 1:
+			_, err = s.Append(ctx, box, store.AppendOptions{Flags: flagSets[rng.IntN(len(flagSets))]}, make([]byte, rng.IntN(500)))
+		case 2, 3:
+			_, _, err = s.UpdateFlags(ctx, box, uids, ops[rng.IntN(len(ops))], flagSets[rng.IntN(len(flagSets))], 0)
+		case 4:
+			_, err = s.Expunge(ctx, box, nil)
+		case 5:
+			_, _, err = s.Copy(ctx, box, uids, boxes[rng.IntN(len(boxes))])
+		case 6:
+			if to := boxes[rng.IntN(len(boxes))]; to != box {
+				_, _, err = s.Move(ctx, box, uids, to)
+			}
+		}
+		if err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	// Something marked \Deleted is left to count.
+	if _, _, err := s.UpdateFlags(ctx, boxes[0], upTo(200),
+		store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got, want []store.MailboxStatus
+	rows, err := s.rdb.Query(`SELECT mb.id, count(m.id), coalesce(sum(m.sysflags & ?1 = 0), 0),
+			coalesce(sum(m.sysflags & ?2 != 0), 0), coalesce(sum(m.size), 0)
+		FROM mailboxes mb LEFT JOIN messages m ON m.mailbox_id = mb.id GROUP BY mb.id ORDER BY mb.id`, flagSeen, flagDeleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var w store.MailboxStatus
+		if err := rows.Scan(&id, &w.Messages, &w.Unseen, &w.Deleted, &w.Size); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.MailboxStatus(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, store.MailboxStatus{Messages: st.Messages, Unseen: st.Unseen, Deleted: st.Deleted, Size: st.Size})
+		want = append(want, w)
+	}
+	rows.Close()
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("counters %+v\nrecount  %+v", got, want)
+	}
+	if want[0].Messages == 0 || want[0].Unseen == 0 || want[0].Deleted == 0 {
+		t.Errorf("the mix left too little to check: %+v", want[0])
+	}
+}
+
+// upTo returns the UIDs 1..n.
+func upTo(n uint32) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i) + 1
+	}
+	return out
 }
