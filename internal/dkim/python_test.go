@@ -1,70 +1,24 @@
 package dkim_test
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/dkim/dkimtest"
 )
 
 // Interop with dkimpy (Debian package python3-dkim), an independent DKIM
 // implementation: our signatures verify there, its signatures verify here.
-
-// python returns a Python interpreter that has dkimpy and PyNaCl (for
-// Ed25519). Without one the test is skipped, or fails under CI=true.
-func python(t *testing.T) string {
-	t.Helper()
-	// Debian's interpreter first: python3-dkim installs for it, and a
-	// python3 earlier in PATH (pyenv, venv) may not see it.
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim, nacl").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 with the dkim module (Debian python3-dkim) is missing and CI=true")
-	}
-	t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
-	return ""
-}
-
-// dkimpyVerify verifies every DKIM-Signature of each message file with
-// dkimpy, its key lookups answered from a JSON file (record name → TXT),
-// and prints the verdicts, one list per message. One interpreter start for
-// all messages: Python starts slowly.
-const dkimpyVerify = `
-import dkim, json, sys
-keys = json.load(open(sys.argv[1]))
-def dnsfunc(name, timeout=5):
-    n = (name.decode() if isinstance(name, bytes) else name).rstrip('.').lower()
-    v = keys.get(n)
-    return v.encode() if v is not None else None
-out = []
-for path in sys.argv[2:]:
-    d = dkim.DKIM(open(path, 'rb').read(), minkey=1024)
-    n = sum(1 for h in d.headers if h[0].lower() == b'dkim-signature')
-    res = []
-    for i in range(n):
-        try:
-            res.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
-        except Exception as e:
-            print(e, file=sys.stderr)
-            res.append(False)
-    out.append(res)
-print(json.dumps(out))
-`
 
 // dkimpySign signs a message once per job of a JSON list with dkimpy and
 // prints the DKIM-Signature fields as a JSON list.
@@ -81,42 +35,14 @@ for a in jobs:
 print(json.dumps(out))
 `
 
-func runPython(t *testing.T, py, script string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(py, append([]string{"-c", script}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v\n%s", err, stderr.String())
-	}
-	if stderr.Len() > 0 {
-		t.Logf("python stderr: %s", stderr.String())
-	}
-	return out
-}
-
-func writeJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestPythonVerifiesOurs(t *testing.T) {
-	py := python(t)
-	dir := t.TempDir()
+	py := dkimtest.Python(t)
 	keys := testKeys(t)
 	records := map[string]string{}
 	for _, k := range keys {
 		rec, _ := dkim.Record(k.Signer.Public())
 		records[dkim.RecordName(k.Selector, k.Domain)] = rec
 	}
-	writeJSON(t, filepath.Join(dir, "keys.json"), records)
 	s, err := dkim.NewSigner(keys, dkim.SignOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -131,18 +57,11 @@ func TestPythonVerifiesOurs(t *testing.T) {
 		{"tampered body", strings.Replace(signed, "at noon", "at one", 1), []bool{false, false}},
 		{"added From", strings.Replace(signed, "To: Bob", "From: mallory@example.net\r\nTo: Bob", 1), []bool{false, false}},
 	}
-	args := []string{filepath.Join(dir, "keys.json")}
-	for i, c := range cases {
-		path := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		if err := os.WriteFile(path, []byte(c.msg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, path)
+	var msgs []string
+	for _, c := range cases {
+		msgs = append(msgs, c.msg)
 	}
-	var got [][]bool
-	if err := json.Unmarshal(runPython(t, py, dkimpyVerify, args...), &got); err != nil || len(got) != len(cases) {
-		t.Fatalf("dkimpy output %v: %v", got, err)
-	}
+	got := dkimtest.Verify(t, py, records, msgs)
 	for i, c := range cases {
 		if !slices.Equal(got[i], c.want) {
 			t.Errorf("%s: dkimpy says %v, want %v (RSA, Ed25519)", c.name, got[i], c.want)
@@ -151,7 +70,7 @@ func TestPythonVerifiesOurs(t *testing.T) {
 }
 
 func TestWeVerifyPython(t *testing.T) {
-	py := python(t)
+	py := dkimtest.Python(t)
 	dir := t.TempDir()
 	keys := testKeys(t)
 	r := resolverFor(t, keyZone(t, keys, ""))
@@ -180,9 +99,9 @@ func TestWeVerifyPython(t *testing.T) {
 			"canon": tt.canon, "alg": tt.alg, "length": tt.length,
 		})
 	}
-	writeJSON(t, filepath.Join(dir, "jobs.json"), jobs)
+	dkimtest.WriteJSON(t, filepath.Join(dir, "jobs.json"), jobs)
 	var sigs []string
-	if err := json.Unmarshal(runPython(t, py, dkimpySign, filepath.Join(dir, "jobs.json")), &sigs); err != nil || len(sigs) != len(tests) {
+	if err := json.Unmarshal(dkimtest.Run(t, py, dkimpySign, filepath.Join(dir, "jobs.json")), &sigs); err != nil || len(sigs) != len(tests) {
 		t.Fatalf("dkimpy output %q: %v", sigs, err)
 	}
 	for i, tt := range tests {

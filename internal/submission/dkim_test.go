@@ -1,9 +1,6 @@
 package submission
 
 import (
-	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,24 +9,8 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/dkim/dkimtest"
 )
-
-// pythonWithDKIM returns a Python with dkimpy and PyNaCl: Debian's first,
-// since python3-dkim installs for it and a python3 earlier in PATH (pyenv)
-// may not see it. Missing: skipped, or failed under CI=true.
-func pythonWithDKIM(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim, nacl").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 with the dkim module (Debian python3-dkim) is missing and CI=true")
-	}
-	t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
-	return ""
-}
 
 // A domain without keys: the message goes unsigned, not refused.
 func TestDKIMNoKey(t *testing.T) {
@@ -51,32 +32,6 @@ func TestDKIMNoKey(t *testing.T) {
 	}
 }
 
-// dkimpyVerify verifies every DKIM-Signature of each message file with
-// dkimpy (Debian python3-dkim, an independent implementation), keys from
-// a JSON file (record name → TXT), and prints one list of verdicts per
-// message.
-const dkimpyVerify = `
-import dkim, json, sys
-keys = json.load(open(sys.argv[1]))
-def dnsfunc(name, timeout=5):
-    n = (name.decode() if isinstance(name, bytes) else name).rstrip('.').lower()
-    v = keys.get(n)
-    return v.encode() if v is not None else None
-out = []
-for path in sys.argv[2:]:
-    d = dkim.DKIM(open(path, 'rb').read(), minkey=1024)
-    n = sum(1 for h in d.headers if h[0].lower() == b'dkim-signature')
-    res = []
-    for i in range(n):
-        try:
-            res.append(bool(d.verify(idx=i, dnsfunc=dnsfunc)))
-        except Exception as e:
-            print(e, file=sys.stderr)
-            res.append(False)
-    out.append(res)
-print(json.dumps(out))
-`
-
 // smtplibSend submits one message over STARTTLS with Python's smtplib.
 const smtplibSend = `
 import smtplib, ssl, sys
@@ -94,7 +49,7 @@ with smtplib.SMTP(host, port, local_hostname='client.test', timeout=60) as s:
 // without keys goes unsigned.
 func TestDKIMSigned(t *testing.T) {
 	t.Parallel()
-	py := pythonWithDKIM(t)
+	py := dkimtest.Python(t)
 	dir := t.TempDir()
 	kd := dkim.KeyDir{Dir: filepath.Join(dir, "dkim")}
 	for _, alg := range []dkim.Algorithm{dkim.RSA, dkim.Ed25519} {
@@ -139,25 +94,12 @@ func TestDKIMSigned(t *testing.T) {
 		"queued": {true, true}, "local": {true, true},
 		"tampered body": {false, false}, "tampered header": {false, false}, "added Cc": {false, false},
 	}
-	keysPath := filepath.Join(dir, "keys.json")
-	b, _ := json.Marshal(records)
-	if err := os.WriteFile(keysPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	names := []string{"queued", "local", "tampered body", "tampered header", "added Cc"}
-	args := []string{"-c", dkimpyVerify, keysPath}
-	for i, n := range names {
-		p := filepath.Join(dir, "m"+string(rune('0'+i))+".eml")
-		if err := os.WriteFile(p, []byte(files[n]), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, p)
+	var msgs []string
+	for _, n := range names {
+		msgs = append(msgs, files[n])
 	}
-	var got [][]bool
-	out := runTool(t, "", py, args...)
-	if err := json.Unmarshal([]byte(out[strings.LastIndexByte(strings.TrimSpace(out), '\n')+1:]), &got); err != nil || len(got) != len(names) {
-		t.Fatalf("dkimpy output %q: %v", out, err)
-	}
+	got := dkimtest.Verify(t, py, records, msgs)
 	for i, n := range names {
 		if !slices.Equal(got[i], want[n]) {
 			t.Errorf("%s: dkimpy verdicts %v, want %v", n, got[i], want[n])
