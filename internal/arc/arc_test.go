@@ -68,7 +68,7 @@ func TestVerifyDkimpyChains(t *testing.T) {
 		dnstest.Zone{Origin: "forward.test", Records: dkim.ZoneEntry("s2", "forward.test", rsaRec) + "\n"},
 		dnstest.Zone{Origin: "flaky.test", Records: "@ TXT \"x\"\n", ServFail: []string{"s1._domainkey"}},
 	)
-	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
+	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

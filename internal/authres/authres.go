@@ -16,6 +16,10 @@ import (
 	msgauthres "github.com/emersion/go-msgauth/authres"
 )
 
+// maxResultLine bounds one folded line of the field, well under the 998
+// octets of RFC 5322 §2.1.1.
+const maxResultLine = 900
+
 // Result is one method's result (go-msgauth's types: *SPFResult,
 // *DKIMResult, *DMARCResult, *IPRevResult, *ARCResult, *GenericResult).
 type Result = msgauthres.Result
@@ -30,9 +34,14 @@ func AppendField(b []byte, authservID string, results []Result) []byte {
 		return append(b, "; none\r\n"...)
 	}
 	for _, r := range results {
-		one := msgauthres.Format(authservID, []Result{r})
+		one := strings.TrimRight(msgauthres.Format(authservID, []Result{r})[len(authservID)+2:], " ")
+		if len(one) > maxResultLine {
+			// A client-chosen value (a HELO name, say) would make the line
+			// too long (RFC 5322 §2.1.1: 998 octets): keep "method=result".
+			one, _, _ = strings.Cut(one, " ")
+		}
 		b = append(b, ";\r\n\t"...)
-		b = append(b, strings.TrimRight(one[len(authservID)+2:], " ")...)
+		b = append(b, one...)
 	}
 	return append(b, "\r\n"...)
 }

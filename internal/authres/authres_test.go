@@ -28,6 +28,12 @@ func TestAppendField(t *testing.T) {
 	if err != nil || id != "mx.example.test" || len(results) != 3 {
 		t.Errorf("Parse: %q %d results, %v", id, len(results), err)
 	}
+	long := string(authres.AppendField(nil, "mx.example.test", []authres.Result{
+		&msgauthres.SPFResult{Value: "none", Helo: strings.Repeat("h", 3000)},
+	}))
+	if long != "Authentication-Results: mx.example.test;\r\n\tspf=none\r\n" {
+		t.Errorf("overlong result: %q", long)
+	}
 	if got := string(authres.AppendField(nil, "mx.example.test", nil)); got != "Authentication-Results: mx.example.test; none\r\n" {
 		t.Errorf("no results: %q", got)
 	}

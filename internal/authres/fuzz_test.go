@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	msgauthres "github.com/emersion/go-msgauth/authres"
+
 	"github.com/posthorn/posthorn/internal/authres"
 )
 
@@ -26,6 +28,32 @@ func FuzzRemoveOurs(f *testing.F) {
 		}
 		if found && !strings.Contains(strings.ToLower(string(msg)), "authentication-results") {
 			t.Fatal("removed a field that is not Authentication-Results")
+		}
+	})
+}
+
+// FuzzAppendField: whatever a client chose for HELO and MAIL FROM, the
+// field is one header field (no bare line breaks, continuation lines
+// folded with a tab), every line within 998 octets.
+func FuzzAppendField(f *testing.F) {
+	f.Add("client.example", "a@b.example")
+	f.Add("[192.0.2.1]", `"quoted local"@b.example`)
+	f.Fuzz(func(t *testing.T, helo, from string) {
+		if strings.ContainsAny(helo+from, "\r\n") {
+			return // SMTP command arguments never hold line breaks
+		}
+		got := string(authres.AppendField(nil, "mx.example.test", []authres.Result{
+			&msgauthres.SPFResult{Value: "pass", From: from},
+			&msgauthres.SPFResult{Value: "none", Helo: helo},
+		}))
+		lines := strings.Split(strings.TrimSuffix(got, "\r\n"), "\r\n")
+		for i, l := range lines {
+			if len(l) > 998 {
+				t.Fatalf("line %d has %d octets", i, len(l))
+			}
+			if i > 0 && !strings.HasPrefix(l, "\t") {
+				t.Fatalf("line %d is not a continuation: %q", i, l)
+			}
 		}
 	})
 }

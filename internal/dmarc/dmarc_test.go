@@ -25,7 +25,7 @@ func evaluator(t testing.TB, percent int) *dmarc.Evaluator {
 		dnstest.Zone{Origin: "flaky.test", Records: `@ TXT "x"` + "\n", ServFail: []string{"_dmarc"}},
 		dnstest.Zone{Origin: "example.co.uk", Records: `_dmarc TXT "v=DMARC1; p=reject"` + "\n"},
 	)
-	c, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
+	c, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4 A 127.0.0.3
 		dnstest.Zone{Origin: "other.test", Records: "6.3.2.192 A 127.0.0.2\n"},
 		dnstest.Zone{Origin: "down.test", Records: "@ A 127.0.0.1\n", ServFail: []string{"4.3.2.192"}},
 	)
-	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
+	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

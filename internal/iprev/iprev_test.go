@@ -27,7 +27,7 @@ liar  A 198.51.100.7
 mail3 A 192.0.2.3
 `, ServFail: []string{"flaky"}},
 	)
-	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
+	r, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func newCheckWorld(t testing.TB) *checkWorld {
 
 func (w *checkWorld) checks(t testing.TB) *Checks {
 	t.Helper()
-	r, err := dns.New(dns.Config{Servers: []string{w.dns.Addr()}, Timeout: 2 * time.Second})
+	r, err := dns.New(dns.Config{Servers: []string{w.dns.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 func resolverFor(t testing.TB, zones ...dnstest.Zone) *dns.Client {
 	t.Helper()
 	srv := dnstest.Start(t, zones...)
-	c, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 2 * time.Second})
+	c, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
