@@ -326,3 +326,63 @@ func cpuTime() time.Duration {
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
 }
+
+// BenchmarkMixed is one round of what a mail client does on a small
+// mailbox (1,000 messages): SELECT, FETCH of envelopes and flags, FETCH
+// of a body, STORE, SEARCH UNSEEN, Sync after each.
+func BenchmarkMixed(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 {
+		if _, err := f.st.Deliver(ctx, store.Delivery{Body: bigBody(r, i), Targets: []store.Target{{AccountID: f.acct.ID}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	w := discardWriter()
+	parse := func(line string) *imap.Command {
+		rd := imap.NewReader(bufio.NewReader(strings.NewReader("t "+line+"\r\n")), imap.ReaderOptions{})
+		cmd, err := rd.ReadCommand()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return cmd
+	}
+	fetchEnv := parse("FETCH 1:20 (UID FLAGS ENVELOPE RFC822.SIZE)").Args.(*imap.FetchArgs)
+	fetchBody := parse("UID FETCH 500 BODY.PEEK[]").Args.(*imap.FetchArgs)
+	store := parse("STORE 7 +FLAGS (\\Seen)").Args.(*imap.StoreArgs)
+	unstore := parse("STORE 7 -FLAGS (\\Seen)").Args.(*imap.StoreArgs)
+	search := parse("SEARCH UNSEEN").Args.(*imap.SearchArgs)
+	start := cpuTime()
+	defer func() { reportCPU(b, start) }()
+	for i := 0; b.Loop(); i++ {
+		caps := Caps{}
+		v, err := Open(ctx, f.st, f.box, false, &caps, nil, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps := []func() error{
+			func() error { _, err := v.Fetch(ctx, w, fetchEnv, false); return err },
+			func() error { _, err := v.Fetch(ctx, w, fetchBody, true); return err },
+			func() error {
+				a := store
+				if i%2 == 1 {
+					a = unstore
+				}
+				_, err := v.Store(ctx, w, a, false)
+				return err
+			},
+			func() error { _, err := v.Search(ctx, w, search, false); return err },
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				b.Fatal(err)
+			}
+			if err := v.Sync(ctx, w, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		v.Release()
+		w.Flush()
+	}
+}

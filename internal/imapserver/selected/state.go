@@ -21,9 +21,9 @@ import (
 //
 // Consistency: the store assigns a mailbox's MODSEQs in commit order and a
 // read sees a prefix of them (one writer per mailbox). refresh reads the
-// change log, then the new messages, then the change log again; after that
-// every change with a MODSEQ up to the largest one of the first two reads
-// is reflected, which is what complete records. complete is the
+// change log, then the new messages, then (if there were any) the change
+// log again; after that every change with a MODSEQ up to the largest one
+// of the first two reads is reflected, which is what complete records. complete is the
 // HIGHESTMODSEQ sessions announce and the cursor of the next refresh.
 
 // lingerFor is how long a mailbox state stays cached after its last
@@ -350,8 +350,14 @@ func (s *mailboxState) refresh(ctx context.Context) error {
 			for _, c := range first {
 				upto = max(upto, c.ModSeq)
 			}
+			// Without new messages the first read alone makes the state
+			// complete up to its largest MODSEQ; with them, changes made
+			// between the two reads are read again so that complete can
+			// cover the new messages' MODSEQs too.
 			var second []store.Change
-			second, err = st.Changes(ctx, id, upto)
+			if len(msgs) > 0 {
+				second, err = st.Changes(ctx, id, upto)
+			}
 			if err == nil {
 				for _, m := range msgs {
 					upto = max(upto, m.ModSeq)
