@@ -1,0 +1,98 @@
+package test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Reference stack (shared/refstack) facts, for the IMAPQA_REFSTACK=1 runs
+// that check the client scripts against Dovecot.
+const (
+	refHost   = "127.0.0.1"
+	refCA     = "/var/lib/refstack/tls/ca.crt"
+	refUser   = "bob@example.test"
+	refPass   = "bob-Pw-9q4m8"
+	refClient = "127.0.0.2" // Dovecot allows plaintext LOGIN from 127.0.0.1
+)
+
+func refstackOrSkip(t *testing.T) {
+	t.Helper()
+	if os.Getenv("IMAPQA_REFSTACK") != "1" {
+		t.Skip("set IMAPQA_REFSTACK=1 to run against the reference stack")
+	}
+}
+
+// runScript runs a Python script from testdata and fails with its output
+// unless it ends with "all ok".
+func runScript(t *testing.T, s *devServer, script string, args ...string) string {
+	t.Helper()
+	py := pythonOrSkip(t)
+	out, err := exec.Command(py, append([]string{filepath.Join("testdata", script)}, args...)...).CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "all ok") {
+		server := ""
+		if s != nil {
+			server = s.out.String()
+		}
+		t.Fatalf("%s: %v\n%s\nserver output:\n%s", script, err, out, server)
+	}
+	return string(out)
+}
+
+// TestDevModeIMAPCommands runs every command of the IMAP issue through
+// Python's imaplib against dev mode (testdata/imap_commands.py --strict:
+// all advertised extensions required, data checked byte for byte).
+func TestDevModeIMAPCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	s := startDev(t, dir, loopbackIP(t))
+	a := s.info.Accounts[0]
+	out := runScript(t, s, "imap_commands.py", s.info.Host, itoa(s.info.Ports["imap"]), itoa(s.info.Ports["imaps"]),
+		s.info.CAFile, a.Address, a.Password, "--strict")
+	t.Log(out)
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("dev mode did not exit cleanly: %v", err)
+	}
+}
+
+func TestRefstackIMAPCommands(t *testing.T) {
+	refstackOrSkip(t)
+	t.Log(runScript(t, nil, "imap_commands.py", refHost, "2143", "2993", refCA, refUser, refPass, "--src", refClient))
+}
+
+// TestDevModeMbsync: two-way sync with mbsync (isync). Mail delivered over
+// SMTP is pulled into a Maildir; a flag set and a message deleted locally
+// reach the server (the deletion expunged there, checked with imaplib);
+// a flag set on the server is pulled back.
+func TestDevModeMbsync(t *testing.T) {
+	needTool(t, "mbsync", "isync")
+	dir := filepath.Join(t.TempDir(), "dev")
+	s := startDev(t, dir, loopbackIP(t))
+	a := s.info.Accounts[0]
+	runScript(t, s, "mbsync_sync.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["smtp"]),
+		s.info.CAFile, a.Address, a.Password, t.TempDir())
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("dev mode did not exit cleanly: %v", err)
+	}
+}
+
+func TestRefstackMbsync(t *testing.T) {
+	refstackOrSkip(t)
+	needTool(t, "mbsync", "isync")
+	runScript(t, nil, "mbsync_sync.py", refHost, "2993", "2525", refCA, refUser, refPass, t.TempDir())
+}
+
+// needTool skips (fails under CI=true) when an external command is missing.
+func needTool(t *testing.T, cmd, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(cmd)
+	if err != nil {
+		if ciMode() {
+			t.Fatalf("%s (Debian package %s) is required under CI=true", cmd, pkg)
+		}
+		t.Skipf("%s not installed (Debian package %s)", cmd, pkg)
+	}
+	return p
+}
