@@ -27,6 +27,7 @@ type devInfo struct {
 	} `json:"accounts"`
 	CAFile     string `json:"ca_file"`
 	ConfigFile string `json:"config_file"`
+	DataDir    string `json:"data_dir"`
 }
 
 // devServer is a `posthorn dev` process.

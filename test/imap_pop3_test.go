@@ -1,10 +1,6 @@
 package test
 
-import (
-	"path/filepath"
-	"syscall"
-	"testing"
-)
+import "testing"
 
 // TestDevModeIMAPAndPOP3SameMailbox: a POP3 session is open while imaplib
 // expunges one of its messages. POP3 keeps listing it until QUIT, RETR of
@@ -13,14 +9,11 @@ import (
 // both the POP3 deletion and the IMAP expunge hold
 // (testdata/imap_pop3_same_box.py, issue 7).
 func TestDevModeIMAPAndPOP3SameMailbox(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "dev")
-	s := startDev(t, dir, loopbackIP(t))
-	a := s.info.Accounts[0]
-	runScript(t, s, "imap_pop3_same_box.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["pop3"]),
-		itoa(s.info.Ports["smtp"]), s.info.CAFile, a.Address, a.Password)
-	if err := s.stop(syscall.SIGTERM); err != nil {
-		t.Errorf("dev mode did not exit cleanly: %v", err)
-	}
+	withDev(t, func(s *devServer) {
+		a := s.info.Accounts[0]
+		runScript(t, s, "imap_pop3_same_box.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["pop3"]),
+			itoa(s.info.Ports["smtp"]), s.info.CAFile, a.Address, a.Password)
+	})
 }
 
 func TestRefstackIMAPAndPOP3SameMailbox(t *testing.T) {
