@@ -174,6 +174,7 @@ func TestChecksVerdicts(t *testing.T) {
 			[]string{"spf=fail smtp.mailfrom=x@sub.reject.test", "dmarc=fail header.from=sub.reject.test"}},
 		{"DMARC temperror accepted", "x@flaky.test", message("x@flaky.test"), "250 ", "INBOX",
 			[]string{"spf=fail smtp.mailfrom=x@flaky.test", "dmarc=temperror header.from=flaky.test"}},
+		{"two From fields", "bounce@good.test", w.sign(t, "good.test", "From: <a@good.test>\r\n"+message("x@reject.test")), "550 5.7.1 ", "", nil},
 		{"no policy", "x@other.test", message("x@nowhere.test"), "250 ", "INBOX",
 			[]string{"spf=neutral smtp.mailfrom=x@other.test", "dmarc=none header.from=nowhere.test"}},
 		// The null sender's identity is postmaster@HELO (no SPF here), so

@@ -58,16 +58,14 @@ type Result struct {
 
 // CheckMailFrom checks the MAIL FROM identity (RFC 7208 §2.4): sender is the
 // reverse-path's mailbox, "" for the null sender, in which case the
-// identity is postmaster@helo.
+// identity is postmaster@helo (as it is for a sender without a domain).
 func CheckMailFrom(ctx context.Context, r dns.Resolver, ip netip.Addr, helo, sender string) Result {
-	if sender == "" || strings.LastIndexByte(sender, '@') == len(sender)-1 {
+	at := strings.LastIndexByte(sender, '@')
+	if at < 0 || at == len(sender)-1 {
+		// The null sender, or no domain: the HELO identity (§2.4).
 		return CheckHelo(ctx, r, ip, helo)
 	}
-	domain := sender[strings.LastIndexByte(sender, '@')+1:]
-	if strings.LastIndexByte(sender, '@') < 0 {
-		sender, domain = "postmaster@"+sender, sender
-	}
-	return check(ctx, r, ip, helo, sender, domain)
+	return check(ctx, r, ip, helo, sender, sender[at+1:])
 }
 
 // CheckHelo checks the HELO identity (RFC 7208 §2.3) as
