@@ -48,11 +48,23 @@
 // command and through IDLE. After MaxErrors BAD answers the session ends
 // with BYE.
 //
+// # Selected state
+//
+// SELECT and EXAMINE open a selected.View, which answers the commands of
+// the selected state; the session calls View.Sync before every tagged
+// answer (no EXPUNGE after FETCH, STORE or SEARCH, RFC 9051 §7.5.1) and
+// during IDLE whenever View.Changed fires. A selected mailbox that
+// another session deletes ends the session with BYE, as in Dovecot: there
+// is nothing left to work on.
+//
 // # Memory
 //
 // An idle session holds its goroutine, a 2 KiB read buffer and the
 // connection; write buffers (32 KiB) come from a pool for the length of a
 // command. IDLE adds a short-lived goroutine that reads DONE.
+// BenchmarkIdleConnectionMemory (1,000 connections logged in, INBOX
+// selected, in IDLE) measured about 15 KiB of heap and stacks per
+// connection in plain text and 20 KiB with TLS.
 //
 // # Shutdown
 //

@@ -55,6 +55,7 @@ func FuzzSession(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	e := newEnv(f)
+	e.auth.fast = true
 	srvTLS, _ := testTLS(f)
 	srv := New(Options{AllowPlaintextAuth: true, TLSConfig: srvTLS, MaxLineLength: MinMaxLineLength, MaxMessageSize: 4096}, e.st, e.auth)
 	e.deliver(f, e.alice, "Subject: one\r\n\r\nbody\r\n")

@@ -31,6 +31,7 @@ func TestSelectExamineClose(t *testing.T) {
 	// A failed SELECT leaves the authenticated state (RFC 9051 §6.3.2).
 	c.transcript("d", "FETCH 1 FLAGS", "d BAD Command not valid in this state")
 	c.ok("e", "SELECT INBOX")
+	c.transcript("e2", "CHECK", "e2 OK CHECK completed")
 	c.transcript("f", "DELETE INBOX", "f NO [CANNOT] INBOX cannot be deleted")
 	c.ok("g", "CREATE Tmp")
 	c.ok("h", "SELECT Tmp")
