@@ -27,7 +27,8 @@ type stsCache struct {
 
 	mu       sync.Mutex
 	policies map[string]*STSPolicy
-	failed   map[string]failure // domain → last failed fetch
+	failed   map[string]failure       // domain → last failed fetch
+	fetching map[string]chan struct{} // domain → closed when its fetch ends
 }
 
 type failure struct {
@@ -46,7 +47,8 @@ type cachedPolicy struct {
 }
 
 func newSTSCache(dir string) (*stsCache, error) {
-	c := &stsCache{dir: dir, policies: make(map[string]*STSPolicy), failed: make(map[string]failure)}
+	c := &stsCache{dir: dir, policies: make(map[string]*STSPolicy), failed: make(map[string]failure),
+		fetching: make(map[string]chan struct{})}
 	if dir == "" {
 		return c, nil
 	}
@@ -108,6 +110,25 @@ func (c *stsCache) fail(domain, id string, now time.Time) {
 	c.mu.Lock()
 	c.failed[domain] = failure{id: id, at: now}
 	c.mu.Unlock()
+}
+
+// startFetch makes the caller the one fetching domain's policy and returns
+// a function to call when done; when another caller is fetching already it
+// returns nil and a channel closed when that fetch ends.
+func (c *stsCache) startFetch(domain string) (done func(), wait <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.fetching[domain]; ok {
+		return nil, ch
+	}
+	ch := make(chan struct{})
+	c.fetching[domain] = ch
+	return func() {
+		c.mu.Lock()
+		delete(c.fetching, domain)
+		c.mu.Unlock()
+		close(ch)
+	}, nil
 }
 
 // writeFileSync writes data to path durably: a temporary file in the same
@@ -176,6 +197,23 @@ func (p *Policy) lookupSTS(ctx context.Context, domain string) (*STSPolicy, erro
 	}
 	if p.sts.recentFailure(domain, id, now) {
 		return cached, nil
+	}
+	// One fetch per domain at a time: the others wait for its outcome.
+	done, wait := p.sts.startFetch(domain)
+	if done == nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if pol := p.sts.get(domain); pol != nil && pol.ID == id && now.Before(pol.Expires()) {
+			return pol, nil
+		}
+		return cached, nil
+	}
+	defer done()
+	if pol := p.sts.get(domain); pol != nil && pol.ID == id && now.Before(pol.Expires()) {
+		return pol, nil // fetched by another caller since we looked
 	}
 	pol, err := p.fetchAndParse(ctx, domain)
 	if err != nil {

@@ -24,7 +24,8 @@
 // Options.CacheDir (one JSON file per domain, written with fsync) until
 // max_age runs out. A changed id in the TXT record triggers a new fetch;
 // a failed fetch keeps the cached policy and is not retried for the same
-// id for five minutes. Mode testing only logs failed checks.
+// id for five minutes; concurrent lookups of a domain share one fetch.
+// Mode testing only logs failed checks.
 //
 // A message with "TLS-Required: No" (RFC 8689 §5, see TLSOptional) and
 // without REQUIRETLS gets opportunistic TLS whatever the domain publishes;

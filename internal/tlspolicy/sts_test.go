@@ -3,6 +3,7 @@ package tlspolicy_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -96,6 +97,7 @@ type stsServer struct {
 	policy  string
 	ctype   string
 	status  int
+	hold    chan struct{} // when set, requests wait until it is closed
 	fetches atomic.Int32
 }
 
@@ -104,6 +106,12 @@ func startSTS(t *testing.T, ca *testCA, name string) *stsServer {
 	s := &stsServer{ctype: "text/plain; charset=utf-8", status: 200}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)
+		s.mu.Lock()
+		hold := s.hold
+		s.mu.Unlock()
+		if hold != nil {
+			<-hold
+		}
 		if r.URL.Path != "/.well-known/mta-sts.txt" || r.Host != name {
 			http.NotFound(w, r)
 			return
@@ -320,5 +328,42 @@ func TestMTASTSHost(t *testing.T) {
 	hp, err = p.Host(ctx, req, dns.Host{Name: "mx1.example.org"}, tlspolicy.Message{RequireTLS: true})
 	if err != nil || !hp.Mandatory() || hp.Plaintext() == nil {
 		t.Errorf("testing + REQUIRETLS: %+v, %v", hp, err)
+	}
+}
+
+// Lookups at once for a domain whose policy is not cached share one fetch.
+func TestMTASTSOneFetchAtATime(t *testing.T) {
+	f := newSTSFixture(t)
+	p := f.policy(t)
+	hold := make(chan struct{})
+	f.https.mu.Lock()
+	f.https.hold = hold
+	f.https.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make(chan string, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := p.Lookup(context.Background(), "example.org")
+			if err != nil || req.STS == nil || req.STS.Mode != tlspolicy.ModeEnforce {
+				errs <- fmt.Sprintf("%+v, %v", req, err)
+			}
+		}()
+	}
+	// Hold the first fetch until it has arrived, so that the other
+	// lookups meet it in flight (or, if later, find its result cached).
+	deadline := time.Now().Add(30 * time.Second)
+	for f.https.fetches.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent lookup: %s", e)
+	}
+	if n := f.https.fetches.Load(); n != 1 {
+		t.Errorf("%d fetches for 20 concurrent lookups, want 1", n)
 	}
 }
