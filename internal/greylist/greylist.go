@@ -129,8 +129,7 @@ func (l *List) Allow(ip netip.Addr, sender, rcpt string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if last, ok := l.nets[n]; ok && now.Sub(last) < l.opts.Expiry {
-		l.nets[n] = now
-		l.log("N", n.String(), now)
+		l.seen(n, last, now)
 		return true
 	}
 	e := l.triples[key]
@@ -148,11 +147,28 @@ func (l *List) Allow(ip netip.Addr, sender, rcpt string) bool {
 	case !e.passed && now.Sub(e.first) < l.opts.Delay:
 		return false
 	}
+	if !e.passed || now.Sub(e.last) >= logEvery {
+		l.log("P", key, now)
+	}
 	e.passed, e.last = true, now
-	l.nets[n] = now
-	l.log("P", key, now)
-	l.log("N", n.String(), now)
+	l.seen(n, l.nets[n], now)
 	return true
+}
+
+// logEvery is how often a known entry's "last seen" is written to the
+// file: its expiry is counted in weeks, so once a day is precise enough and
+// keeps the file from growing by a line per message.
+const logEvery = 24 * time.Hour
+
+// seen records that network n (last seen at last, zero if never) sent
+// mail now. Called with mu held.
+func (l *List) seen(n netip.Prefix, last, now time.Time) {
+	if last.IsZero() || now.Sub(last) >= logEvery {
+		l.log("N", n.String(), now)
+	} else {
+		now = last // keep the logged time, so the file and memory agree
+	}
+	l.nets[n] = now
 }
 
 // sweep drops expired entries. Called with mu held.

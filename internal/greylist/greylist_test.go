@@ -2,6 +2,7 @@ package greylist
 
 import (
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -82,5 +83,27 @@ func TestFullFailsOpen(t *testing.T) {
 	l.Allow(netip.MustParseAddr("192.0.2.1"), "b@x", "r@o")
 	if !l.Allow(netip.MustParseAddr("192.0.2.1"), "c@x", "r@o") {
 		t.Error("full table greylisted a new triplet")
+	}
+}
+
+// TestFileGrowth: a known network's mail does not add a line per message.
+func TestFileGrowth(t *testing.T) {
+	c := &clock{time.Unix(1_700_000_000, 0)}
+	path := filepath.Join(t.TempDir(), "greylist")
+	l := open(t, path, c)
+	ip := netip.MustParseAddr("192.0.2.10")
+	l.Allow(ip, "a@x.test", "me@ours.test")
+	c.add(6 * time.Minute)
+	l.Allow(ip, "a@x.test", "me@ours.test")
+	before, _ := os.ReadFile(path)
+	for range 100 {
+		c.add(time.Minute)
+		if !l.Allow(ip, "a@x.test", "me@ours.test") {
+			t.Fatal("known network refused")
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if len(after) != len(before) {
+		t.Errorf("file grew from %d to %d bytes over 100 messages in 100 minutes", len(before), len(after))
 	}
 }

@@ -112,10 +112,12 @@ func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
 // refuses a blocklisted client.
 func (s *session) mailChecks(ctx context.Context) error {
 	c := s.b.opts.Checks
-	if c == nil || s.cc.done {
-		if s.cc.listed != nil && c.DNSBLReject {
-			return replyBlocklisted
-		}
+	switch {
+	case c == nil:
+		return nil
+	case s.cc.done && len(s.cc.listed) > 0 && c.DNSBLReject:
+		return replyBlocklisted
+	case s.cc.done:
 		return nil
 	}
 	s.cc.done = true

@@ -249,6 +249,9 @@ func TestDNSBL(t *testing.T) {
 		r.send("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\n")
 		r.expect("250 ")
 		r.expect("554 5.7.1 ")
+		// The verdict holds for the rest of the session.
+		r.send("MAIL FROM:<other@good.test>\r\n")
+		r.expect("554 5.7.1 ")
 	})
 	t.Run("header", func(t *testing.T) {
 		c := w.checks(t)
