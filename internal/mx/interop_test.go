@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Interop with real clients: Python's smtplib and swaks. When a tool is
@@ -26,7 +27,7 @@ func lookTool(t *testing.T, name string) string {
 
 func runTool(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
@@ -34,6 +35,11 @@ func runTool(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// toolTimeout bounds one run of an external client. It is generous: on a
+// loaded machine the pyenv python3 shim alone has been seen to take 11 s to
+// start.
+const toolTimeout = 60 * time.Second
 
 // pySend sends with smtplib and prints the reply to the end of data.
 const pySend = `
