@@ -89,3 +89,47 @@ func TestExamineIsReadOnly(t *testing.T) {
 		t.Errorf("MOVE under EXAMINE: %s", got)
 	}
 }
+
+// CONDSTORE and QRESYNC over the wire (RFC 7162 §3.1.3, §3.2.5.1).
+func TestCondStoreQResyncTranscript(t *testing.T) {
+	e := newEnv(t)
+	addr := e.plain(t)
+	for range 4 {
+		e.deliver(t, e.alice, selMsg)
+	}
+	c := loggedIn(t, addr)
+	lines := c.ok("a1", "SELECT INBOX (CONDSTORE)")
+	if !strings.Contains(strings.Join(lines, "\n"), "* OK [HIGHESTMODSEQ 5] Highest") {
+		t.Fatalf("SELECT (CONDSTORE): %q", lines)
+	}
+	c.transcript("a2", `STORE 1:2 (UNCHANGEDSINCE 5) +FLAGS (\Flagged)`,
+		`* 1 FETCH (FLAGS (\Flagged) MODSEQ (6))`,
+		`* 2 FETCH (FLAGS (\Flagged) MODSEQ (6))`,
+		"a2 OK Store completed")
+	c.transcript("a3", `STORE 1:3 (UNCHANGEDSINCE 5) +FLAGS (\Seen)`,
+		`* 3 FETCH (FLAGS (\Seen) MODSEQ (7))`,
+		"a3 OK [MODIFIED 1:2] Conditional store failed")
+	c.transcript("a4", `UID STORE 4 +FLAGS.SILENT (\Deleted)`, "* 4 FETCH (UID 4 MODSEQ (8))", "a4 OK Store completed")
+	c.transcript("a5", "UID EXPUNGE 4", "* 4 EXPUNGE", "a5 OK Expunge completed")
+	c.transcript("a6", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6)",
+		`* 3 FETCH (UID 3 FLAGS (\Seen) MODSEQ (7))`,
+		"a6 OK Fetch completed")
+	c.ok("a7", "LOGOUT")
+
+	uv := strconv.FormatUint(uint64(e.mailbox(t, e.alice, "INBOX").UIDValidity), 10)
+	d := loggedIn(t, addr)
+	d.ok("b1", "ENABLE QRESYNC")
+	lines = d.ok("b2", "SELECT INBOX (QRESYNC ("+uv+" 5 1:4))")
+	want := "* OK [HIGHESTMODSEQ 9] Highest\n" +
+		"* VANISHED (EARLIER) 4\n" +
+		`* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (6))` + "\n" +
+		`* 2 FETCH (UID 2 FLAGS (\Flagged) MODSEQ (6))` + "\n" +
+		`* 3 FETCH (UID 3 FLAGS (\Seen) MODSEQ (7))`
+	if got := strings.Join(lines, "\n"); !strings.HasSuffix(got, want) {
+		t.Errorf("SELECT (QRESYNC):\n%s\nwant it to end with:\n%s", got, want)
+	}
+	d.transcript("b3", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 6 VANISHED)",
+		"* VANISHED (EARLIER) 4",
+		`* 3 FETCH (UID 3 FLAGS (\Seen) MODSEQ (7))`,
+		"b3 OK Fetch completed")
+}
