@@ -43,6 +43,7 @@ import (
 	"strings"
 
 	msgdmarc "github.com/emersion/go-msgauth/dmarc"
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/posthorn/posthorn/internal/dns"
@@ -280,6 +281,18 @@ func Aligned(authDomain, fromDomain string, strict bool) bool {
 	return authDomain == fromDomain || OrgDomain(authDomain) == OrgDomain(fromDomain)
 }
 
+// normalize lower-cases d and turns U-labels into A-labels (RFC 5891), so
+// that a From domain written in Unicode (SMTPUTF8) aligns with the ASCII
+// form DKIM's d= and DNS use.
 func normalize(d string) string {
-	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(d); err == nil {
+				return a
+			}
+			return d
+		}
+	}
+	return d
 }

@@ -23,6 +23,7 @@ func evaluator(t testing.TB, percent int) *dmarc.Evaluator {
 		dnstest.Zone{Origin: "other.test", Records: `_dmarc TXT "v=spf1 -all"` + "\n" + `_dmarc TXT "p=reject; v=DMARC1"` + "\n"},
 		dnstest.Zone{Origin: "bad.test", Records: `_dmarc TXT "v=DMARC1; p=bogus"` + "\n"},
 		dnstest.Zone{Origin: "flaky.test", Records: `@ TXT "x"` + "\n", ServFail: []string{"_dmarc"}},
+		dnstest.Zone{Origin: "xn--bcher-kva.test", Records: `_dmarc TXT "v=DMARC1; p=reject"` + "\n"},
 		dnstest.Zone{Origin: "example.co.uk", Records: `_dmarc TXT "v=DMARC1; p=reject"` + "\n"},
 	)
 	c, err := dns.New(dns.Config{Servers: []string{srv.Addr()}, Timeout: 10 * time.Second})
@@ -72,6 +73,8 @@ func TestEvaluate(t *testing.T) {
 		{"aligned DKIM temperror", e, dmarc.Input{FromDomain: "reject.test", DKIM: []dmarc.Identity{{Domain: "reject.test", TempError: true}}}, dmarc.StatusTempError, dmarc.PolicyNone, "reject.test"},
 		{"PSL org domain", e, dmarc.Input{FromDomain: "shop.example.co.uk", SPF: pass("example.co.uk")}, dmarc.StatusPass, dmarc.PolicyNone, "example.co.uk"},
 		{"PSL: co.uk is not an org domain", e, dmarc.Input{FromDomain: "shop.example.co.uk", SPF: pass("other.co.uk")}, dmarc.StatusFail, dmarc.PolicyReject, "example.co.uk"},
+		{"U-label From aligns with A-label d=", e, dmarc.Input{FromDomain: "Bücher.test", DKIM: []dmarc.Identity{pass("xn--bcher-kva.test")}}, dmarc.StatusPass, dmarc.PolicyNone, "xn--bcher-kva.test"},
+		{"U-label From fails", e, dmarc.Input{FromDomain: "bücher.test"}, dmarc.StatusFail, dmarc.PolicyReject, "xn--bcher-kva.test"},
 		{"no From domain", e, dmarc.Input{}, dmarc.StatusNone, dmarc.PolicyNone, ""},
 	} {
 		got := tc.e.Evaluate(context.Background(), tc.in)
