@@ -5,10 +5,12 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -22,6 +24,11 @@ type Env struct {
 	Stderr io.Writer
 	// Getenv reads the environment (os.Getenv in production).
 	Getenv func(string) string
+
+	// Test hooks, nil in production: dns check fetches MTA-STS policies
+	// with these root CAs and this dialer (to reach a loopback server).
+	testRoots *x509.CertPool
+	testDial  func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // command is one subcommand, or a group of subcommands.

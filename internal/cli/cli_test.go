@@ -12,8 +12,17 @@ import (
 // runCLI runs posthorn in-process and returns exit status, stdout, stderr.
 func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIWith(t, nil, stdin, args...)
+}
+
+// runCLIWith is runCLI with the Env adjusted by hooks (test hooks).
+func runCLIWith(t *testing.T, hooks func(*Env), stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	env := &Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	if hooks != nil {
+		hooks(env)
+	}
 	code := Main(context.Background(), env, args)
 	return code, out.String(), errb.String()
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/dnssetup"
+	"github.com/posthorn/posthorn/internal/tlspolicy"
 )
 
 func dnsCommand() *command {
@@ -22,9 +24,9 @@ func dnsCommand() *command {
 			usage:   "[-config FILE] DOMAIN",
 			help: "Looks up, through the resolvers of [dns], the MX, address, reverse, SPF,\n" +
 				"DKIM (one per key in the data directory), DMARC, MTA-STS, TLS-RPT and SRV\n" +
-				"records, and prints one line each: ok, missing or wrong (with what to\n" +
-				"publish), or error when the lookup failed. SPF is evaluated for the host's\n" +
-				"addresses. Exit status 1 when any record is not ok.",
+				"records, fetches the MTA-STS policy file, and prints one line each: ok,\n" +
+				"missing or wrong (with what to publish), or error when the lookup failed.\n" +
+				"SPF is evaluated for the host's addresses. Exit status 1 when any is not ok.",
 			flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&configFile, "config", "", "configuration `file` (default $POSTHORN_CONFIG or "+DefaultConfigFile+")")
 			},
@@ -48,7 +50,11 @@ func dnsCommand() *command {
 				if err != nil {
 					return err
 				}
-				p := dnssetup.Params{Domain: domain, Hostname: cfg.Hostname, Admin: "postmaster@" + domain, Keys: keys}
+				sts, err := tlspolicy.New(tlspolicy.Options{Resolver: r, RootCAs: env.testRoots, Dial: env.testDial, FetchTimeout: 30 * time.Second})
+				if err != nil {
+					return err
+				}
+				p := dnssetup.Params{Domain: domain, Hostname: cfg.Hostname, Admin: "postmaster@" + domain, Keys: keys, STS: sts}
 				bad := 0
 				for _, res := range dnssetup.Check(ctx, r, p) {
 					fmt.Fprintln(env.Stdout, res)

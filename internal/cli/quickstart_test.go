@@ -1,12 +1,21 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 )
 
@@ -73,15 +82,48 @@ func TestQuickstartAndDNSCheck(t *testing.T) {
 	zone := dnstest.Zone{Origin: "example.com", Records: records + "\nmta-sts A 127.0.0.1\n"}
 	ptr := dnstest.Zone{Origin: "0.0.127.in-addr.arpa", Records: "1 PTR mail.example.com.\n"}
 	srv := dnstest.Start(t, zone, ptr)
+	// The policy file, served as quickstart printed it, over HTTPS on
+	// loopback with a certificate for mta-sts.example.com.
+	var policy atomic.Value
+	var file strings.Builder
+	for _, l := range regexp.MustCompile(`(?m)^    (\S.*)$`).FindAllStringSubmatch(out2, -1) {
+		file.WriteString(l[1] + "\n")
+	}
+	policy.Store(file.String())
+	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mta-sts.example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := certs.Load(files.CertFile, files.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	https := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, policy.Load().(string))
+	}))
+	https.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	https.StartTLS()
+	t.Cleanup(https.Close)
+	ca, _ := os.ReadFile(files.CAFile)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	hooks := func(e *Env) {
+		e.testRoots = roots
+		e.testDial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, https.Listener.Addr().String())
+		}
+	}
 	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString("\n[dns]\nservers = [\"" + srv.Addr() + "\"]\n")
 	f.Close()
-	code, out, errs = runCLI(t, "", "dns", "check", "-config", cfg, "example.com")
+	code, out, errs = runCLIWith(t, hooks, "", "dns", "check", "-config", cfg, "example.com")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 16 {
+	if code != 0 || len(lines) != 17 {
 		t.Fatalf("dns check: %d, %d lines\n%s%s", code, len(lines), out, errs)
 	}
 	for _, l := range lines {
@@ -103,7 +145,8 @@ func TestQuickstartAndDNSCheck(t *testing.T) {
 	srv.SetZone(t, dnstest.Zone{Origin: "example.com", Records: strings.Join(kept, "\n") +
 		"\n@ MX 10 mx.elsewhere.example.\n@ TXT \"v=spf1 ip4:192.0.2.1 -all\"\nmta-sts A 127.0.0.1\n"})
 	srv.SetZone(t, dnstest.Zone{Origin: "0.0.127.in-addr.arpa", Records: "2 PTR x.example.\n"})
-	code, out, _ = runCLI(t, "", "dns", "check", "-config", cfg, "example.com")
+	policy.Store("version: STSv1\nmode: enforce\nmx: mx.elsewhere.example\nmax_age: 86400\n")
+	code, out, _ = runCLIWith(t, hooks, "", "dns", "check", "-config", cfg, "example.com")
 	if code != 1 {
 		t.Errorf("dns check with broken records: exit %d", code)
 	}
@@ -114,6 +157,7 @@ func TestQuickstartAndDNSCheck(t *testing.T) {
 		regexp.MustCompile(`(?m)^ok +DKIM +rsa-\d{8}._domainkey.example.com`),
 		regexp.MustCompile(`(?m)^missing +reverse +127.0.0.1$`),
 		regexp.MustCompile(`(?m)^ok +MTA-STS +_mta-sts.example.com: v=STSv1; id=`),
+		regexp.MustCompile(`(?m)^wrong +MTA-STS +https://mta-sts.example.com/.well-known/mta-sts.txt: mode enforce, mx mx.elsewhere.example$`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("dns check output lacks %s:\n%s", want, out)

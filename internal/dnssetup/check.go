@@ -290,6 +290,7 @@ func (c *checker) mtaSTS() {
 			c.add("MTA-STS", name, Wrong, txts[0]+" ("+err.Error()+")")
 		} else {
 			c.add("MTA-STS", name, OK, txts[0])
+			c.stsPolicy()
 		}
 	}
 	host := "mta-sts." + d
@@ -306,6 +307,24 @@ func (c *checker) mtaSTS() {
 		c.addWant("MTA-STS", host, Missing, "", want)
 	default:
 		c.addWant("MTA-STS", host, Error, err.Error(), want)
+	}
+}
+
+// stsPolicy fetches the policy file and checks that it lists the host.
+func (c *checker) stsPolicy() {
+	if c.p.STS == nil {
+		return
+	}
+	url := "https://mta-sts." + c.p.Domain + "/.well-known/mta-sts.txt"
+	want := "a policy listing mx: " + c.p.Hostname + " (see posthorn quickstart)"
+	pol, err := c.p.STS.Fetch(c.ctx, c.p.Domain)
+	switch {
+	case err != nil:
+		c.addWant("MTA-STS", url, Wrong, err.Error(), want)
+	case pol.Mode == tlspolicy.ModeNone || !pol.Match(c.p.Hostname):
+		c.addWant("MTA-STS", url, Wrong, fmt.Sprintf("mode %s, mx %s", pol.Mode, strings.Join(pol.MX, " ")), want)
+	default:
+		c.addWant("MTA-STS", url, OK, fmt.Sprintf("mode %s, mx %s", pol.Mode, strings.Join(pol.MX, " ")), "")
 	}
 }
 

@@ -13,11 +13,13 @@
 package dnssetup
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/tlspolicy"
 )
 
 // Params describe a domain's setup.
@@ -37,6 +39,11 @@ type Params struct {
 	// STSMode is the MTA-STS policy mode; default "testing", to be raised
 	// to "enforce" once TLS reports show no failures.
 	STSMode string
+	// STS, when set, fetches the MTA-STS policy file for Check
+	// (*tlspolicy.Policy); nil leaves the file unchecked.
+	STS interface {
+		Fetch(ctx context.Context, domain string) (*tlspolicy.STSPolicy, error)
+	}
 }
 
 // Record is one DNS record to publish.

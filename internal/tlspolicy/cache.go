@@ -231,6 +231,16 @@ func (p *Policy) lookupSTS(ctx context.Context, domain string) (*STSPolicy, erro
 	return pol, nil
 }
 
+// Fetch gets and parses the MTA-STS policy file of domain now, without the
+// TXT record, the cache or the failure memo: for checking what a domain
+// serves (posthorn dns check). ID and Fetched are left empty.
+func (p *Policy) Fetch(ctx context.Context, domain string) (*STSPolicy, error) {
+	if p == nil || p.opts.Resolver == nil {
+		return nil, errors.New("mta-sts: no resolver")
+	}
+	return p.fetchAndParse(ctx, lowerDomain(domain))
+}
+
 func (p *Policy) fetchAndParse(ctx context.Context, domain string) (*STSPolicy, error) {
 	if strings.ContainsAny(domain, "/\\") || domain == "" {
 		return nil, errors.New("mta-sts: bad domain")
