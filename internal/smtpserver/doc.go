@@ -7,7 +7,9 @@
 // Extensions advertised: PIPELINING (RFC 2920), 8BITMIME (RFC 6152),
 // SMTPUTF8 (RFC 6531), SIZE (RFC 1870), ENHANCEDSTATUSCODES (RFC 2034,
 // RFC 3463), CHUNKING (RFC 3030), STARTTLS (RFC 3207, only with a TLS
-// config and not yet in TLS) and LIMITS RCPTMAX (RFC 9422); AUTH (RFC 4954)
+// config and not yet in TLS), REQUIRETLS (RFC 8689, inside TLS only; the
+// parameter outside TLS gets 530 5.7.10) and LIMITS RCPTMAX (RFC 9422);
+// AUTH (RFC 4954)
 // only with an Options.Authenticator (submission; the MX role takes no
 // logins), with the mechanisms it offers for the connection's TLS state.
 //
