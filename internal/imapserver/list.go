@@ -106,25 +106,35 @@ func (sess *session) list(a *imap.ListArgs, lsub bool) response {
 		pats = append(pats, compilePattern(full))
 	}
 	w := sess.out()
+	matches := func(name string) bool {
+		return slices.ContainsFunc(pats, func(p pattern) bool { return p.match(name) })
+	}
 	for _, e := range entries {
-		if !slices.ContainsFunc(pats, func(p pattern) bool { return p.match(e.name) }) {
+		if !matches(e.name) {
 			continue
 		}
 		selected := !(o.subscribed && !(e.exists && e.mb.Subscribed)) &&
 			!(o.specialUse && e.mb.SpecialUse == store.UseNone)
-		childInfo := false
-		if !selected {
+		childInfo, lsubParent := false, false
+		switch {
+		case selected:
+		case o.recursive && o.subscribed && e.subscribedChild:
 			// RFC 5258 §3.5: a parent of matching children is returned with
 			// CHILDINFO under RECURSIVEMATCH (only SUBSCRIBED is tracked).
-			if !(o.recursive && o.subscribed && e.subscribedChild) {
-				continue
-			}
 			childInfo = true
-		} else if !e.exists && (o.subscribed || o.specialUse) {
+		case lsub && e.subscribedChild && hiddenSubscribedChild(entries, e.name, matches):
+			// RFC 3501 §6.3.9: LSUB "%" returns the unsubscribed parent of
+			// a subscribed name it does not reach, as \Noselect.
+			lsubParent = true
+		default:
 			continue
 		}
+		attrs := sess.listAttributes(e, o, lsub)
+		if lsubParent && e.exists {
+			attrs = `\Noselect`
+		}
 		w.Atom("* " + verb + " (")
-		w.Atom(sess.listAttributes(e, o, lsub))
+		w.Atom(attrs)
 		w.Atom(`) "/" `)
 		w.AString(sess.wireName(e.name))
 		if childInfo {
@@ -138,6 +148,18 @@ func (sess *session) list(a *imap.ListArgs, lsub bool) response {
 		}
 	}
 	return ok(verb + " completed")
+}
+
+// hiddenSubscribedChild reports whether a subscribed descendant of name
+// does not match the patterns itself.
+func hiddenSubscribedChild(entries []listEntry, name string, matches func(string) bool) bool {
+	prefix := name + store.Delimiter
+	for _, d := range entries {
+		if d.exists && d.mb.Subscribed && strings.HasPrefix(d.name, prefix) && !matches(d.name) {
+			return true
+		}
+	}
+	return false
 }
 
 // listAttributes are the name attributes of one LIST line.

@@ -62,8 +62,12 @@ func (sess *session) deleteCmd(a *imap.MailboxArgs) response {
 	if name == store.Inbox {
 		return no("CANNOT", "INBOX cannot be deleted")
 	}
-	if v := sess.sel.view; v != nil && v.Mailbox().Name == name {
-		return no("INUSE", "Mailbox is selected; CLOSE or UNSELECT it first")
+	if v := sess.sel.view; v != nil {
+		// By id: the selected mailbox may have been renamed since.
+		mb, err := sess.srv.store.Mailbox(sess.srv.readCtx, sess.acct.ID, name)
+		if err == nil && mb.ID == v.Mailbox().ID {
+			return no("INUSE", "Mailbox is selected; CLOSE or UNSELECT it first")
+		}
 	}
 	if err := sess.srv.store.DeleteMailbox(sess.srv.readCtx, sess.acct.ID, name); err != nil {
 		return sess.mailboxError("deleting a mailbox", err)

@@ -138,6 +138,10 @@ func TestSubscribeAndLSUB(t *testing.T) {
 	c.transcript("c", "SUBSCRIBE nothing", "c NO [NONEXISTENT] No such mailbox")
 	// INBOX is subscribed from the start.
 	c.transcript("d", `LSUB "" *`, `* LSUB () "/" INBOX`, `* LSUB () "/" news/comp`, "d OK LSUB completed")
+	// RFC 3501 §6.3.9: "%" cannot reach news/comp, so LSUB returns news
+	// as \Noselect; "*" reaches it and does not.
+	c.transcript("d2", `LSUB "" n%`, `* LSUB (\Noselect) "/" news`, "d2 OK LSUB completed")
+	c.transcript("d3", `LSUB "" news*`, `* LSUB () "/" news/comp`, "d3 OK LSUB completed")
 	// RFC 5258 §5 example 5: RECURSIVEMATCH lists the unsubscribed parent
 	// with CHILDINFO.
 	c.transcript("e", `LIST (SUBSCRIBED RECURSIVEMATCH) "" %`,
