@@ -246,8 +246,14 @@ func (q *quickstart) printRecords(out io.Writer, keys []dkim.KeyInfo) {
 	}
 	fmt.Fprintf(out, "\n  Once the TLS reports (to %s) show no failures, change mode to enforce\n", q.admin)
 	fmt.Fprintf(out, "  and the id in _mta-sts.%s.\n", q.domain)
-	fmt.Fprintf(out, "- Mail programs: the SRV records above (RFC 6186) let them find the servers;\n")
-	fmt.Fprintf(out, "  posthorn does not serve autoconfig/autodiscover XML, so no records for those.\n")
+	fmt.Fprintf(out, "- Mail programs find the servers by the SRV records above (RFC 6186).\n")
+	fmt.Fprintf(out, "  Thunderbird and others also read https://autoconfig.%s/mail/config-v1.1.xml;\n", q.domain)
+	fmt.Fprintf(out, "  posthorn does not serve it: to offer it, point autoconfig.%s at the web\n", q.domain)
+	fmt.Fprintf(out, "  server of the MTA-STS policy and put this file there (Outlook's\n")
+	fmt.Fprintf(out, "  autodiscover is not provided):\n\n")
+	for _, l := range strings.Split(strings.TrimSpace(dnssetup.AutoconfigXML(p)), "\n") {
+		fmt.Fprintf(out, "      %s\n", l)
+	}
 	fmt.Fprintf(out, "\nThen start the server ('posthorn serve -config %s') and check the\n", q.path)
 	fmt.Fprintf(out, "records with 'posthorn dns check -config %s %s'.\n", q.path, q.domain)
 }

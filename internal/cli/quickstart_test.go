@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/xml"
 	"io"
 	"net"
 	"net/http"
@@ -46,6 +47,25 @@ func TestQuickstartAndDNSCheck(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart output lacks %q:\n%s", want, out)
 		}
+	}
+	var xmlText strings.Builder
+	for _, l := range regexp.MustCompile(`(?m)^      ( *<.*)$`).FindAllStringSubmatch(out, -1) {
+		xmlText.WriteString(l[1] + "\n")
+	}
+	var ac struct {
+		Servers []struct {
+			Type     string `xml:"type,attr"`
+			Hostname string `xml:"hostname"`
+			Port     int    `xml:"port"`
+		} `xml:"emailProvider>incomingServer"`
+		Out struct {
+			Hostname string `xml:"hostname"`
+			Port     int    `xml:"port"`
+		} `xml:"emailProvider>outgoingServer"`
+	}
+	if err := xml.Unmarshal([]byte(xmlText.String()), &ac); err != nil || len(ac.Servers) != 2 ||
+		ac.Servers[0].Hostname != "mail.example.com" || ac.Servers[0].Port != 993 || ac.Out.Port != 465 {
+		t.Errorf("autoconfig XML %+v, %v:\n%s", ac, err, xmlText.String())
 	}
 	if n := strings.Count(out, "._domainkey.example.com. 3600 IN TXT \"v=DKIM1; k="); n != 2 {
 		t.Errorf("%d DKIM records, want 2 (RSA and Ed25519)", n)

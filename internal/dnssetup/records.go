@@ -9,13 +9,16 @@
 // 8460), and SRV records for mail clients (RFC 6186, RFC 8314 §5.1).
 // posthorn does not serve the MTA-STS policy file or autoconfig XML
 // itself: STSPolicyFile gives the file to host at
-// https://mta-sts.DOMAIN/.well-known/mta-sts.txt on any web server.
+// https://mta-sts.DOMAIN/.well-known/mta-sts.txt on any web server, and
+// AutoconfigXML the one for https://autoconfig.DOMAIN/mail/config-v1.1.xml.
 package dnssetup
 
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/dkim"
@@ -122,4 +125,35 @@ func Expected(p Params, now time.Time) []Record {
 func STSPolicyFile(p Params) string {
 	p = p.withDefaults(time.Time{})
 	return "version: STSv1\r\nmode: " + p.STSMode + "\r\nmx: " + p.Hostname + "\r\nmax_age: 604800\r\n"
+}
+
+// AutoconfigXML is the Thunderbird autoconfiguration file (also read by
+// other clients) to serve at https://autoconfig.DOMAIN/mail/config-v1.1.xml:
+// IMAP, POP3 and submission on this host with implicit TLS, the full
+// address as the user name. posthorn does not serve it itself.
+func AutoconfigXML(p Params) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="%[1]s">
+    <domain>%[1]s</domain>
+    <displayName>%[1]s</displayName>
+`, html.EscapeString(p.Domain))
+	for _, s := range []struct {
+		dir, typ string
+		port     int
+	}{
+		{"incomingServer", "imap", 993}, {"incomingServer", "pop3", 995}, {"outgoingServer", "smtp", 465},
+	} {
+		fmt.Fprintf(&b, `    <%[1]s type="%[2]s">
+      <hostname>%[3]s</hostname>
+      <port>%[4]d</port>
+      <socketType>SSL</socketType>
+      <authentication>password-cleartext</authentication>
+      <username>%%EMAILADDRESS%%</username>
+    </%[1]s>
+`, s.dir, s.typ, html.EscapeString(p.Hostname), s.port)
+	}
+	b.WriteString("  </emailProvider>\n</clientConfig>\n")
+	return b.String()
 }
