@@ -32,6 +32,7 @@
 // account. The store has no \Noselect mailboxes: CREATE makes missing
 // parents as real mailboxes; DELETE of a mailbox with children removes
 // it and leaves them, and LIST shows the name as "\Noselect \HasChildren"
+// ("\NonExistent" with LIST-EXTENDED syntax, RFC 5258 §3.4)
 // until it is created again (with a new UIDVALIDITY). RENAME INBOX moves
 // its messages into the new mailbox and leaves INBOX empty. A subscription
 // belongs to its mailbox: names that do not exist cannot be subscribed.

@@ -31,10 +31,13 @@ type listOptions struct {
 	subscribed, specialUse, recursive bool // selection
 	retSubscribed, retStatus          bool // return
 	statusItems                       []string
+	// extended: LIST-EXTENDED syntax was used, so a missing name is
+	// \NonExistent (RFC 5258 §3.4) rather than \Noselect.
+	extended bool
 }
 
 func parseListOptions(a *imap.ListArgs) (listOptions, *imap.Error) {
-	var o listOptions
+	o := listOptions{extended: len(a.Selection) > 0 || a.Return != nil || len(a.Patterns) > 1}
 	for _, s := range a.Selection {
 		switch s {
 		case "SUBSCRIBED":
@@ -165,7 +168,11 @@ func hiddenSubscribedChild(entries []listEntry, name string, matches func(string
 // listAttributes are the name attributes of one LIST line.
 func (sess *session) listAttributes(e listEntry, o listOptions, lsub bool) string {
 	var attrs []string
-	if !e.exists {
+	switch {
+	case e.exists:
+	case o.extended:
+		attrs = append(attrs, `\NonExistent`)
+	default:
 		attrs = append(attrs, `\Noselect`)
 	}
 	if !lsub {

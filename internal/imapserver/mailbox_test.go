@@ -57,6 +57,11 @@ func TestCreateDeleteHierarchy(t *testing.T) {
 		`* LIST (\HasNoChildren \Trash) "/" Trash`,
 		`* LIST (\Noselect \HasChildren) "/" foo`,
 		"h OK LIST completed")
+	// LIST-EXTENDED (several patterns here): \NonExistent (RFC 5258 §3.4).
+	c.transcript("h2", `LIST "" (foo Projects)`,
+		`* LIST (\HasNoChildren) "/" Projects`,
+		`* LIST (\NonExistent \HasChildren) "/" foo`,
+		"h2 OK LIST completed")
 	c.transcript("i", "DELETE foo", "i NO [NONEXISTENT] No such mailbox")
 	c.transcript("j", "SELECT foo", "j NO [NONEXISTENT] No such mailbox")
 	c.transcript("k", "STATUS foo (MESSAGES)", "k NO [NONEXISTENT] No such mailbox")
