@@ -154,3 +154,21 @@ func BenchmarkMessageBodyCopies(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkUpdateFlags100k: STORE 1:* +FLAGS (\Seen) and -FLAGS in turn
+// on a 100,000-message mailbox, one durable write each (the writer is
+// busy for all other deliveries meanwhile).
+func BenchmarkUpdateFlags100k(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b, filepath.Join(b.TempDir(), "bench.db"))
+	inbox := fillMailbox(b, s, 100_000, 200)
+	uids := upTo(100_000)
+	op := store.FlagsAdd
+	for b.Loop() {
+		up, _, err := s.UpdateFlags(ctx, inbox.ID, uids, op, []string{`\Seen`}, 0)
+		if err != nil || len(up) != 100_000 {
+			b.Fatal(len(up), err)
+		}
+		op = store.FlagsAdd + store.FlagsRemove - op
+	}
+}

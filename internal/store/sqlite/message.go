@@ -147,10 +147,13 @@ const messageColumns = `id, mailbox_id, uid, modseq, sysflags, keywords, interna
 
 func scanMessage(r rowScanner, extra ...any) (store.Message, flagSet, error) {
 	var m store.Message
-	var sys, date int64
+	// Integers are scanned as int64: database/sql converts into uint32
+	// and uint64 through strconv.
+	var uid, modseq, sys, date int64
 	var kw string
-	err := r.Scan(append([]any{&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &sys, &kw, &date, &m.Size}, extra...)...)
+	err := r.Scan(append([]any{&m.ID, &m.MailboxID, &uid, &modseq, &sys, &kw, &date, &m.Size}, extra...)...)
 	fl := storedFlags(sys, kw)
+	m.UID, m.ModSeq = uint32(uid), uint64(modseq)
 	m.Flags = fl.list()
 	m.InternalDate = fromMicro(date)
 	return m, fl, err

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,8 +37,11 @@ func bumpModSeq(w *wtx, mailboxID int64) (uint64, error) {
 	return ms, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
 }
 
-const sqlLogChange = `INSERT INTO changes (mailbox_id, uid, modseq, kind, flags) VALUES (?, ?, ?, ?, ?)
-	ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, kind = excluded.kind, flags = excluded.flags`
+// flagKey identifies a flag set by its stored columns.
+type flagKey struct {
+	sys      int64
+	keywords string
+}
 
 // mailboxAccount returns the account of a mailbox, or ErrNotFound.
 func mailboxAccount(w *wtx, mailboxID int64) (int64, error) {
@@ -47,33 +51,47 @@ func mailboxAccount(w *wtx, mailboxID int64) (int64, error) {
 }
 
 // selectMessages reads the messages of a mailbox with the given UIDs, in
-// UID order. The caller has checked that the mailbox exists.
+// UID order, with their flags and body ids. The caller has checked that
+// the mailbox exists. Like MessagesFrom it reads packed columns below
+// database/sql, and equal flags share their Flags slice and flagSet
+// (neither is modified in place).
 func selectMessages(w *wtx, mailboxID int64, uids []uint32) ([]store.Message, []flagSet, []int64, error) {
-	rows, err := w.query(`SELECT `+messageColumns+`, blob_id FROM messages
-		WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mailboxID, jsonInts(uids))
+	n := min(len(uids), 1<<16)
+	var (
+		msgs  = make([]store.Message, 0, n)
+		flags = make([]flagSet, 0, n)
+		blobs = make([]int64, 0, n)
+		lists flagLists
+		sets  = map[flagKey]flagSet{}
+	)
+	err := rawEach(context.Background(), w.conn, `SELECT id, modseq, (uid << 31) | size, (internal_date << 5) | sysflags, keywords, blob_id
+		FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
+		namedArgs(mailboxID, jsonInts(uids)), func(row []driver.Value) error {
+			m := packedMessage(mailboxID, row, &lists)
+			dateSys, _ := row[3].(int64)
+			kw, _ := row[4].(string)
+			k := flagKey{dateSys & (1<<5 - 1), kw}
+			fs, ok := sets[k]
+			if !ok {
+				fs = storedFlags(k.sys, kw)
+				sets[k] = fs
+			}
+			blob, _ := row[5].(int64)
+			msgs, flags, blobs = append(msgs, m), append(flags, fs), append(blobs, blob)
+			return nil
+		})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	defer rows.Close()
-	var (
-		msgs  []store.Message
-		flags []flagSet
-		blobs []int64
-	)
-	for rows.Next() {
-		var blob int64
-		m, fl, err := scanMessage(rows, &blob)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		msgs, flags, blobs = append(msgs, m), append(flags, fl), append(blobs, blob)
-	}
-	return msgs, flags, blobs, rows.Err()
+	return msgs, flags, blobs, nil
 }
 
 // UpdateFlags implements store.Mail. Messages whose flags do not actually
 // change keep their MODSEQ and are still returned in updated; all changed
 // messages of one call share one new MODSEQ (RFC 7162 §3.1.3 allows that).
+// The changed messages are written in groups of equal resulting flags,
+// two statements a group (see setFlags), so a STORE over a whole big
+// mailbox costs a few statements, not two per message.
 func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) (updated []store.Message, failed []uint32, err error) {
 	if op != store.FlagsReplace && op != store.FlagsAdd && op != store.FlagsRemove {
 		return nil, nil, fmt.Errorf("flag operation %d: %w", op, store.ErrInvalid)
@@ -92,7 +110,8 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		var modseq uint64
+		groups := map[flagKey]*flagGroup{}
+		var order []*flagGroup // deterministic statement order
 		for i, m := range msgs {
 			if unchangedSince == store.UnchangedSinceZero || (unchangedSince > 0 && m.ModSeq > unchangedSince) {
 				failed = append(failed, m.UID)
@@ -100,31 +119,72 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			}
 			next := cur[i].apply(op, arg)
 			if !next.equal(cur[i]) {
-				if modseq == 0 {
-					if modseq, err = bumpModSeq(w, mailboxID); err != nil {
-						return err
-					}
+				k := flagKey{next.sys, next.keywordText()}
+				g := groups[k]
+				if g == nil {
+					g = &flagGroup{flags: next, list: next.list()}
+					groups[k] = g
+					order = append(order, g)
 				}
-				if _, err := w.exec(`UPDATE messages SET sysflags = ?, keywords = ?, modseq = ? WHERE id = ?`,
-					next.sys, next.keywordText(), modseq, m.ID); err != nil {
-					return err
-				}
-				if _, err := w.exec(sqlLogChange, mailboxID, m.UID, modseq, store.ChangeFlags, next.text()); err != nil {
-					return err
-				}
-				m.ModSeq, m.Flags = modseq, next.list()
+				g.ids, g.uids = append(g.ids, m.ID), append(g.uids, m.UID)
+				m.Flags = g.list
+				updated = append(updated, m)
+				g.at = append(g.at, len(updated)-1)
+				continue
 			}
 			updated = append(updated, m)
 		}
-		if modseq != 0 {
-			w.touch(acct, mailboxID)
+		if len(order) == 0 {
+			return nil
 		}
+		modseq, err := bumpModSeq(w, mailboxID)
+		if err != nil {
+			return err
+		}
+		for _, g := range order {
+			if err := setFlags(w, mailboxID, modseq, g); err != nil {
+				return err
+			}
+			for _, i := range g.at {
+				updated[i].ModSeq = modseq
+			}
+		}
+		w.touch(acct, mailboxID)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return updated, failed, nil
+}
+
+// flagGroup is the messages one UpdateFlags call gives the same flags.
+type flagGroup struct {
+	flags flagSet
+	list  []string // flags.list(), shared by the group's results
+	ids   []int64
+	uids  []uint32
+	at    []int // indexes into the call's updated list
+}
+
+// setFlags writes one group's flags and MODSEQ and logs the change, in
+// two statements whatever the group's size.
+func setFlags(w *wtx, mailboxID int64, modseq uint64, g *flagGroup) error {
+	if _, err := w.exec(`UPDATE messages SET sysflags = ?, keywords = ?, modseq = ?
+		WHERE id IN (SELECT value FROM json_each(?))`, g.flags.sys, g.flags.keywordText(), modseq, jsonInts(g.ids)); err != nil {
+		return err
+	}
+	return logChanges(w, mailboxID, g.uids, modseq, store.ChangeFlags, g.flags.text())
+}
+
+// logChanges records one change-log entry for each UID, replacing the
+// UID's earlier entry, in one statement.
+func logChanges(w *wtx, mailboxID int64, uids []uint32, modseq uint64, kind store.ChangeKind, flags string) error {
+	_, err := w.exec(`INSERT INTO changes (mailbox_id, uid, modseq, kind, flags)
+		SELECT ?, value, ?, ?, ? FROM json_each(?) WHERE true
+		ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, kind = excluded.kind, flags = excluded.flags`,
+		mailboxID, modseq, kind, flags, jsonInts(uids))
+	return err
 }
 
 // Expunge implements store.Mail.
@@ -188,12 +248,7 @@ func expungeIDs(w *wtx, accountID, mailboxID int64, ids []int64, uids []uint32) 
 	if _, err := w.exec(`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids)); err != nil {
 		return err
 	}
-	for _, uid := range uids {
-		if _, err := w.exec(sqlLogChange, mailboxID, uid, modseq, store.ChangeExpunge, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return logChanges(w, mailboxID, uids, modseq, store.ChangeExpunge, "")
 }
 
 // Copy implements store.Mail.

@@ -115,11 +115,11 @@ func isUniqueViolation(err error) bool {
 	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// eachRow runs a read query below database/sql, on the driver's
-// connection: fn gets each row's values in one reused slice (valid during
-// the call; a BLOB or TEXT value is the driver's fresh copy). It skips
-// database/sql's per-value conversions and locks, which cost more than
-// SQLite itself when listing 100,000 rows (BenchmarkMessages100k).
+// eachRow runs a read query below database/sql, on a read connection's
+// driver connection: fn gets each row's values in one reused slice (valid
+// during the call; a BLOB or TEXT value is the driver's fresh copy). It
+// skips database/sql's per-value conversions and locks, which cost more
+// than SQLite itself when listing 100,000 rows (BenchmarkMessages100k).
 func (s *Store) eachRow(ctx context.Context, query string, args []driver.NamedValue, fn func(row []driver.Value) error) error {
 	if s.isClosed.Load() {
 		return store.ErrClosed
@@ -129,6 +129,12 @@ func (s *Store) eachRow(ctx context.Context, query string, args []driver.NamedVa
 		return err
 	}
 	defer conn.Close()
+	return rawEach(ctx, conn, query, args, fn)
+}
+
+// rawEach is eachRow on a given connection (the writer's too). The
+// statement is prepared for the call.
+func rawEach(ctx context.Context, conn *sql.Conn, query string, args []driver.NamedValue, fn func(row []driver.Value) error) error {
 	return conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
