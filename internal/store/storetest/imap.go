@@ -223,3 +223,80 @@ func testUnchangedSinceZero(t *testing.T, f *fixture) {
 		t.Errorf("UpdateFlags without a check = %+v, %v, %v", up, failed, err)
 	}
 }
+
+// testResync: what an IMAP session does to catch up (QRESYNC, or a
+// session woken by Watch): from its state at MODSEQ S with UIDs up to n,
+// Changes(S) plus MessagesFrom(n+1) rebuild exactly what Messages lists
+// now, after every kind of change.
+func testResync(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	a := f.account("alice@example.org")
+	inbox := f.mailbox(a.ID, store.Inbox).ID
+	archive := f.mailbox(a.ID, "Archive").ID
+	for i := range 6 {
+		f.append(inbox, fmt.Sprint("old ", i), "$Old")
+	}
+	f.append(archive, "to be copied in", `\Flagged`)
+	type state struct {
+		flags  []string
+		modseq uint64
+	}
+	known := map[uint32]state{}
+	for _, m := range f.messages(inbox) {
+		known[m.UID] = state{m.Flags, m.ModSeq}
+	}
+	since, lastUID := f.status(inbox).HighestModSeq, uint32(6)
+
+	f.deliver(store.Delivery{Body: []byte("new 1"), Targets: []store.Target{{AccountID: a.ID}}})
+	f.deliver(store.Delivery{Body: []byte("new 2"), Targets: []store.Target{{AccountID: a.ID}}})
+	f.setFlags(inbox, []uint32{1, 7}, store.FlagsAdd, `\Seen`)
+	f.setFlags(inbox, []uint32{2, 8}, store.FlagsAdd, `\Deleted`)
+	f.expunge(inbox, nil)
+	if _, _, err := s.Move(ctx, inbox, []uint32{3}, archive); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Copy(ctx, archive, []uint32{1}, inbox); err != nil {
+		t.Fatal(err)
+	}
+	f.setFlags(inbox, []uint32{4}, store.FlagsReplace)
+
+	changes, err := s.Changes(ctx, inbox, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		if c.ModSeq <= since {
+			t.Errorf("change %+v not after %d", c, since)
+		}
+		if c.UID > lastUID {
+			continue // new since: MessagesFrom has it
+		}
+		switch c.Kind {
+		case store.ChangeExpunge:
+			delete(known, c.UID)
+		case store.ChangeFlags:
+			known[c.UID] = state{c.Flags, c.ModSeq}
+		}
+	}
+	tail, err := s.MessagesFrom(ctx, inbox, lastUID+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range tail {
+		if m.ModSeq <= since {
+			t.Errorf("new message %+v has a MODSEQ not after %d", m, since)
+		}
+		known[m.UID] = state{m.Flags, m.ModSeq}
+	}
+	now := f.messages(inbox)
+	if len(now) != len(known) {
+		t.Errorf("resync knows %d messages, the mailbox has %d: %+v", len(known), len(now), known)
+	}
+	for _, m := range now {
+		k, ok := known[m.UID]
+		if !ok || !slices.Equal(k.flags, m.Flags) || k.modseq != m.ModSeq {
+			t.Errorf("UID %d: resync has %+v (known %v), the mailbox %v MODSEQ %d", m.UID, k, ok, m.Flags, m.ModSeq)
+		}
+	}
+	wantUIDs(t, "after all changes", uidsOf(now), 1, 4, 5, 6, 7, 9)
+}

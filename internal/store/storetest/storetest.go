@@ -84,6 +84,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"ForEachBody", testForEachBody},
 		{"MessageStructure", testMessageStructure},
 		{"UnchangedSinceZero", testUnchangedSinceZero},
+		{"Resync", testResync},
 		{"Quota", testQuota},
 		{"Watch", testWatch},
 		{"WatchSeesCommit", testWatchSeesCommit},
