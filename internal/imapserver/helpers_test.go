@@ -343,3 +343,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// inbox returns the messages in acct's INBOX.
+func (e *testEnv) inbox(t testing.TB, acct store.Account) []store.Message {
+	t.Helper()
+	msgs, err := e.st.Messages(context.Background(), e.mailbox(t, acct, store.Inbox).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}

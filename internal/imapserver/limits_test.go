@@ -151,3 +151,31 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	idling.expect("* BYE Server shutting down")
 	idling.expectClosed()
 }
+
+// TestShutdownFinishesCommand: a session in the middle of a command (an
+// APPEND whose literal is on its way) finishes it, with its tagged
+// answer, before the BYE.
+func TestShutdownFinishesCommand(t *testing.T) {
+	e := newEnv(t)
+	srv, addr := e.start(t, Options{AllowPlaintextAuth: true})
+	c := loggedIn(t, addr)
+	c.send("a APPEND INBOX {12}")
+	c.expect("+ ")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	waitFor(t, "Shutdown to start", srv.isDraining)
+	c.send("Subject: x\r\n")
+	c.expect("a OK [APPENDUID ")
+	c.expect("* BYE Server shutting down")
+	c.expectClosed()
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := len(e.inbox(t, e.alice)); n != 1 {
+		t.Fatalf("%d messages in INBOX after the APPEND was acknowledged", n)
+	}
+}
