@@ -49,7 +49,7 @@ func TestSelectedTranscript(t *testing.T) {
 	d.ok("b1", "SELECT INBOX")
 	d.transcript("b2", `STORE 1 +FLAGS.SILENT (\Deleted)`, "b2 OK Store completed")
 	d.transcript("b3", "UID EXPUNGE 1", "* 1 EXPUNGE", "b3 OK Expunge completed")
-	c.transcript("a6", "FETCH 1 FLAGS", "a6 NO [EXPUNGEISSUED] Some of the requested messages no longer exist")
+	c.transcript("a6", "FETCH 1 FLAGS", "a6 OK [EXPUNGEISSUED] Some of the requested messages no longer exist")
 	c.transcript("a7", "NOOP", "* 1 EXPUNGE", "a7 OK NOOP completed")
 	c.transcript("a8", "EXPUNGE", "* 2 EXPUNGE", "* 1 EXPUNGE", "a8 OK Expunge completed")
 	d.transcript("b4", "NOOP", "* 2 EXPUNGE", "* 1 EXPUNGE", "b4 OK NOOP completed")

@@ -71,6 +71,13 @@ func (v *View) Release() {
 // errReadOnly refuses changes to a mailbox opened with EXAMINE.
 var errReadOnly = &imap.Error{Status: imap.NO, Code: "READ-ONLY", Text: "Mailbox is read-only"}
 
-// errExpungeIssued is the answer when some of the messages a command
-// names were expunged by another session meanwhile (RFC 5530).
-var errExpungeIssued = &imap.Error{Status: imap.NO, Code: "EXPUNGEISSUED", Text: "Some of the requested messages no longer exist"}
+// expungeIssued is the tagged OK of a FETCH or STORE some of whose
+// messages another session expunged meanwhile (RFC 5530 EXPUNGEISSUED):
+// the rest is done, and the client learns of the expunge at its next
+// command that allows it. OK, not NO, as Cyrus and RFC 2180 §4.1 allow:
+// the command did all that could be done.
+var expungeIssued = Result{Code: "EXPUNGEISSUED", Text: "Some of the requested messages no longer exist"}
+
+// errExpungeIssued refuses a COPY or MOVE none of whose messages exists
+// any more.
+var errExpungeIssued = &imap.Error{Status: imap.NO, Code: "EXPUNGEISSUED", Text: "The requested messages no longer exist"}

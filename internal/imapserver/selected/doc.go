@@ -34,8 +34,9 @@
 // a new message; FETCH (UID, FLAGS, MODSEQ under CONDSTORE) for flags
 // others changed, never repeating what the session itself was just told.
 // Until the client is told of an expunge, the message keeps its number:
-// FETCH and STORE of it answer NO [EXPUNGEISSUED] (RFC 5530), SEARCH
-// leaves it out.
+// FETCH and STORE leave it out and end OK [EXPUNGEISSUED] (RFC 5530),
+// SEARCH leaves it out, COPY and MOVE of nothing but such messages answer
+// NO [EXPUNGEISSUED].
 //
 // \Recent is not kept: IMAP4rev2 dropped it, and for IMAP4rev1 clients
 // SELECT reports 0 RECENT and the RECENT and NEW search keys match

@@ -71,7 +71,7 @@ func hasItem(items []imap.FetchItem, name string) bool {
 // VANISHED (RFC 7162 §3.1.4, §3.2.6) and BINARY (RFC 3516). Non-PEEK
 // body sections set \Seen first (not under EXAMINE) and the FETCH then
 // carries the new FLAGS. Messages another session expunged meanwhile are
-// left out and the command ends NO [EXPUNGEISSUED].
+// left out and the command ends OK [EXPUNGEISSUED].
 func (v *View) Fetch(ctx context.Context, w *imap.Writer, args *imap.FetchArgs, uid bool) (Result, error) {
 	if args.Vanished && (!uid || !v.caps.QResync || args.ChangedSince == 0) {
 		return Result{}, &imap.Error{Status: imap.BAD, Text: "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE"}
@@ -150,7 +150,7 @@ func (v *View) Fetch(ctx context.Context, w *imap.Writer, args *imap.FetchArgs, 
 		return Result{}, err
 	}
 	if missing {
-		return Result{}, errExpungeIssued
+		return expungeIssued, nil
 	}
 	return Result{Text: "Fetch completed"}, nil
 }

@@ -112,7 +112,7 @@ func (v *View) Store(ctx context.Context, w *imap.Writer, args *imap.StoreArgs, 
 		return Result{Code: "MODIFIED " + imap.SeqSetOf(nums).String(), Text: "Conditional store failed"}, nil
 	}
 	if missing {
-		return Result{}, errExpungeIssued
+		return expungeIssued, nil
 	}
 	return Result{Text: "Store completed"}, nil
 }

@@ -47,7 +47,7 @@ func TestUpdatesBetweenSessions(t *testing.T) {
 		t.Errorf("B after A's expunge, no expunges allowed: %q", out)
 	}
 	out, st = b.cmd("FETCH 2:3 FLAGS")
-	if st != "NO [EXPUNGEISSUED]" || out != "" {
+	if st != "OK [EXPUNGEISSUED]" || out != "" {
 		t.Errorf("B FETCH of expunged messages: %s %q", st, out)
 	}
 	out, _ = b.cmd("FETCH 5 UID")
