@@ -297,25 +297,31 @@ func fromDomains(body []byte) ([]string, int) {
 		return nil, len(froms)
 	}
 	var out []string
-	add := func(addr string) {
-		at := strings.LastIndexByte(addr, '@')
-		if at < 0 {
-			return
-		}
-		d := strings.ToLower(strings.TrimRight(addr[at+1:], ">. \t"))
+	add := func(d string) {
+		d = strings.ToLower(strings.TrimRight(d, "."))
 		if d != "" && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
-	list, err := mail.ParseAddressList(froms[0])
-	if err != nil {
-		// Unparsable: still judge by what a reader would take for the
-		// domain, so a malformed From cannot dodge DMARC.
-		add(froms[0])
+	if list, err := mail.ParseAddressList(froms[0]); err == nil {
+		for _, a := range list {
+			add(a.Address[strings.LastIndexByte(a.Address, '@')+1:])
+		}
 		return out, 1
 	}
-	for _, a := range list {
-		add(a.Address)
+	// Unparsable (or a group): judge every domain written after an @, so
+	// that a malformed From cannot dodge DMARC by hiding the one a reader
+	// would display.
+	v := froms[0]
+	for i := strings.IndexByte(v, '@'); i >= 0; i = strings.IndexByte(v, '@') {
+		v = v[i+1:]
+		end := strings.IndexFunc(v, func(r rune) bool {
+			return !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 0x80)
+		})
+		if end < 0 {
+			end = len(v)
+		}
+		add(v[:end])
 	}
 	return out, 1
 }

@@ -25,5 +25,24 @@ func FuzzFromDomains(f *testing.F) {
 		if n > 1 && len(domains) != 0 {
 			t.Fatalf("%d From fields but domains %q", n, domains)
 		}
+		// Every domain after an @ in a single From field is judged.
+		if n == 1 && strings.Contains(string(body), "From: group: a@one.test, b@two.test;") && !(seen["one.test"] && seen["two.test"]) {
+			t.Fatalf("group: %q", domains)
+		}
 	})
+}
+
+func TestFromDomains(t *testing.T) {
+	for in, want := range map[string]string{
+		"From: A <a@Example.TEST>, b@example.test\r\n\r\n":        "example.test",
+		"From: group: a@one.test, b@two.test;\r\n\r\n":            "one.test two.test",
+		"From: \"unterminated <a@bank.test>, x@evil.test\r\n\r\n": "bank.test evil.test",
+		"From: <a@bank.test>>\r\n\r\n":                            "bank.test",
+		"Subject: no from\r\n\r\n":                                "",
+	} {
+		got, _ := fromDomains([]byte(in))
+		if strings.Join(got, " ") != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
 }
