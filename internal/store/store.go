@@ -168,7 +168,7 @@ type Mail interface {
 	// whose flags change get one new MODSEQ shared by the whole call and a
 	// change-log entry; messages whose flags stay as they were keep their
 	// MODSEQ. updated lists both kinds in UID order with their flags after
-	// the call.
+	// the call (Flags slices shared between messages: read-only).
 	UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (updated []Message, failed []uint32, err error)
 	// Expunge removes the messages with the given UIDs that carry \Deleted;
 	// with uids == nil it removes every message carrying \Deleted. It
@@ -206,7 +206,9 @@ type Mail interface {
 	// (also as the child of a renamed parent) or deleted (or its account
 	// removed). The notification is sent only after the change is durable
 	// and visible to every read, so a woken watcher reading the mailbox
-	// (MessagesFrom, Changes, MailboxStatus) sees it. The channel has a
+	// (MessagesFrom, Changes, MailboxStatus) sees it; it is sent before the
+	// writing call returns, so a session's own writes wake its own watch
+	// too. Failed writes wake nobody. The channel has a
 	// buffer of one and sends never block: several changes while nobody
 	// reads coalesce into one wake-up, so watchers re-read the state
 	// rather than count notifications. A watch on a mailbox that does not

@@ -160,6 +160,9 @@ func rawEach(ctx context.Context, conn *sql.Conn, query string, args []driver.Na
 			if err := fn(row); err != nil {
 				return err
 			}
+			if err := ctx.Err(); err != nil { // the driver notices only sometimes
+				return err
+			}
 		}
 	})
 }

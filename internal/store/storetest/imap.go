@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -299,4 +300,27 @@ func testResync(t *testing.T, f *fixture) {
 		}
 	}
 	wantUIDs(t, "after all changes", uidsOf(now), 1, 4, 5, 6, 7, 9)
+}
+
+// testForEachBodyCanceled: a context cancelled during the walk ends it
+// with the context's error.
+func testForEachBodyCanceled(t *testing.T, f *fixture) {
+	a := f.account("alice@example.org")
+	inbox := f.mailbox(a.ID, store.Inbox).ID
+	for range 50 {
+		f.append(inbox, "m")
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	n := 0
+	err := f.s.ForEachBody(ctx, inbox, nil, func(store.Message, []byte) error {
+		n++
+		if n == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n >= 50 {
+		t.Errorf("ForEachBody cancelled at the second message: %d calls, %v; want context.Canceled", n, err)
+	}
 }

@@ -82,6 +82,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"QueueConcurrentClaims", testQueueConcurrentClaims},
 		{"MessagesFrom", testMessagesFrom},
 		{"ForEachBody", testForEachBody},
+		{"ForEachBodyCanceled", testForEachBodyCanceled},
 		{"MessageStructure", testMessageStructure},
 		{"UnchangedSinceZero", testUnchangedSinceZero},
 		{"Resync", testResync},
