@@ -162,6 +162,9 @@ func (q *quickstart) configText() string {
 	b.WriteString("\n# Certificates from Let's Encrypt, obtained at start and renewed. Ports 443\n")
 	b.WriteString("# (TLS-ALPN-01) or 80 (HTTP-01) must reach this server under the host name.\n")
 	fmt.Fprintf(&b, "[tls.acme]\nhostnames = [%q]\nemail = %q\n", q.hostname, q.admin)
+	b.WriteString("\n# DNS goes to the resolvers of /etc/resolv.conf. For DANE (RFC 7672) run a\n")
+	b.WriteString("# validating resolver on this machine (unbound, say) and enable:\n")
+	b.WriteString("# [dns]\n# servers = [\"127.0.0.1\"]\n# trust_ad = true\n")
 	return b.String()
 }
 
