@@ -258,3 +258,25 @@ func fmtUint(n uint64) string {
 	}
 	return string(b[i:])
 }
+
+// TestStatusEnablesCondStore: STATUS HIGHESTMODSEQ is a CONDSTORE-enabling
+// command; with a mailbox selected, its HIGHESTMODSEQ follows (RFC 7162
+// §3.1), once.
+func TestStatusEnablesCondStore(t *testing.T) {
+	e := newEnv(t)
+	e.deliver(t, e.alice, "Subject: one\r\n\r\n1\r\n")
+	st, err := e.st.MailboxStatus(context.Background(), e.mailbox(t, e.alice, store.Inbox).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, err := e.st.MailboxStatus(context.Background(), e.mailbox(t, e.alice, "Sent").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := loggedIn(t, e.plain(t))
+	c.ok("a", "SELECT INBOX")
+	hms := itoa(st.HighestModSeq)
+	c.transcript("b", "STATUS Sent (HIGHESTMODSEQ)", "* STATUS Sent (HIGHESTMODSEQ "+itoa(sent.HighestModSeq)+")",
+		"* OK [HIGHESTMODSEQ "+hms+"] CONDSTORE enabled", "b OK STATUS completed")
+	c.transcript("c", "STATUS Sent (HIGHESTMODSEQ)", "* STATUS Sent (HIGHESTMODSEQ "+itoa(sent.HighestModSeq)+")", "c OK STATUS completed")
+}
