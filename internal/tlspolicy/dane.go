@@ -17,6 +17,14 @@ import (
 // DANE for SMTP (RFC 7672): TLSA records at _25._tcp.MXHOST, believed
 // only when the answer is DNSSEC-authenticated (dns.Result.Authentic,
 // which the resolver sets only for a configured validating resolver).
+//
+// Deviations, both on the strict side: TLSA records are looked up for
+// every host of a secure MX answer without first checking that the host's
+// address records are secure (RFC 7672 §2.2.2 allows skipping DANE then),
+// and at the MX host name as given, not at a CNAME target (§2.2.3). A
+// DANE-TA record must match a certificate the server sends; a trust
+// anchor published only as a key (2 1 x) that the server leaves out of
+// its chain does not verify.
 
 // TLSA usages (RFC 6698 §2.1.1) and what RFC 7672 §3.1 makes of them.
 const (
