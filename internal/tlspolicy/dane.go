@@ -18,7 +18,7 @@ import (
 // only when the answer is DNSSEC-authenticated (dns.Result.Authentic,
 // which the resolver sets only for a configured validating resolver).
 //
-// Deviations, both on the strict side: TLSA records are looked up for
+// Deviations: TLSA records are looked up for
 // every host of a secure MX answer without first checking that the host's
 // address records are secure (RFC 7672 §2.2.2 allows skipping DANE then),
 // and at the MX host name as given, not at a CNAME target (§2.2.3). A
