@@ -122,14 +122,41 @@ type Evaluator struct {
 
 // Evaluate returns the DMARC verdict for a message.
 func (e *Evaluator) Evaluate(ctx context.Context, in Input) Result {
-	from := normalize(in.FromDomain)
-	res := Result{Status: StatusNone, Domain: from, Policy: PolicyNone, Sampled: true}
+	return e.Apply(e.Discover(ctx, in.FromDomain), in)
+}
+
+// Discovery is the outcome of policy discovery for one From domain: a record
+// or the error that stands for none.
+type Discovery struct {
+	from      string
+	rec       *msgdmarc.Record
+	recDomain string
+	err       error
+}
+
+// Discover looks up the policy of the From domain (RFC 7489 §6.6.3). It
+// needs nothing from SPF or DKIM, so a caller can run it concurrently with
+// them and then Apply.
+func (e *Evaluator) Discover(ctx context.Context, fromDomain string) *Discovery {
+	from := normalize(fromDomain)
 	if from == "" {
-		res.Err = errors.New("dmarc: no From domain")
-		return res
+		return &Discovery{err: errNoFrom}
 	}
 	rec, recDomain, err := e.lookup(ctx, from)
+	return &Discovery{from: from, rec: rec, recDomain: recDomain, err: err}
+}
+
+var errNoFrom = errors.New("dmarc: no From domain")
+
+// Apply evaluates in against a discovered policy (in.FromDomain is not
+// used: d says which domain it is for).
+func (e *Evaluator) Apply(d *Discovery, in Input) Result {
+	from, rec, recDomain, err := d.from, d.rec, d.recDomain, d.err
+	res := Result{Status: StatusNone, Domain: from, Policy: PolicyNone, Sampled: true}
 	switch {
+	case errors.Is(err, errNoFrom):
+		res.Err = err
+		return res
 	case err != nil && dns.IsTemporary(err):
 		res.Status, res.Err = StatusTempError, err
 		return res

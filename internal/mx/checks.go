@@ -171,8 +171,16 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 	defer cancel()
 	ip := s.ip()
 
+	// The DMARC policies only need the From domains: discovered alongside
+	// SPF, DKIM and ARC, so the checks wait for one round trip less.
+	domains, nFrom := fromDomains(body)
+	e := dmarc.Evaluator{Resolver: c.Resolver, Percent: c.DMARCPercent}
+	policies := make([]*dmarc.Discovery, len(domains))
 	var spfFrom, spfHelo spf.Result
 	var wg sync.WaitGroup
+	for i, d := range domains {
+		wg.Go(func() { policies[i] = e.Discover(ctx, d) })
+	}
 	wg.Go(func() { spfFrom = spf.CheckMailFrom(ctx, c.Resolver, ip, helo, s.from) })
 	wg.Go(func() { spfHelo = spf.CheckHelo(ctx, c.Resolver, ip, helo) })
 	var chain arc.Result
@@ -214,16 +222,13 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 	// method name.
 	out.results = append(out.results, &msgauthres.GenericResult{Method: "arc", Value: msgauthres.ResultValue(chain.Status), Params: map[string]string{}})
 
-	domains, nFrom := fromDomains(body)
 	if nFrom > 1 {
 		out.reject = replyManyFrom
 		return out
 	}
-	e := dmarc.Evaluator{Resolver: c.Resolver, Percent: c.DMARCPercent}
 	worst := dmarc.Result{Status: dmarc.StatusNone}
-	for _, d := range domains {
-		in.FromDomain = d
-		r := e.Evaluate(ctx, in)
+	for _, p := range policies {
+		r := e.Apply(p, in)
 		out.results = append(out.results, &msgauthres.DMARCResult{Value: msgauthres.ResultValue(r.Status), From: r.Domain})
 		if rank(r.Policy) > rank(worst.Policy) || worst.Domain == "" {
 			worst = r

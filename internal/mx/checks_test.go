@@ -24,6 +24,7 @@ import (
 // records, and a blocklist.
 type checkWorld struct {
 	dns    *dnstest.Server
+	zones  []dnstest.Zone // what dns serves
 	signer *dkim.Signer
 	rsaPEM []byte // the RSA key of good.test, for python3-dkim
 }
@@ -66,7 +67,7 @@ func newCheckWorld(t testing.TB) *checkWorld {
 		t.Fatal(err)
 	}
 	w := &checkWorld{signer: signer, rsaPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})}
-	w.dns = dnstest.Start(t,
+	w.zones = []dnstest.Zone{
 		zone("good.test", `@ TXT "v=spf1 ip4:127.0.0.0/8 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=reject"`+"\n"),
 		zone("reject.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=reject; sp=quarantine"`+"\n"+`sub TXT "v=spf1 -all"`+"\n"),
 		zone("quar.test", `@ TXT "v=spf1 -all"`+"\n"+`_dmarc TXT "v=DMARC1; p=quarantine"`+"\n"),
@@ -77,7 +78,8 @@ func newCheckWorld(t testing.TB) *checkWorld {
 		dnstest.Zone{Origin: "client.good.test", Records: "@ A 127.0.0.1\n"},
 		dnstest.Zone{Origin: "bl.test", Records: "1.0.0.127 A 127.0.0.2\n"},
 		dnstest.Zone{Origin: "clean.test", Records: "@ A 127.0.0.1\n"}, // a blocklist not listing us
-	)
+	}
+	w.dns = dnstest.Start(t, w.zones...)
 	w.dns.SetZone(t, dnstest.Zone{Origin: "flaky.test", Records: `@ TXT "v=spf1 -all"` + "\n", ServFail: []string{"_dmarc"}})
 	return w
 }
