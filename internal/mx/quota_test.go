@@ -80,3 +80,45 @@ func TestQuota(t *testing.T) {
 	c.expect("250 ")
 	c.expect("250 ")
 }
+
+// pyFull sends with smtplib to a full mailbox and prints how the server
+// refused it.
+const pyFull = `
+import smtplib, sys
+host, port, rcpt = sys.argv[1:4]
+s = smtplib.SMTP(host, int(port), local_hostname='client.test', timeout=10)
+try:
+    s.sendmail('sender@remote.test', [rcpt], b'Subject: full\r\n\r\nHello.\r\n')
+    print('accepted')
+except smtplib.SMTPRecipientsRefused as e:
+    code, msg = e.recipients[rcpt]
+    print(code, msg.decode())
+s.quit()
+`
+
+// TestQuotaPython: Python's smtplib sees a full account's recipient
+// refused with 452 4.2.2 (a temporary failure: it retries later).
+func TestQuotaPython(t *testing.T) {
+	t.Parallel()
+	py := lookTool(t, "python3")
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	if err := e.st.SetQuota(ctx, "bob@example.test", 10); err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := e.st.Mailbox(ctx, e.accts["bob@example.test"].ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Append(ctx, inbox.ID, store.AppendOptions{}, []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(e.addr, ":")
+	out := strings.TrimSpace(runTool(t, py, "-c", pyFull, host, port, "bob@example.test"))
+	if out != "452 4.2.2 Mailbox full" {
+		t.Errorf("smtplib got %q, want 452 4.2.2 Mailbox full", out)
+	}
+	if got := e.inbox("bob@example.test"); len(got) != 1 {
+		t.Errorf("bob's INBOX holds %d messages, want the 1 appended", len(got))
+	}
+}
