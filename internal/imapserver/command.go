@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/posthorn/posthorn/internal/imap"
 )
@@ -91,7 +92,11 @@ func (sess *session) execute(cmd *imap.Command) bool {
 	sess.commands++
 	var res response
 	if sess.validIn(cmd) {
+		condStore := sess.caps.CondStore
 		res = sess.dispatch(cmd)
+		if !condStore && sess.caps.CondStore && cmd.Name != "SELECT" && cmd.Name != "EXAMINE" {
+			sess.condStoreEnabled()
+		}
 	} else {
 		res = bad("Command not valid in this state")
 	}
@@ -133,6 +138,22 @@ func (sess *session) execute(cmd *imap.Command) bool {
 		return res.then()
 	}
 	return sess.endOfCommand()
+}
+
+// condStoreEnabled follows a command that turned CONDSTORE on implicitly
+// (FETCH MODSEQ, STORE UNCHANGEDSINCE, SEARCH MODSEQ, STATUS
+// HIGHESTMODSEQ): with a mailbox selected, its HIGHESTMODSEQ is reported
+// (RFC 7162 §3.1), so the client has a starting point.
+func (sess *session) condStoreEnabled() {
+	v := sess.sel.view
+	if v == nil {
+		return
+	}
+	st, err := sess.srv.store.MailboxStatus(sess.srv.readCtx, v.Mailbox().ID)
+	if err != nil {
+		return // deleted meanwhile: Sync reports it
+	}
+	sess.out().Status("", imap.OK, "HIGHESTMODSEQ "+strconv.FormatUint(st.HighestModSeq, 10), "CONDSTORE enabled")
 }
 
 // expungeAllowedAfter reports whether untagged EXPUNGE (or VANISHED) may

@@ -279,4 +279,12 @@ func TestStatusEnablesCondStore(t *testing.T) {
 	c.transcript("b", "STATUS Sent (HIGHESTMODSEQ)", "* STATUS Sent (HIGHESTMODSEQ "+itoa(sent.HighestModSeq)+")",
 		"* OK [HIGHESTMODSEQ "+hms+"] CONDSTORE enabled", "b OK STATUS completed")
 	c.transcript("c", "STATUS Sent (HIGHESTMODSEQ)", "* STATUS Sent (HIGHESTMODSEQ "+itoa(sent.HighestModSeq)+")", "c OK STATUS completed")
+
+	// FETCH MODSEQ enables it too.
+	c2 := loggedIn(t, e.plain(t))
+	c2.ok("d", "SELECT INBOX")
+	got := c2.run("e", "FETCH 1 (MODSEQ)")
+	if len(got) != 3 || got[1] != "* OK [HIGHESTMODSEQ "+hms+"] CONDSTORE enabled" {
+		t.Fatalf("FETCH MODSEQ: %q", got)
+	}
 }

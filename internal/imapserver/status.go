@@ -1,8 +1,6 @@
 package imapserver
 
 import (
-	"strconv"
-
 	"github.com/posthorn/posthorn/internal/imap"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -36,17 +34,8 @@ func (sess *session) status(a *imap.StatusArgs) response {
 	if err != nil {
 		return sess.mailboxError("STATUS", err)
 	}
-	condStore := sess.caps.CondStore
 	if err := sess.writeStatus(mb, a.Items); err != nil {
 		return sess.mailboxError("STATUS", err)
-	}
-	if v := sess.sel.view; !condStore && sess.caps.CondStore && v != nil {
-		// RFC 7162 §3.1: after a CONDSTORE-enabling command while a
-		// mailbox is selected, its HIGHESTMODSEQ.
-		st, err := sess.srv.store.MailboxStatus(sess.srv.readCtx, v.Mailbox().ID)
-		if err == nil {
-			sess.out().Status("", imap.OK, "HIGHESTMODSEQ "+strconv.FormatUint(st.HighestModSeq, 10), "CONDSTORE enabled")
-		}
 	}
 	return ok("STATUS completed")
 }
