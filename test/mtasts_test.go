@@ -1,0 +1,114 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
+)
+
+// TestMTASTSEnforceWithoutSTARTTLS: the destination publishes an MTA-STS
+// policy in mode enforce (already in the sender's durable policy cache,
+// as after an earlier fetch) and its MX offers no STARTTLS. The message is
+// not delivered in plaintext: it stays in the queue, retried, with the
+// policy named in its last error; the receiver gets nothing.
+func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
+	swaks := lookToolOrSkip(t, "swaks")
+	n := newOutboundNet(t)
+	root := t.TempDir()
+	zones := dnstest.Start(t, dnstest.Zone{Origin: "b.test", Records: "@ MX 10 mx\nmx A " + n.b + "\n_mta-sts TXT \"v=STSv1; id=7\"\n"})
+
+	// The receiver: a posthorn without a certificate, so no STARTTLS.
+	dirB := filepath.Join(root, "b")
+	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
+	srvB := startServe(t, dirB, fmt.Sprintf(`hostname = "mx.b.test"
+domains = ["b.test"]
+data_dir = %q
+[[listeners]]
+role = "smtp"
+address = "%s:%d"
+[dns]
+servers = [%q]
+[delivery]
+enabled = false
+`, filepath.Join(dirB, "data"), n.b, n.port, zones.Addr()), fmt.Sprintf("%s:%d", n.b, n.port))
+
+	// The sender, with b.test's policy in its cache (DATA/mta-sts).
+	dirA := filepath.Join(root, "a")
+	dataA := filepath.Join(dirA, "data")
+	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
+	cached, _ := json.Marshal(map[string]any{"domain": "b.test", "id": "7", "mode": "enforce", "mx": []string{"mx.b.test"},
+		"max_age": 86400, "fetched": time.Now().UTC()})
+	if err := os.MkdirAll(filepath.Join(dataA, "mta-sts"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataA, "mta-sts", "b.test.json"), cached, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subPort := deliverytest.FreePort(t, n.a)
+	srvA := startServe(t, dirA, fmt.Sprintf(`hostname = "mail.a.test"
+domains = ["a.test"]
+data_dir = %q
+[[listeners]]
+role = "submission"
+address = "%s:%d"
+[tls]
+cert_file = %q
+key_file = %q
+[dns]
+servers = [%q]
+[delivery]
+port = %d
+retry_min = "1s"
+retry_max = "1s"
+`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port), fmt.Sprintf("%s:%d", n.a, subPort))
+
+	subject := fmt.Sprintf("mta-sts %x", rand.Uint64())
+	out, err := exec.Command(swaks, "--server", fmt.Sprintf("%s:%d", n.a, subPort), "--tls",
+		"--auth", "PLAIN", "--auth-user", "alice@a.test", "--auth-password", "alice-passw0rd",
+		"--from", "alice@a.test", "--to", "bob@b.test", "--header", "Subject: "+subject,
+		"--body", "Not in plaintext.\n", "--timeout", "30").CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	// Wait for three attempts: each one connected to B, found no STARTTLS
+	// and gave up on that host.
+	attempts := regexp.MustCompile(`(?m)^Attempts: +(\d+)$`)
+	var show string
+	waitFor(t, 60*time.Second, "three delivery attempts", func() bool {
+		show, _ = run(t, nil, "queue", "show", "-data-dir", dataA, "1")
+		m := attempts.FindStringSubmatch(show)
+		if m == nil {
+			return false
+		}
+		k, _ := strconv.Atoi(m[1])
+		return k >= 3
+	}, srvA, srvB)
+	if !strings.Contains(show, "mta-sts") || !strings.Contains(show, "4.7.5") || !strings.Contains(show, "<bob@b.test>\tpending") {
+		t.Errorf("queued message:\n%s", show)
+	}
+	for _, s := range []*devServer{srvA, srvB} {
+		if err := s.stop(syscall.SIGTERM); err != nil {
+			t.Errorf("server did not stop cleanly: %v", err)
+		}
+	}
+	if out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "bob@b.test"); strings.Contains(out, subject) {
+		t.Errorf("the message reached bob in plaintext:\n%s", out)
+	}
+}
