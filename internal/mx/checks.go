@@ -78,10 +78,16 @@ var (
 
 // connChecks are the per-client results, computed at the first MAIL.
 type connChecks struct {
-	done    bool
+	// The lookups start when the session does (the client's greeting)
+	// and run while the client sends its next command; ready is closed
+	// when they are done, cancel stops them.
+	ready  chan struct{}
+	cancel context.CancelFunc
+
 	trusted bool
 	iprev   iprev.Result
 	listed  []string // DNSBL zones listing the client
+	logged  bool     // the listing was logged
 }
 
 // verdict is what the checks decided for one message.
@@ -108,35 +114,56 @@ func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-// mailChecks runs the client checks once per session (iprev, DNSBL) and
-// refuses a blocklisted client.
-func (s *session) mailChecks(ctx context.Context) error {
+// startClientChecks starts the client checks (iprev, DNSBL) of a new
+// session in the background.
+func (s *session) startClientChecks() {
 	c := s.b.opts.Checks
-	switch {
-	case c == nil:
-		return nil
-	case s.cc.done && len(s.cc.listed) > 0 && c.DNSBLReject:
-		return replyBlocklisted
-	case s.cc.done:
-		return nil
+	if c == nil {
+		return
 	}
-	s.cc.done = true
 	ip := s.ip()
 	if s.cc.trusted = inPrefixes(ip, c.TrustedNetworks); s.cc.trusted {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout())
+	s.cc.ready, s.cc.cancel = make(chan struct{}), cancel
+	go func() {
+		defer close(s.cc.ready)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.cc.iprev = iprev.Check(ctx, c.Resolver, ip) })
+		s.cc.listed = dnsbl.Check(ctx, c.Resolver, ip, c.DNSBL).Listed
+		wg.Wait()
+	}()
+}
+
+func (s *session) stopClientChecks() {
+	if s.cc.cancel != nil {
+		s.cc.cancel()
+		<-s.cc.ready
+		s.cc.cancel = nil
+	}
+}
+
+// mailChecks waits for the client checks and refuses a blocklisted
+// client (at every MAIL of the session).
+func (s *session) mailChecks(ctx context.Context) error {
+	c := s.b.opts.Checks
+	if c == nil || s.cc.ready == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { s.cc.iprev = iprev.Check(ctx, c.Resolver, ip) })
-	bl := dnsbl.Check(ctx, c.Resolver, ip, c.DNSBL)
-	wg.Wait()
-	if s.cc.iprev.Status == iprev.Pass && !strings.ContainsAny(s.cc.iprev.Name, " ()[]\\\"") {
+	select {
+	case <-s.cc.ready:
+	case <-ctx.Done():
+		return smtp.ReplyTempError
+	}
+	if s.cc.iprev.Status == iprev.Pass && s.rc.Name == "" && !strings.ContainsAny(s.cc.iprev.Name, " ()[]\\\"") {
 		s.rc.Name = s.cc.iprev.Name
 	}
-	s.cc.listed = bl.Listed
-	if len(bl.Listed) > 0 {
-		s.b.log.Info("mx: client listed in DNSBL", "conn", s.ci.ID, "client", ip, "zones", bl.Listed)
+	if len(s.cc.listed) > 0 {
+		if !s.cc.logged {
+			s.cc.logged = true
+			s.b.log.Info("mx: client listed in DNSBL", "conn", s.ci.ID, "client", s.ip(), "zones", s.cc.listed)
+		}
 		if c.DNSBLReject {
 			return replyBlocklisted
 		}

@@ -130,6 +130,7 @@ func BenchmarkCheckLatency(b *testing.B) {
 				if v := s.check(ctx, "client.good.test", body); v.reject != nil || v.junk {
 					b.Fatalf("verdict %+v", v)
 				}
+				s.Close()
 			}
 			run()
 			b.ResetTimer()

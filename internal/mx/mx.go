@@ -20,10 +20,11 @@
 //
 // With Options.Checks set (checks.go), every message is also verified:
 //
-//   - at the first MAIL of a session, the client: forward-confirmed reverse
-//     DNS (package iprev; the name goes into Received) and DNS blocklists
-//     (package dnsbl; listed → 554 5.7.1, or an X-Posthorn-DNSBL field);
-//     clients in TrustedNetworks skip every check;
+//   - the client, in the background from its greeting on (MAIL waits for
+//     the result): forward-confirmed reverse DNS (package iprev; the name
+//     goes into Received) and DNS blocklists (package dnsbl; listed → 554
+//     5.7.1 at MAIL, or an X-Posthorn-DNSBL field); clients in
+//     TrustedNetworks skip every check;
 //   - at RCPT, optional greylisting (package greylist, 451 4.7.1);
 //   - at the end of DATA, concurrently: SPF for MAIL FROM and HELO (package
 //     spf), DKIM (package dkim), ARC (package arc) and the DMARC policy of
@@ -106,7 +107,9 @@ func New(opts Options) *Backend {
 
 // NewSession implements smtpserver.Backend.
 func (b *Backend) NewSession(ci smtpserver.ConnInfo) smtpserver.Session {
-	return &session{b: b, ci: ci, rc: received.Conn{By: b.opts.Hostname, IP: clientIP(ci.RemoteAddr), TLS: ci.TLS}}
+	s := &session{b: b, ci: ci, rc: received.Conn{By: b.opts.Hostname, IP: clientIP(ci.RemoteAddr), TLS: ci.TLS}}
+	s.startClientChecks()
+	return s
 }
 
 // Replies of the MX policy.
@@ -243,7 +246,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 
 func (s *session) Reset() { s.reset() }
 
-func (s *session) Close() {}
+func (s *session) Close() { s.stopClientChecks() }
 
 func (s *session) reset() {
 	s.txID, s.from, s.utf8, s.size = "", "", false, 0
