@@ -2,6 +2,7 @@ package selected
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -35,6 +36,10 @@ func Open(ctx context.Context, st store.Store, box store.Mailbox, readOnly bool,
 		caps.CondStore = true
 	}
 	s, err := acquire(ctx, st, box.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted by another session after the name was resolved.
+		return nil, &imap.Error{Status: imap.NO, Code: "NONEXISTENT", Text: "No such mailbox"}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -107,3 +107,20 @@ func TestSelectQResync(t *testing.T) {
 		t.Errorf("QRESYNC with a stale UIDVALIDITY:\n%s", out)
 	}
 }
+
+func TestOpenDeletedMailbox(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	box, err := f.st.CreateMailbox(ctx, f.acct.ID, "Gone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.DeleteMailbox(ctx, f.acct.ID, "Gone"); err != nil {
+		t.Fatal(err)
+	}
+	caps := Caps{}
+	_, err = Open(ctx, f.st, box, false, &caps, nil, nil)
+	if e, ok := err.(*imap.Error); !ok || e.Code != "NONEXISTENT" {
+		t.Fatalf("Open of a deleted mailbox: %v", err)
+	}
+}
