@@ -13,6 +13,14 @@
 // STATUS RECENT answered 0, LSUB. After ENABLE IMAP4rev2 or UTF8=ACCEPT
 // (RFC 6855) names and quoted strings are UTF-8.
 //
+// # Capabilities
+//
+// Only what works is listed (capability.go; TestAdvertisedExtensions runs
+// a command of each selected-state extension). MULTIAPPEND is not
+// offered: the store appends one message at a time and RFC 3502 wants all
+// or nothing. A command that turns CONDSTORE on implicitly while a
+// mailbox is selected is followed by its HIGHESTMODSEQ (RFC 7162 §3.1).
+//
 // # Authentication
 //
 // Before TLS the capabilities list STARTTLS and LOGINDISABLED and no
