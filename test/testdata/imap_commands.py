@@ -920,6 +920,94 @@ def s_quota(M, c):
         check(m is not None, "QUOTA STORAGE usage limit", q)
 
 
+def s_qresync(c, box):
+    """QRESYNC (RFC 7162 §3.2): SELECT with known state gets VANISHED (EARLIER)
+    and the flag changes; EXPUNGE answers VANISHED; UID FETCH CHANGEDSINCE
+    VANISHED."""
+    if "QRESYNC" not in c:
+        return
+    qb = box + "-qr"
+    M = connect_tls()
+    run(M, "CREATE", qb)
+    for i in range(5):
+        append(M, qb, None, None, msg3(20 + i))
+    _, _, unt = run(M, "ENABLE", "QRESYNC")
+    check(b"QRESYNC" in b" ".join(unt.get("ENABLED", [b""])).upper(), "ENABLE QRESYNC", unt)
+    _, unt = select(M, qb)
+    validity = untagged_code(unt, "UIDVALIDITY")
+    hms = int(untagged_code(unt, "HIGHESTMODSEQ"))
+    uids = sorted(by_uid(fetch(M, "1:*", "(UID)")))
+    run(M, "UNSELECT")
+    M.state = "AUTH"
+    # Another session expunges two and flags one.
+    M2 = connect_tls()
+    select(M2, qb)
+    run(M2, "UID", "STORE", "%d,%d" % (uids[1], uids[3]), "+FLAGS.SILENT", r"(\Deleted)")
+    run(M2, "EXPUNGE")
+    run(M2, "UID", "STORE", str(uids[4]), "+FLAGS.SILENT", r"(\Flagged)")
+    M2.logout()
+    known = "%d:%d" % (uids[0], uids[4])
+    dat, unt = select(M, qb, params="(QRESYNC (%s %d %s))" % (validity, hms, known))
+    van = b" ".join(x for x in unt.get("VANISHED", []) if x).decode()
+    check(van.startswith("(EARLIER) ") and expand(van.split()[1]) == {uids[1], uids[3]},
+          "SELECT (QRESYNC ...) VANISHED (EARLIER)", van, uids)
+    r = by_uid(parse_fetch(unt.get("FETCH", [])))
+    check(set(r) == {uids[4]} and "\\flagged" in flagset(r[uids[4]]["FLAGS"]) and "MODSEQ" in r[uids[4]],
+          "SELECT (QRESYNC ...) sends the changed flags with MODSEQ", unt.get("FETCH"))
+    check(unt.get("EXISTS", [b""])[-1] == b"3", "EXISTS after QRESYNC select", unt)
+    # EXPUNGE in a QRESYNC session answers VANISHED, not EXPUNGE.
+    run(M, "UID", "STORE", str(uids[0]), "+FLAGS.SILENT", r"(\Deleted)")
+    _, _, unt = run(M, "EXPUNGE")
+    check("EXPUNGE" not in unt and b" ".join(unt.get("VANISHED", [b""])).strip() == str(uids[0]).encode(),
+          "EXPUNGE under QRESYNC: VANISHED %d" % uids[0], unt)
+    # UID FETCH ... (CHANGEDSINCE hms VANISHED): the expunged UIDs as VANISHED
+    # (EARLIER), the changed message's flags.
+    _, _, unt = run(M, "UID", "FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d VANISHED)" % hms)
+    van = b" ".join(x for x in unt.get("VANISHED", []) if x).decode()
+    check(van.startswith("(EARLIER) ") and expand(van.split()[1]) == {uids[0], uids[1], uids[3]},
+          "UID FETCH (CHANGEDSINCE VANISHED)", van, uids)
+    r = by_uid(parse_fetch(unt.get("FETCH", [])))
+    check(set(r) == {uids[4]}, "UID FETCH CHANGEDSINCE returns only the changed message", r)
+    run(M, "UNSELECT")
+    M.state = "AUTH"
+    run(M, "DELETE", qb)
+    M.logout()
+
+
+def expand(seqset):
+    out = set()
+    for part in seqset.split(","):
+        a, _, b = part.partition(":")
+        out |= set(range(int(a), int(b or a) + 1))
+    return out
+
+
+def s_literal_plus(M, c, box):
+    """APPEND with a non-synchronizing literal (RFC 7888 LITERAL+), and a
+    pipelined burst of them, checked by their bytes."""
+    if "LITERAL+" not in c and "LITERAL-" not in c:
+        return
+    lb = box + "-lit"
+    run(M, "CREATE", lb)
+    bodies = [msg3(40 + i) for i in range(3)]
+    tags = []
+    data = b""
+    for b in bodies:
+        t = M._new_tag()
+        tags.append(t)
+        data += t + b" APPEND " + lb.encode() + b" {%d+}\r\n" % len(b) + b + b"\r\n"
+    M.send(data)  # one write: no continuation awaited
+    for t in tags:
+        typ, dat = M._command_complete("APPEND", t)
+        check(typ == "OK", "pipelined APPEND with LITERAL+", dat)
+    select(M, lb, readonly=True)
+    r = fetch(M, "1:*", "(BODY.PEEK[])", uid=False)
+    check([r[i]["BODY[]"] for i in sorted(r)] == bodies, "LITERAL+ APPEND bytes", r)
+    run(M, "CLOSE")
+    M.state = "AUTH"
+    run(M, "DELETE", lb)
+
+
 def main():
     c = s_greeting_starttls_login()
     print("ok login/starttls/authenticate")
@@ -944,6 +1032,10 @@ def main():
     print("ok utf7/utf8/list-status")
     s_rev2(c, box)
     print("ok rev2")
+    s_qresync(c, box)
+    print("ok qresync")
+    s_literal_plus(M, c, box)
+    print("ok literal+")
     s_quota(M, c)
     print("ok quota")
     s_rename_delete(M, c, box)
