@@ -73,10 +73,15 @@ var (
 	replyBlocklisted = &smtp.Reply{Code: 554, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Client address listed in a DNS blocklist"}
 	replyDMARCReject = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Message rejected: it fails the DMARC policy of its From domain"}
 	replyGreylisted  = &smtp.Reply{Code: 451, Enhanced: smtp.EnhancedCode{4, 7, 1}, Text: "Greylisted, please try again later"}
-	replyManyFrom    = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Message must have exactly one From header field"}
+	replyManyFrom    = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Message must have exactly one From header field, with few addresses"}
 )
 
-// connChecks are the per-client results, computed at the first MAIL.
+// maxFromDomains bounds the From domains whose DMARC policies are looked
+// up; a message naming more is refused rather than letting it pick which
+// ones are judged.
+const maxFromDomains = 5
+
+// connChecks are the per-client results, computed from the greeting on.
 type connChecks struct {
 	// The lookups start when the session does (the client's greeting)
 	// and run while the client sends its next command; ready is closed
@@ -201,6 +206,9 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 	// The DMARC policies only need the From domains: discovered alongside
 	// SPF, DKIM and ARC, so the checks wait for one round trip less.
 	domains, nFrom := fromDomains(body)
+	if len(domains) > maxFromDomains {
+		return verdict{reject: replyManyFrom}
+	}
 	e := dmarc.Evaluator{Resolver: c.Resolver, Percent: c.DMARCPercent}
 	policies := make([]*dmarc.Discovery, len(domains))
 	var spfFrom, spfHelo spf.Result
@@ -263,10 +271,6 @@ func (s *session) check(ctx context.Context, helo string, body []byte) verdict {
 	}
 	if len(domains) == 0 {
 		out.results = append(out.results, &msgauthres.DMARCResult{Value: "none"})
-	}
-	if len(s.cc.listed) > 0 {
-		out.results = append(out.results, &msgauthres.GenericResult{Method: "dnsbl", Value: "fail",
-			Params: map[string]string{"policy.zone": strings.Join(s.cc.listed, ",")}})
 	}
 	if !c.EnforceDMARC || worst.Status != dmarc.StatusFail || inPrefixes(ip, c.TrustedForwarders) || trustedChain(chain, c.TrustedSealers) {
 		return out

@@ -177,6 +177,7 @@ func TestChecksVerdicts(t *testing.T) {
 		{"DMARC temperror accepted", "x@flaky.test", message("x@flaky.test"), "250 ", "INBOX",
 			[]string{"spf=fail smtp.mailfrom=x@flaky.test", "dmarc=temperror header.from=flaky.test"}},
 		{"two From fields", "bounce@good.test", w.sign(t, "good.test", "From: <a@good.test>\r\n"+message("x@reject.test")), "550 5.7.1 ", "", nil},
+		{"too many From domains", "bounce@good.test", strings.Replace(message("a@good.test"), "From: <a@good.test>", "From: a@a.test, b@b.test, c@c.test, d@d.test, e@e.test, f@f.test", 1), "550 5.7.1 ", "", nil},
 		{"no policy", "x@other.test", message("x@nowhere.test"), "250 ", "INBOX",
 			[]string{"spf=neutral smtp.mailfrom=x@other.test", "dmarc=none header.from=nowhere.test"}},
 		// The null sender's identity is postmaster@HELO (no SPF here), so

@@ -28,8 +28,9 @@
 //   - at RCPT, optional greylisting (package greylist, 451 4.7.1);
 //   - at the end of DATA, concurrently: SPF for MAIL FROM and HELO (package
 //     spf), DKIM (package dkim), ARC (package arc) and the DMARC policy of
-//     the From domain; then the DMARC verdict (package dmarc). A message with several From fields is
-//     refused (550 5.7.1): DMARC could not say whose policy applies.
+//     the From domain; then the DMARC verdict (package dmarc). A message
+//     with several From fields, or more than five From domains, is
+//     refused (550 5.7.1): the sender would choose whose policy applies.
 //     DMARC fail with p=reject → 550 5.7.1 and nothing stored; quarantine
 //     (or reject for a domain in QuarantineInsteadOfReject) → the
 //     accounts' Junk mailbox; TrustedForwarders and chains sealed by
