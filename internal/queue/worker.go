@@ -164,13 +164,32 @@ func (w *Worker) claim() int {
 		break
 	}
 	if free == 0 {
-		// Every slot busy: wait for one (or stop).
+		// Every slot busy: wait for one (or stop), then briefly for more,
+		// so that a busy queue is claimed in batches, not one message per
+		// transaction.
 		select {
 		case w.slots <- struct{}{}:
 			free = 1
 		case <-w.stop:
 			return 0
 		}
+		batch := max(cap(w.slots)/4, 1)
+		deadline := time.NewTimer(5 * time.Millisecond)
+	more:
+		for free < batch {
+			select {
+			case w.slots <- struct{}{}:
+				free++
+			case <-deadline.C:
+				break more
+			case <-w.stop:
+				for range free {
+					<-w.slots
+				}
+				return 0
+			}
+		}
+		deadline.Stop()
 	}
 	ms, err := w.opts.Store.ClaimQueued(w.ctx, w.now(), w.opts.Lease, free)
 	if err != nil {
