@@ -101,6 +101,19 @@ func TestValidateKeys(t *testing.T) {
 		{"zero timeout", func(c *Config) { c.Limits.SMTP.CommandTimeout = Duration{} }, "limits.smtp.command_timeout: 0s: must be positive"},
 		{"no grace", func(c *Config) { c.Limits.SMTP.ShutdownGrace = Duration{} }, ""},
 		{"min_version 1.3", func(c *Config) { c.TLS.MinVersion = "1.3" }, ""},
+		{"delivery source not IP", func(c *Config) { c.Delivery.SourceAddress = "mail.example.com" }, `delivery.source_address: "mail.example.com": not an IP address`},
+		{"delivery port", func(c *Config) { c.Delivery.Port = 0 }, "delivery.port: 0: out of range"},
+		{"delivery retry order", func(c *Config) { c.Delivery.RetryMax = NewDuration(time.Minute) }, "delivery.retry_max: 1m: shorter than retry_min (5m)"},
+		{"delivery no warning", func(c *Config) { c.Delivery.DelayWarning = Duration{} }, ""},
+		{"delivery short attempt", func(c *Config) { c.Delivery.AttemptTimeout = NewDuration(time.Second) }, "delivery.attempt_timeout: 1s: too short"},
+		{"delivery routes", func(c *Config) {
+			c.Delivery.Routes = []DeliveryRoute{{Domain: "*", Host: "smtp.example.net:587", Username: "u", Password: "p"}, {Domain: "example.org", Host: "192.0.2.7"}}
+		}, ""},
+		{"delivery route twice", func(c *Config) {
+			c.Delivery.Routes = []DeliveryRoute{{Domain: "Example.org", Host: "a.example.net"}, {Domain: "example.org", Host: "b.example.net"}}
+		}, `delivery.routes[1].domain: "example.org": already routed by routes[0]`},
+		{"delivery route bad host", func(c *Config) { c.Delivery.Routes = []DeliveryRoute{{Domain: "*", Host: "a.example:99999"}} }, `delivery.routes[0].host: "a.example:99999": not host:port`},
+		{"delivery route user only", func(c *Config) { c.Delivery.Routes = []DeliveryRoute{{Domain: "*", Host: "a.example", Username: "u"}} }, "delivery.routes[0].password: username and password go together"},
 		{"min_version 1.1", func(c *Config) { c.TLS.MinVersion = "1.1" }, `tls.min_version: "1.1": TLS older than 1.2`},
 		{"min_version junk", func(c *Config) { c.TLS.MinVersion = "TLS1.2" }, `tls.min_version: "TLS1.2": unknown TLS version`},
 		{"key without cert", func(c *Config) { c.TLS.KeyFile = "k.pem" }, "tls.cert_file: missing while tls.key_file is set"},
