@@ -8,6 +8,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/tlspolicy"
@@ -29,11 +30,11 @@ func hostPolicy(t *testing.T, p *tlspolicy.Policy, s *dnstest.Server, domain str
 	return p.Host(ctx, req, hosts[0], msg)
 }
 
-func newPolicy(t *testing.T, s *dnstest.Server, ca *testCA) *tlspolicy.Policy {
+func newPolicy(t *testing.T, s *dnstest.Server, ca *certstest.CA) *tlspolicy.Policy {
 	t.Helper()
 	opts := tlspolicy.Options{Resolver: resolver(t, s)}
 	if ca != nil {
-		opts.RootCAs = ca.pool
+		opts.RootCAs = ca.Pool
 	}
 	p, err := tlspolicy.New(opts)
 	if err != nil {
@@ -43,8 +44,8 @@ func newPolicy(t *testing.T, s *dnstest.Server, ca *testCA) *tlspolicy.Policy {
 }
 
 func TestDANEEE(t *testing.T) {
-	good := (*testCA)(nil).leaf(t, false, "not-the-mx.invalid") // DANE-EE ignores names
-	bad := (*testCA)(nil).leaf(t, false, "mx.example.org")
+	good := certstest.SelfSignedCert(t, "not-the-mx.invalid") // DANE-EE ignores names
+	bad := certstest.SelfSignedCert(t, "mx.example.org")
 	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", AD: true, Records: `
 @ MX 10 mx
 mx A 127.0.0.1
@@ -74,8 +75,8 @@ _25._tcp.mx TLSA 1 1 1 ` + spkiSHA256(bad.Leaf) + `
 }
 
 func TestDANETA(t *testing.T) {
-	ca := newCA(t)
-	sum := sha256.Sum256(ca.cert.Raw)
+	ca := certstest.NewCA(t)
+	sum := sha256.Sum256(ca.Cert.Raw)
 	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", AD: true, Records: `
 @ MX 10 mx
 mx A 127.0.0.1
@@ -91,10 +92,10 @@ _25._tcp.mx TLSA 2 0 1 ` + hex.EncodeToString(sum[:]) + `
 		ok   bool
 		cert tls.Certificate
 	}{
-		{"chain with the trust anchor", true, ca.leaf(t, true, "mx.example.org")},
-		{"wrong name", false, ca.leaf(t, true, "other.example.org")},
-		{"anchor not sent", false, ca.leaf(t, false, "mx.example.org")},
-		{"other issuer", false, newCA(t).leaf(t, true, "mx.example.org")},
+		{"chain with the trust anchor", true, ca.Issue(t, true, "mx.example.org")},
+		{"wrong name", false, ca.Issue(t, true, "other.example.org")},
+		{"anchor not sent", false, ca.Issue(t, false, "mx.example.org")},
+		{"other issuer", false, certstest.NewCA(t).Issue(t, true, "mx.example.org")},
 	} {
 		err := handshake(t, tc.cert, hp.TLSConfig(nil))
 		if (err == nil) != tc.ok {
@@ -104,7 +105,7 @@ _25._tcp.mx TLSA 2 0 1 ` + hex.EncodeToString(sum[:]) + `
 }
 
 func TestDANENotApplied(t *testing.T) {
-	cert := (*testCA)(nil).leaf(t, false, "mx.example.org")
+	cert := certstest.SelfSignedCert(t, "mx.example.org")
 	tlsa := "_25._tcp.mx TLSA 3 1 1 " + spkiSHA256(cert.Leaf)
 	// Without the AD bit the records are ignored: opportunistic.
 	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", Records: "@ MX 10 mx\nmx A 127.0.0.1\n" + tlsa})
@@ -118,7 +119,7 @@ func TestDANENotApplied(t *testing.T) {
 	if err != nil || hp.Security != tlspolicy.Encrypt || hp.Plaintext() == nil {
 		t.Errorf("unusable records: %+v, %v", hp, err)
 	}
-	if err := handshake(t, (*testCA)(nil).leaf(t, false, "x.invalid"), hp.TLSConfig(nil)); err != nil {
+	if err := handshake(t, certstest.SelfSignedCert(t, "x.invalid"), hp.TLSConfig(nil)); err != nil {
 		t.Errorf("encrypt-only: %v", err)
 	}
 	// A failing TLSA lookup defers.
@@ -131,7 +132,7 @@ func TestDANENotApplied(t *testing.T) {
 }
 
 func TestREQUIRETLS(t *testing.T) {
-	ca := newCA(t)
+	ca := certstest.NewCA(t)
 	msg := tlspolicy.Message{RequireTLS: true}
 	// Insecure MX and no MTA-STS: no host qualifies (RFC 8689 §4.2.1).
 	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", Records: "@ MX 10 mx\nmx A 127.0.0.1"})
@@ -147,10 +148,10 @@ func TestREQUIRETLS(t *testing.T) {
 	if err := hp.Plaintext(); err == nil {
 		t.Error("REQUIRETLS: plaintext allowed")
 	}
-	if err := handshake(t, ca.leaf(t, true, "mx.example.org"), hp.TLSConfig(nil)); err != nil {
+	if err := handshake(t, ca.Issue(t, true, "mx.example.org"), hp.TLSConfig(nil)); err != nil {
 		t.Errorf("valid certificate: %v", err)
 	}
-	if err := handshake(t, (*testCA)(nil).leaf(t, false, "mx.example.org"), hp.TLSConfig(nil)); err == nil {
+	if err := handshake(t, certstest.SelfSignedCert(t, "mx.example.org"), hp.TLSConfig(nil)); err == nil {
 		t.Error("self-signed certificate accepted under REQUIRETLS")
 	}
 	if hp.CheckREQUIRETLS(false) == nil || hp.CheckREQUIRETLS(true) != nil {
@@ -161,7 +162,7 @@ func TestREQUIRETLS(t *testing.T) {
 	if hp.Mandatory() || hp.CheckREQUIRETLS(false) != nil || hp.Plaintext() != nil {
 		t.Errorf("no REQUIRETLS: %+v", hp)
 	}
-	if err := handshake(t, (*testCA)(nil).leaf(t, false, "x.invalid"), hp.TLSConfig(nil)); err != nil {
+	if err := handshake(t, certstest.SelfSignedCert(t, "x.invalid"), hp.TLSConfig(nil)); err != nil {
 		t.Errorf("opportunistic TLS refused a certificate: %v", err)
 	}
 }
@@ -199,7 +200,7 @@ func TestTLSOptional(t *testing.T) {
 	}
 	// Under DANE a TLS-optional message is opportunistic; with REQUIRETLS
 	// the header is ignored (RFC 8689 §4.1).
-	cert := (*testCA)(nil).leaf(t, false, "mx.example.org")
+	cert := certstest.SelfSignedCert(t, "mx.example.org")
 	s := dnstest.Start(t, dnstest.Zone{Origin: "example.org", AD: true, Records: "@ MX 10 mx\nmx A 127.0.0.1\n_25._tcp.mx TLSA 3 1 1 " + spkiSHA256(cert.Leaf)})
 	p := newPolicy(t, s, nil)
 	hp, err := hostPolicy(t, p, s, "example.org", tlspolicy.Message{TLSOptional: true})

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/tlspolicy"
@@ -101,7 +102,7 @@ type stsServer struct {
 	fetches atomic.Int32
 }
 
-func startSTS(t *testing.T, ca *testCA, name string) *stsServer {
+func startSTS(t *testing.T, ca *certstest.CA, name string) *stsServer {
 	t.Helper()
 	s := &stsServer{ctype: "text/plain; charset=utf-8", status: 200}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +127,7 @@ func startSTS(t *testing.T, ca *testCA, name string) *stsServer {
 		w.WriteHeader(s.status)
 		_, _ = w.Write([]byte(s.policy))
 	}))
-	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, true, name)}}
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, true, name)}}
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
@@ -143,14 +144,14 @@ const enforcePolicy = "version: STSv1\nmode: enforce\nmx: mx1.example.org\nmx: *
 type stsFixture struct {
 	dns   *dnstest.Server
 	https *stsServer
-	ca    *testCA
+	ca    *certstest.CA
 	dir   string
 	now   time.Time
 	nowMu sync.Mutex
 }
 
 func newSTSFixture(t *testing.T) *stsFixture {
-	f := &stsFixture{ca: newCA(t), dir: t.TempDir(), now: time.Now()}
+	f := &stsFixture{ca: certstest.NewCA(t), dir: t.TempDir(), now: time.Now()}
 	f.https = startSTS(t, f.ca, "mta-sts.example.org")
 	f.https.set(enforcePolicy, "text/plain", 200)
 	f.dns = dnstest.Start(t, f.zone("1"))
@@ -178,7 +179,7 @@ func (f *stsFixture) policy(t *testing.T) *tlspolicy.Policy {
 	p, err := tlspolicy.New(tlspolicy.Options{
 		Resolver: resolver(t, f.dns),
 		CacheDir: f.dir,
-		RootCAs:  f.ca.pool,
+		RootCAs:  f.ca.Pool,
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			host, p, _ := net.SplitHostPort(addr)
 			if host != "127.0.0.1" || p != "443" {
@@ -284,7 +285,7 @@ func TestMTASTSRefusedResponses(t *testing.T) {
 	}
 	// A certificate not valid for mta-sts.example.org: no policy.
 	f := newSTSFixture(t)
-	f.https.TLS.Certificates = []tls.Certificate{f.ca.leaf(t, true, "other.example.org")}
+	f.https.TLS.Certificates = []tls.Certificate{f.ca.Issue(t, true, "other.example.org")}
 	if req := lookup(t, f.policy(t)); req.STS != nil {
 		t.Errorf("policy from a host with the wrong certificate: %+v", req.STS)
 	}
@@ -304,10 +305,10 @@ func TestMTASTSHost(t *testing.T) {
 	if hp.Plaintext() == nil {
 		t.Error("enforce: plaintext allowed")
 	}
-	if err := handshake(t, f.ca.leaf(t, true, "mx1.example.org"), hp.TLSConfig(nil)); err != nil {
+	if err := handshake(t, f.ca.Issue(t, true, "mx1.example.org"), hp.TLSConfig(nil)); err != nil {
 		t.Errorf("valid certificate: %v", err)
 	}
-	if err := handshake(t, f.ca.leaf(t, true, "mx2.example.org"), hp.TLSConfig(nil)); err == nil {
+	if err := handshake(t, f.ca.Issue(t, true, "mx2.example.org"), hp.TLSConfig(nil)); err == nil {
 		t.Error("enforce: certificate for another name accepted")
 	}
 	if _, err := p.Host(ctx, req, dns.Host{Name: "rogue.example.net"}, tlspolicy.Message{}); err == nil {
@@ -321,7 +322,7 @@ func TestMTASTSHost(t *testing.T) {
 	if err != nil || hp.Mandatory() || hp.Plaintext() != nil {
 		t.Errorf("testing: %+v, %v", hp, err)
 	}
-	if err := handshake(t, f.ca.leaf(t, true, "mx2.example.org"), hp.TLSConfig(nil)); err != nil {
+	if err := handshake(t, f.ca.Issue(t, true, "mx2.example.org"), hp.TLSConfig(nil)); err != nil {
 		t.Errorf("testing: bad certificate refused: %v", err)
 	}
 	// REQUIRETLS overrides testing, and a matching MX stands in for DNSSEC.
