@@ -113,7 +113,7 @@ retry_max = "2s"
 			t.Fatalf("python: %v\n%s", err, out)
 		}
 	}
-	submit("bob@b.test", subject, "REQUIRETLS")       // queue ID 1
+	submit("bob@b.test", subject, "REQUIRETLS")        // queue ID 1
 	submit("carol@c.test", subject+" c", "REQUIRETLS") // 2: must wait
 	submit("carol@c.test", subject+" plain")           // 3: goes
 	for _, w := range []struct{ who, subject string }{{"bob@b.test", subject}, {"carol@c.test", subject + " plain"}} {
