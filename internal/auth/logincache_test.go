@@ -132,3 +132,26 @@ func TestLoginCacheBounded(t *testing.T) {
 		t.Fatal("latest entry evicted")
 	}
 }
+
+// Logins that queue for a hash slot look in the cache again once they have
+// one: a client opening many connections at once costs one argon2id run.
+func TestLoginCacheConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ServiceOptions{LoginCacheTTL: time.Hour, MaxConcurrentHashes: 1})
+	e.account("alice@example.org", "correct horse")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := e.login("alice@example.org", "correct horse", "192.0.2.1")
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, c := loginsLogged(e); h != 1 || c != 7 {
+		t.Fatalf("8 concurrent logins: %d hashed, %d from the cache; want 1 and 7\n%s", h, c, e.logs)
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/smtp"
@@ -89,6 +91,8 @@ type Service struct {
 	throttle *throttle
 	hashes   chan struct{} // semaphore for argon2id checks
 	cache    *loginCache   // nil when off
+
+	releasePending atomic.Bool // a releaseHashMemory is scheduled
 
 	// fakeKey makes fake SCRAM salts for unknown names, so that SCRAM does
 	// not tell which accounts exist.
@@ -187,7 +191,7 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 	acct, cred, err := s.st.Credentials(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend the time a real check takes, so timing tells nothing.
-		if err := s.hash(ctx, func() error { return VerifyPassword(s.dummy(), password) }); err != nil && !errors.Is(err, ErrMismatch) {
+		if err := s.hash(ctx, nil, func() error { return VerifyPassword(s.dummy(), password) }); err != nil && !errors.Is(err, ErrMismatch) {
 			return store.Account{}, "", err
 		}
 		return store.Account{}, "unknown user", ErrFailed
@@ -210,38 +214,88 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 	if how, ok := s.cache.lookup(user, password, s.now(), stillStored); ok {
 		return acct, how + " (cached)", nil
 	}
+	// learnt reports, once a hash slot is ours, whether a concurrent login
+	// with the same password has filled the cache meanwhile: a client
+	// opening many connections at once then costs one argon2id run.
+	var cachedHow string
+	learnt := func() bool {
+		how, ok := s.cache.lookup(user, password, s.now(), stillStored)
+		cachedHow = how + " (cached)"
+		return ok
+	}
 	for _, p := range apps {
-		if err := s.hash(ctx, func() error { return VerifyPassword(p.Credentials.PasswordHash, password) }); err == nil {
+		err := s.hash(ctx, learnt, func() error { return VerifyPassword(p.Credentials.PasswordHash, password) })
+		switch {
+		case err == nil:
 			how := "app password " + p.Name
 			s.cache.add(user, password, p.Credentials.PasswordHash, how, s.now())
 			return acct, how, nil
-		} else if !errors.Is(err, ErrMismatch) {
+		case errors.Is(err, errLearnt):
+			return acct, cachedHow, nil
+		case !errors.Is(err, ErrMismatch):
 			return store.Account{}, "", fmt.Errorf("app password %q of %s: %w", p.Name, user, err)
 		}
 	}
 	if cred.PasswordHash == "" {
 		return store.Account{}, "no password set", ErrFailed
 	}
-	err = s.hash(ctx, func() error { return VerifyPassword(cred.PasswordHash, password) })
+	err = s.hash(ctx, learnt, func() error { return VerifyPassword(cred.PasswordHash, password) })
 	switch {
 	case err == nil:
 		s.cache.add(user, password, cred.PasswordHash, "password", s.now())
 		return acct, "password", nil
+	case errors.Is(err, errLearnt):
+		return acct, cachedHow, nil
 	case errors.Is(err, ErrMismatch):
 		return store.Account{}, "wrong password", ErrFailed
 	}
 	return store.Account{}, "", fmt.Errorf("password of %s: %w", user, err)
 }
 
-// hash runs an argon2id check within the concurrency bound.
-func (s *Service) hash(ctx context.Context, f func() error) error {
+// errLearnt: hash found the login in the cache once it had a slot.
+var errLearnt = errors.New("login learnt meanwhile")
+
+// hash runs an argon2id check within the concurrency bound. If learnt
+// (may be nil) reports true once the slot is ours, it returns errLearnt
+// without hashing.
+func (s *Service) hash(ctx context.Context, learnt func() bool, f func() error) error {
 	select {
 	case s.hashes <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-s.hashes }()
+	defer func() {
+		<-s.hashes
+		if len(s.hashes) == 0 {
+			s.releaseHashMemory()
+		}
+	}()
+	if learnt != nil && s.cache != nil && learnt() {
+		return errLearnt
+	}
 	return f()
+}
+
+// hashMemoryDelay is how long hashing must have paused before its memory
+// goes back to the operating system.
+const hashMemoryDelay = time.Second
+
+// releaseHashMemory returns the heap's free memory to the operating system
+// once no argon2id check has run for hashMemoryDelay. Each check takes 19
+// MiB for a few milliseconds; without this a burst of logins leaves the
+// process tens of MiB larger for minutes (Go's scavenger is gradual),
+// which swamps the ~20 KiB an idle IMAP connection costs. At most one
+// release (a forced GC) per hashMemoryDelay.
+func (s *Service) releaseHashMemory() {
+	if !s.releasePending.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(hashMemoryDelay, func() {
+		s.releasePending.Store(false)
+		if len(s.hashes) == 0 {
+			debug.FreeOSMemory()
+		}
+	})
 }
 
 func (s *Service) dummy() string {
