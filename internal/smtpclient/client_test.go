@@ -127,6 +127,11 @@ func TestUnpipelinedAndLimits(t *testing.T) {
 	if err != nil || replies[0] != ReplyNoSMTPUTF8 {
 		t.Fatalf("SMTPUTF8: %v, %v", replies, err)
 	}
+	// 8-bit data, 8BITMIME not offered: failed at once (RFC 6152 §3).
+	replies, err = c.Send(context.Background(), Envelope{From: "a@example.org", To: []string{"x@r.test"}}, []byte("Gr\xc3\xbc\xc3\x9fe\r\n"))
+	if err != nil || replies[0] != ReplyNo8BITMIME {
+		t.Fatalf("8-bit without 8BITMIME: %v, %v", replies, err)
+	}
 	replies, err = c.Send(context.Background(), Envelope{From: "", To: []string{"x@r.test", "y@r.test"}}, []byte("hi\r\n"))
 	if err != nil {
 		t.Fatal(err)

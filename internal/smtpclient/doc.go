@@ -6,7 +6,9 @@
 // Extensions: PIPELINING (RFC 2920: MAIL, every RCPT and DATA go out in
 // one write), SIZE (RFC 1870: a message over the server's declared limit
 // fails at once with 552 5.3.4, unsent), 8BITMIME (RFC 6152: BODY=8BITMIME
-// for 8-bit messages), SMTPUTF8 (RFC 6531: a message that needs it fails
+// for 8-bit messages; to a server without it an 8-bit message fails with
+// 554 5.6.3 rather than being downgraded, which would break its DKIM
+// signatures), SMTPUTF8 (RFC 6531: a message that needs it fails
 // with 550 5.6.7 when the server lacks it, as §3.2 asks), STARTTLS (RFC
 // 3207) and AUTH (RFC 4954) with any go-sasl client mechanism.
 //

@@ -25,6 +25,11 @@ var (
 	// server without it; RFC 6531 §3.4 gives 5.6.7.
 	ReplyNoSMTPUTF8 = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 6, 7},
 		Text: "Destination mail server does not support SMTPUTF8, which this message needs"}
+	// RFC 6152 §3: 8-bit data goes only to a server that offers
+	// 8BITMIME; the other choice, a downgrade to 7 bit, would break the
+	// message's DKIM signatures. RFC 3463 §3.7 gives 5.6.3.
+	ReplyNo8BITMIME = &smtp.Reply{Code: 554, Enhanced: smtp.EnhancedCode{5, 6, 3},
+		Text: "Destination mail server does not support 8BITMIME, which this message needs"}
 	// RFC 1870 §6.3: over the limit the server declared, do not send.
 	ReplyTooBig = &smtp.Reply{Code: 552, Enhanced: smtp.EnhancedCode{5, 3, 4},
 		Text: "Message is larger than the destination mail server accepts"}
@@ -55,9 +60,15 @@ func (c *Conn) Send(ctx context.Context, env Envelope, body []byte) ([]*smtp.Rep
 		fill(ReplyTooBig)
 		return replies, nil
 	}
+	_, has8BitMIME := c.ext["8BITMIME"]
+	eightBit := is8Bit(body)
+	if eightBit && !has8BitMIME {
+		fill(ReplyNo8BITMIME)
+		return replies, nil
+	}
 	c.Used++
 	mail := "MAIL FROM:<" + env.From + ">"
-	if _, ok := c.ext["8BITMIME"]; ok && is8Bit(body) {
+	if eightBit {
 		mail += " BODY=8BITMIME"
 	}
 	if _, ok := c.ext["SIZE"]; ok {
