@@ -5,10 +5,11 @@ import (
 
 	"crypto/tls"
 	"encoding/base64"
-	"github.com/posthorn/posthorn/internal/auth"
-	"github.com/posthorn/posthorn/internal/store"
 	"strings"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/auth"
+	"github.com/posthorn/posthorn/internal/store"
 
 	"github.com/xdg-go/scram"
 )

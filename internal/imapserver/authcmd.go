@@ -137,7 +137,7 @@ func (sess *session) loginFailed(err error) response {
 // loggedIn enters the authenticated state (RFC 9051 §3.2) for a client
 // that proved who it is, within the per-account connection limit.
 func (sess *session) loggedIn(acct store.Account) response {
-	if !sess.srv.claimAccount(acct.ID) {
+	if !sess.srv.conns.ClaimAccount(acct.ID) {
 		return no("LIMIT", "Too many connections for this account, try again later")
 	}
 	sess.acct, sess.state = acct, stateAuth

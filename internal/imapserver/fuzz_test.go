@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -62,8 +63,8 @@ func FuzzSession(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		conn := &fuzzConn{in: bytes.NewReader(in)}
-		sess := srv.admit(conn)
-		if sess == nil {
+		sess, ok := srv.conns.Admit(conn, func(nc net.Conn, ip netip.Addr) *session { return newSession(srv, nc, ip) })
+		if !ok {
 			t.Fatal("session refused")
 		}
 		done := make(chan struct{})

@@ -167,7 +167,7 @@ func TestShutdownFinishesCommand(t *testing.T) {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	waitFor(t, "Shutdown to start", srv.isDraining)
+	waitFor(t, "Shutdown to start", srv.conns.Draining)
 	c.send("Subject: x\r\n")
 	c.expect("a OK [APPENDUID ")
 	c.expect("* BYE Server shutting down")

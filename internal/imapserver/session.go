@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/connserver"
 	"github.com/posthorn/posthorn/internal/imap"
 	"github.com/posthorn/posthorn/internal/imapserver/selected"
 	"github.com/posthorn/posthorn/internal/store"
@@ -74,7 +75,7 @@ type session struct {
 }
 
 func newSession(s *Server, nc net.Conn, ip netip.Addr) *session {
-	sess := &session{srv: s, raw: nc, ip: ip, id: newID(), start: time.Now()}
+	sess := &session{srv: s, raw: nc, ip: ip, id: connserver.NewID(), start: time.Now()}
 	sess.setConn(&deadlineConn{Conn: nc, timeout: s.idleTimeout})
 	return sess
 }
@@ -316,7 +317,7 @@ func (sess *session) startTLS() error {
 func (sess *session) finish() {
 	sess.unselect()
 	if sess.state != stateNotAuth {
-		sess.srv.releaseAccount(sess.acct.ID)
+		sess.srv.conns.ReleaseAccount(sess.acct.ID)
 	}
 	if sess.w != nil {
 		sess.flush()
@@ -326,7 +327,7 @@ func (sess *session) finish() {
 	}
 	sess.nc.Close()
 	sess.raw.Close()
-	sess.srv.release(sess)
+	sess.srv.conns.Release(sess)
 
 	attrs := []any{"conn", sess.id, "client", sess.ip.String(), "duration", time.Since(sess.start).Round(time.Millisecond),
 		"commands", sess.commands}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/auth"
+	"github.com/posthorn/posthorn/internal/connserver"
 )
 
 func plainResp(user, pw string) string {
@@ -83,7 +84,7 @@ func TestPlaintextAllowedOnlyOnLoopback(t *testing.T) {
 		a, b := net.Pipe()
 		defer a.Close()
 		defer b.Close()
-		sess := newSession(srv, a, remoteIP(&net.TCPAddr{IP: net.ParseIP(tc.ip)}))
+		sess := newSession(srv, a, connserver.RemoteIP(&net.TCPAddr{IP: net.ParseIP(tc.ip)}))
 		if got := sess.plaintextOK(); got != tc.want {
 			t.Errorf("plaintextOK from %s = %v, want %v", tc.ip, got, tc.want)
 		}

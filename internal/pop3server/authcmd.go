@@ -108,11 +108,11 @@ func (sess *session) claimAccount(key string) bool {
 	if key == sess.acctKey {
 		return true
 	}
-	if !sess.srv.claimAccount(key) {
+	if !sess.srv.conns.ClaimAccount(key) {
 		return false
 	}
 	if sess.acctKey != "" {
-		sess.srv.releaseAccount(sess.acctKey)
+		sess.srv.conns.ReleaseAccount(sess.acctKey)
 	}
 	sess.acctKey = key
 	return true

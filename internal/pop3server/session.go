@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/connserver"
 )
 
 // state is a session's RFC 1939 state. UPDATE is not a state a session
@@ -55,7 +57,7 @@ type session struct {
 }
 
 func newSession(s *Server, nc net.Conn, ip netip.Addr) *session {
-	sess := &session{srv: s, raw: nc, ip: ip, id: newID(), start: time.Now()}
+	sess := &session{srv: s, raw: nc, ip: ip, id: connserver.NewID(), start: time.Now()}
 	sess.setConn(&deadlineConn{Conn: nc, timeout: s.opts.IdleTimeout})
 	return sess
 }
@@ -219,14 +221,14 @@ func (sess *session) finish() {
 		sess.srv.drops.unlock(sess.drop.account.ID)
 	}
 	if sess.acctKey != "" {
-		sess.srv.releaseAccount(sess.acctKey)
+		sess.srv.conns.ReleaseAccount(sess.acctKey)
 	}
 	if sess.linger {
 		sess.lingerClose()
 	}
 	sess.nc.Close()
 	sess.raw.Close()
-	sess.srv.release(sess)
+	sess.srv.conns.Release(sess)
 
 	attrs := []any{"conn", sess.id, "client", sess.ip.String(), "duration", time.Since(sess.start).Round(time.Millisecond)}
 	if sess.tls != nil {
