@@ -35,7 +35,7 @@ func (noDNS) LookupCNAME(_ context.Context, n string) (string, dns.Result, error
 }
 
 // FuzzVerify feeds arbitrary messages to the chain parser: no panic, a
-// known status, none exactly when there is no ARC field, and never pass
+// known status, none exactly when the header has no ARC field, and never pass
 // without keys.
 func FuzzVerify(f *testing.F) {
 	f.Add([]byte("ARC-Seal: i=1; cv=none; a=rsa-sha256; d=x.test; s=s; b=AAAA\r\n" +
@@ -49,8 +49,22 @@ func FuzzVerify(f *testing.F) {
 		default:
 			t.Fatalf("status %q without any key", res.Status)
 		}
-		if res.Status == arc.None && strings.Contains(strings.ToLower(string(msg)), "\narc-seal:") {
-			t.Fatalf("none for a message with an ARC-Seal")
+		if res.Status == arc.None && strings.Contains("\n"+strings.ToLower(headerOf(msg)), "\narc-seal:") {
+			t.Fatalf("none for a message with an ARC-Seal in its header")
 		}
 	})
+}
+
+// headerOf is the header section as RFC 5322 delimits it: everything
+// before the first empty line (a CRLF at the start of a line). An
+// ARC-Seal after it is body text and rightly ignored.
+func headerOf(msg []byte) string {
+	s := string(msg)
+	if strings.HasPrefix(s, "\r\n") {
+		return ""
+	}
+	if i := strings.Index(s, "\n\r\n"); i >= 0 {
+		return s[:i+1]
+	}
+	return s
 }
