@@ -57,8 +57,12 @@ func TestValidateFieldPaths(t *testing.T) {
 			m.Attachments = []Attachment{{Filename: "a", Content: "aGk="}, {Filename: "b", Content: "aGk="}, {Filename: "c", Content: "!!"}}
 		}, "attachments[2].content"},
 		{"no filename", func(m *Message) { m.Attachments = []Attachment{{Content: "aGk="}} }, "attachments[0].filename"},
-		{"bad content type", func(m *Message) { m.Attachments = []Attachment{{Filename: "a", ContentType: "text/plain\r\nX: y", Content: ""}} }, "attachments[0].content_type"},
-		{"multipart attachment", func(m *Message) { m.Attachments = []Attachment{{Filename: "a", ContentType: "multipart/mixed", Content: ""}} }, "attachments[0].content_type"},
+		{"bad content type", func(m *Message) {
+			m.Attachments = []Attachment{{Filename: "a", ContentType: "text/plain\r\nX: y", Content: ""}}
+		}, "attachments[0].content_type"},
+		{"multipart attachment", func(m *Message) {
+			m.Attachments = []Attachment{{Filename: "a", ContentType: "multipart/mixed", Content: ""}}
+		}, "attachments[0].content_type"},
 		{"bad cid", func(m *Message) { m.Attachments = []Attachment{{ContentID: "a>b", Content: ""}} }, "attachments[0].content_id"},
 		{"bad disposition", func(m *Message) { m.Attachments = []Attachment{{Filename: "a", Disposition: "evil", Content: ""}} }, "attachments[0].disposition"},
 		{"owned header", func(m *Message) { m.Headers = map[string]string{"X-Ok": "1", "Bcc": "x@example.net"} }, "headers.Bcc"},
