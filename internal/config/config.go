@@ -57,6 +57,11 @@ type Config struct {
 	// submissions).
 	Submission Submission `toml:"submission"`
 
+	// The local submission socket that `posthorn sendmail` (and a
+	// /usr/sbin/sendmail symlink to posthorn) hands messages to, for
+	// PHP mail(), cron and scripts on this machine.
+	Sendmail Sendmail `toml:"sendmail"`
+
 	// Checks on mail received from other servers (role smtp): SPF, DKIM,
 	// DMARC and ARC, recorded in an Authentication-Results header, and
 	// DNS blocklists.
@@ -308,6 +313,27 @@ type Submission struct {
 	// header of submitted mail, so recipients do not learn where the
 	// sender was. The header still records the authenticated submission.
 	HideClientIP bool `toml:"hide_client_ip"`
+}
+
+// Sendmail is the local submission socket.
+type Sendmail struct {
+	// Path of the Unix domain socket; "" turns local submission off. Local
+	// users are identified by the kernel (their uid, recorded in the
+	// Received header), not by a password; the message is signed and
+	// queued like submitted mail. The directory is created (mode 0755)
+	// when missing. posthorn quickstart sets "/run/posthorn/sendmail.sock",
+	// the path the sendmail command tries when it cannot read this file.
+	Socket string `toml:"socket"`
+
+	// Group allowed to use the socket (mode 0660); "" lets every local
+	// user submit (mode 0666).
+	Group string `toml:"group"`
+
+	// Let local users send as any address. By default the envelope
+	// sender and the From: and Sender: addresses must be in one of our
+	// domains or at our hostname (550 5.7.1 otherwise), so a compromised
+	// web application cannot send mail as somebody else's domain.
+	AllowAnySender bool `toml:"allow_any_sender"`
 }
 
 // Checks are the verifications of mail received on role smtp.

@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	v.checks(c.Checks)
 	v.dns(c.DNS)
 	v.delivery(c.Delivery)
+	v.sendmail(c.Sendmail)
 	v.log(c.Log)
 	return v.errs.err()
 }
