@@ -18,12 +18,19 @@ import (
 // worker that dies leaves its lease to expire, and the message is claimed
 // again. On PostgreSQL ClaimQueued is SELECT ... FOR UPDATE SKIP LOCKED.
 type Queue interface {
-	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, RequireTLS, and
-	// optionally Queued and NextAttempt) in one durable commit and
-	// returns its ID, which is never reused. Queued and NextAttempt are
-	// now when zero; Size is set by the backend; the other fields are
-	// ignored. The backend does not keep m.Body after Enqueue returns. At
-	// least one recipient is required (ErrInvalid).
+	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, RequireTLS,
+	// TrackingID, Domain, EventData, Events, and optionally Queued and
+	// NextAttempt) in one durable commit and returns its ID, which is
+	// never reused. Queued and NextAttempt are now when zero; Size is set
+	// by the backend; the other fields are ignored. The backend does not
+	// keep m.Body after Enqueue returns. At least one recipient is
+	// required (ErrInvalid).
+	//
+	// With a TrackingID (which needs a Domain, ErrInvalid otherwise; a
+	// tracking id already queued is ErrExists), the same commit writes a
+	// "queued" event per recipient (Data = EventData) and m.Events, each
+	// with its webhook deliveries (see Events). Without one, no event is
+	// written (bounces and other system mail).
 	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
 	// QueuedMessages lists up to limit queued messages (all when limit <=
 	// 0) in ID order, without their bodies.
@@ -46,6 +53,14 @@ type Queue interface {
 	// otherwise it is due again at a.NextAttempt. ErrLeaseLost when the
 	// lease is no longer a.Lease (expired and claimed again, or the
 	// message was removed or held meanwhile); nothing is changed then.
+	//
+	// For a tracked message (TrackingID set), the same commit writes one
+	// event per result of a recipient that was pending: "delivered"
+	// (Reply), "bounced" (RecipientFailed; Reply is the reason) or
+	// "deferred" (Reply, NextAttempt = a.NextAttempt), each with the
+	// message's EventData and its webhook deliveries; and a bounce whose
+	// Reply is a HardBounce puts the recipient on the domain's suppression
+	// list (unless already there).
 	FinishAttempt(ctx context.Context, a Attempt) error
 	// NextQueuedAttempt returns the earliest NextAttempt of the messages
 	// not held, or the zero time when there are none.
@@ -102,6 +117,19 @@ type QueuedMessage struct {
 	// Lease is the token of the live claim, 0 when none (set by
 	// ClaimQueued; a lease whose time ran out may still show).
 	Lease int64
+	// TrackingID names the message in events and the HTTP API
+	// (NewTrackingID); "" for untracked mail (bounces).
+	TrackingID string
+	// Domain is the sender domain the message's events belong to (of
+	// the From: or envelope sender); required with TrackingID.
+	Domain string
+	// EventData is a JSON object copied into every event of the message
+	// (the API's tags and metadata), or nil.
+	EventData []byte
+	// Events are extra events written with the Enqueue (for instance
+	// "suppressed" for recipients refused in the same send); Enqueue
+	// only, not read back.
+	Events []Event
 }
 
 // RecipientState is where one recipient of a queued message stands.

@@ -41,6 +41,7 @@ type Store interface {
 	Directory
 	Mail
 	Queue
+	Events
 	// Close flushes pending writes and releases the store.
 	Close() error
 }
@@ -355,6 +356,10 @@ type Delivery struct {
 	Body         []byte
 	InternalDate time.Time // zero means now
 	Targets      []Target
+	// Events are written in the same commit, with their webhook
+	// deliveries (see Events): "inbound" at the MX, "delivered" for the
+	// local recipients of a tracked send.
+	Events []Event
 }
 
 // Target is one mailbox of one account. An empty Mailbox means INBOX; a

@@ -45,6 +45,20 @@
 //	               its lease's end (index on held, next_attempt)
 //	queue_recipients  ordered recipients of a queued message with their
 //	               state (pending, delivered, failed) and last reply
+//	               (queue also keeps tracking_id, unique while queued,
+//	               the sender domain and the event data of tracked mail)
+//	events         the append-only event log: seq (the cursor), id
+//	               ("ev_…", unique), time, type, domain, message tracking
+//	               id, recipient, reply, next attempt, JSON data; indexes
+//	               by (domain, seq), (domain, time), (domain, message) and
+//	               time (pruning). A message's status is folded from its
+//	               events on read (no status table to keep in step)
+//	suppressions   per (domain, address): reason, time, source event
+//	webhook_endpoints  per domain: URL, secret, type filter, enabled, and
+//	               for inbound routes an address pattern and keep flag
+//	webhook_deliveries  the outbox: one row per (event, endpoint), written
+//	               with the event; state, attempts, lease, next attempt
+//	               (a lease's end while claimed, as in queue)
 //
 // # Bodies in the database
 //

@@ -70,6 +70,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 		growth[t.accountID] += int64(len(body))
 	}
 	out := make([]store.Message, len(targets))
+	evs := append([]store.Event(nil), d.Events...)
 	err := s.write(ctx, func(w *wtx) error {
 		for acct, n := range growth {
 			if err := checkQuota(w, acct, n); err != nil {
@@ -94,7 +95,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 			w.touch(t.accountID, m.MailboxID)
 			out[i] = m
 		}
-		return nil
+		return w.addEvents(evs, time.Now())
 	})
 	if err != nil {
 		return nil, err

@@ -214,6 +214,74 @@ BEGIN
 	WHERE id = NEW.mailbox_id;
 END;
 `,
+	// 7: message tracking for applications: tracking id, sender domain and
+	// event data of queued mail; the event log; suppression lists; webhook
+	// endpoints and their delivery outbox. Domains are names, not foreign
+	// keys: events outlive a removed domain until pruned.
+	`
+ALTER TABLE queue ADD COLUMN tracking_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN event_data BLOB;
+CREATE UNIQUE INDEX queue_tracking ON queue (tracking_id) WHERE tracking_id != '';
+
+CREATE TABLE events (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	id           TEXT NOT NULL UNIQUE,
+	time         INTEGER NOT NULL,
+	type         TEXT NOT NULL,
+	domain       TEXT NOT NULL,
+	message      TEXT NOT NULL DEFAULT '',
+	recipient    TEXT NOT NULL DEFAULT '',
+	reply        TEXT NOT NULL DEFAULT '',
+	next_attempt INTEGER NOT NULL DEFAULT 0,
+	data         BLOB
+);
+CREATE INDEX events_domain ON events (domain, seq);
+CREATE INDEX events_domain_time ON events (domain, time);
+CREATE INDEX events_message ON events (domain, message);
+CREATE INDEX events_time ON events (time);
+
+CREATE TABLE suppressions (
+	domain   TEXT NOT NULL,
+	address  TEXT NOT NULL,
+	reason   TEXT NOT NULL,
+	created  INTEGER NOT NULL,
+	event_id TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (domain, address)
+) WITHOUT ROWID;
+
+CREATE TABLE webhook_endpoints (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	domain  TEXT NOT NULL,
+	url     TEXT NOT NULL,
+	secret  TEXT NOT NULL,
+	types   TEXT NOT NULL DEFAULT '', -- comma-separated; '' is every type
+	enabled INTEGER NOT NULL DEFAULT 1,
+	pattern TEXT NOT NULL DEFAULT '', -- an inbound route's address pattern
+	keep    INTEGER NOT NULL DEFAULT 0,
+	created INTEGER NOT NULL
+);
+CREATE INDEX webhook_endpoints_domain ON webhook_endpoints (domain);
+
+-- The outbox: one row per (event, endpoint). A claimed delivery's
+-- next_attempt is its lease's end, as in the queue.
+CREATE TABLE webhook_deliveries (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	endpoint_id  INTEGER NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+	event_seq    INTEGER NOT NULL REFERENCES events (seq),
+	state        INTEGER NOT NULL DEFAULT 0,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	created      INTEGER NOT NULL,
+	next_attempt INTEGER NOT NULL,
+	finished     INTEGER NOT NULL DEFAULT 0,
+	lease        INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_due ON webhook_deliveries (next_attempt) WHERE state = 0;
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished) WHERE state != 0;
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

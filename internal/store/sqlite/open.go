@@ -59,6 +59,7 @@ type Store struct {
 
 	reads  readStmts
 	notify store.Notifier // Watch and WatchAccount
+	subs   subscriptions  // WebhookSubscribed's cache
 
 	commits, requests atomic.Int64 // group-commit statistics
 }

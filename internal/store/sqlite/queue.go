@@ -34,13 +34,32 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 	if next.IsZero() {
 		next = queued
 	}
+	if m.TrackingID != "" && m.Domain == "" {
+		return 0, fmt.Errorf("enqueue: tracking id without a domain: %w", store.ErrInvalid)
+	}
+	var evs []store.Event
+	if m.TrackingID != "" {
+		for _, r := range m.Recipients {
+			evs = append(evs, store.Event{Type: store.EventQueued, Domain: m.Domain, Message: m.TrackingID, Recipient: r, Data: m.EventData, Time: queued})
+		}
+		evs = append(evs, m.Events...)
+	}
+	var eventData []byte
+	if len(m.EventData) > 0 {
+		eventData = m.EventData
+	}
 	body := nonNil(m.Body)
 	var id int64
 	err := s.write(ctx, func(w *wtx) error {
 		var err error
-		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.AccountID, m.From, m.UTF8, m.RequireTLS, len(body), queued.UnixMicro(), next.UnixMicro(), body)
+		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body,
+				tracking_id, domain, event_data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.AccountID, m.From, m.UTF8, m.RequireTLS, len(body), queued.UnixMicro(), next.UnixMicro(), body,
+			m.TrackingID, m.Domain, eventData)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("enqueue: tracking id %q: %w", m.TrackingID, store.ErrExists)
+		}
 		if err != nil {
 			return err
 		}
@@ -49,7 +68,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 				return err
 			}
 		}
-		return nil
+		return w.addEvents(evs, queued)
 	})
 	if err != nil {
 		return 0, err
@@ -59,7 +78,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 
 // queuedColumns are what scanQueued reads, for a queue row q.
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
-	q.held, q.lease, q.last_error, q.warned,
+	q.held, q.lease, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data,
 	(SELECT json_group_array(json_array(address, state, reply)) FROM
 		(SELECT address, state, reply FROM queue_recipients r WHERE r.queue_id = q.id ORDER BY position))`
 
@@ -68,7 +87,7 @@ func scanQueued(r rowScanner) (store.QueuedMessage, error) {
 	var queued, next int64
 	var status jsonStatus
 	err := r.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
-		&m.Held, &m.Lease, &m.LastError, &m.Warned, &status)
+		&m.Held, &m.Lease, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &status)
 	m.Queued, m.NextAttempt, m.Status = fromMicro(queued), fromMicro(next), status
 	for _, st := range m.Status {
 		if st.State == store.RecipientPending {
@@ -151,12 +170,37 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 	return s.write(ctx, func(w *wtx) error {
 		var lease int64
-		err := w.queryRow(`SELECT lease FROM queue WHERE id = ?`, a.ID).Scan(&lease)
+		var tracking, domain string
+		var data []byte
+		err := w.queryRow(`SELECT lease, tracking_id, domain, event_data FROM queue WHERE id = ?`, a.ID).Scan(&lease, &tracking, &domain, &data)
 		if err == sql.ErrNoRows || err == nil && (lease != a.Lease || lease == 0) {
 			return fmt.Errorf("queued message %d: %w", a.ID, store.ErrLeaseLost)
 		}
 		if err != nil {
 			return err
+		}
+		var evs []store.Event
+		if tracking != "" {
+			rows, err := w.query(`SELECT address FROM queue_recipients WHERE queue_id = ? AND state = 0`, a.ID)
+			if err != nil {
+				return err
+			}
+			pending := map[string]bool{}
+			if _, err := collect(rows, func(r *sql.Rows) (string, error) {
+				var addr string
+				err := r.Scan(&addr)
+				pending[addr] = true
+				return addr, err
+			}); err != nil {
+				return err
+			}
+			evs = eventsFromAttempt(domain, tracking, data, pending, a)
+			if err := w.addEvents(evs, time.Now()); err != nil {
+				return err
+			}
+			if err := w.suppressHardBounces(evs); err != nil {
+				return err
+			}
 		}
 		for _, r := range a.Results {
 			if _, err := w.exec(`UPDATE queue_recipients SET state = ?, reply = ? WHERE queue_id = ? AND address = ? AND state = 0`,

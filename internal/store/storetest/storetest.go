@@ -90,6 +90,13 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"Watch", testWatch},
 		{"WatchSeesCommit", testWatchSeesCommit},
 		{"WatchAccount", testWatchAccount},
+		{"EventsEnqueue", testEventsEnqueue},
+		{"EventsFinishAttempt", testEventsFinishAttempt},
+		{"HardBounce", testHardBounce},
+		{"Suppressions", testSuppressions},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"EventsDeliverAndPrune", testEventsDeliverAndPrune},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
