@@ -39,7 +39,7 @@ const (
 	MaxFilenameLen  = 255
 	MaxHeaderValLen = 900 // one unfolded line with its name stays under 998 octets
 	MaxNameLen      = 256 // display names
-	MaxSubjectLen   = 2000
+	MaxSubjectLen   = 900
 )
 
 // ownedHeaders are the fields Build writes itself or that belong to

@@ -1,0 +1,343 @@
+package compose
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"io"
+	"mime"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/posthorn/posthorn/internal/smtp"
+)
+
+// Options are what Build needs beyond the Message.
+type Options struct {
+	// Date is the Date field; zero means now.
+	Date time.Time
+	// MessageID is the Message-ID without angle brackets; empty means
+	// NewMessageID on the From address's domain.
+	MessageID string
+
+	// random replaces crypto/rand for boundaries in golden-file tests.
+	random io.Reader
+}
+
+// NewMessageID returns a fresh, globally unique Message-ID (without angle
+// brackets) on domain: 26 characters of crypto/rand base32 @ domain.
+func NewMessageID(domain string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])) + "@" + domain
+}
+
+// Build validates m and returns it as an RFC 5322 message with MIME
+// (RFC 2045-2049): CRLF line endings, no line over 998 octets, Date and
+// Message-ID set, Bcc left out of the header. The shape follows the
+// content: one text part; text + html → multipart/alternative; inline parts
+// (with a content_id) → multipart/related around the html; attachments →
+// multipart/mixed around the rest.
+func Build(m *Message, opts Options) ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	random := opts.random
+	if random == nil {
+		random = rand.Reader
+	}
+	root, err := m.tree(random)
+	if err != nil {
+		return nil, err
+	}
+	date := opts.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	msgID := opts.MessageID
+	if msgID == "" {
+		from, _ := smtp.ParseAddress(m.From.Email) // checked by Validate
+		msgID = NewMessageID(from.Domain)
+	}
+
+	// go-message writes header fields last-added first: fields are added
+	// here in reverse of the order they appear in.
+	// The root part's Content-* fields come last.
+	h := mail.Header{Header: root.header.Copy()}
+	h.Set("MIME-Version", "1.0")
+	for _, k := range slices.Backward(sortedKeys(m.Headers)) {
+		h.AddRaw(foldField(k, encodeText(m.Headers[k])))
+	}
+	h.SetMessageID(msgID)
+	if m.Subject != "" {
+		h.AddRaw(foldField("Subject", encodeText(m.Subject)))
+	}
+	setAddresses(&h, "Cc", m.Cc)
+	setAddresses(&h, "To", m.To)
+	setAddresses(&h, "Reply-To", m.ReplyTo)
+	setAddresses(&h, "From", []Address{m.From})
+	h.SetDate(date)
+
+	var buf bytes.Buffer
+	w, err := message.CreateWriter(&buf, h.Header)
+	if err != nil {
+		return nil, err
+	}
+	if err := root.writeBody(w); err != nil {
+		return nil, err
+	}
+	// A base64 body ends without a line break; the message should not.
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\r\n")) {
+		buf.WriteString("\r\n")
+	}
+	return buf.Bytes(), nil
+}
+
+// encodeText is an unstructured header value, RFC 2047 encoded when not
+// ASCII, folded by go-message when long.
+func encodeText(v string) string {
+	return mime.QEncoding.Encode("utf-8", v)
+}
+
+// foldField formats an unstructured field, folding at spaces so that lines
+// stay within 78 octets where words allow (RFC 5322 §2.2.3). Hand-written
+// because go-message's folding gives up on a first RFC 2047 word longer
+// than the room after the field name and writes one long line instead.
+// Validate's limits keep every word, and so every line, under 998 octets.
+func foldField(name, value string) []byte {
+	b := []byte(name + ":")
+	line := len(b)
+	for _, w := range strings.Split(value, " ") {
+		if line+1+len(w) > 78 && line > len(name)+1 {
+			b = append(b, "\r\n"...)
+			line = 0
+		}
+		b = append(b, ' ')
+		b = append(b, w...)
+		line += 1 + len(w)
+	}
+	return append(b, "\r\n"...)
+}
+
+func setAddresses(h *mail.Header, key string, list []Address) {
+	if len(list) == 0 {
+		return
+	}
+	addrs := make([]*mail.Address, len(list))
+	for i, a := range list {
+		addrs[i] = &mail.Address{Name: a.Name, Address: a.Email}
+	}
+	h.SetAddressList(key, addrs)
+}
+
+// part is one node of the MIME tree before it is written.
+type part struct {
+	header message.Header
+	body   []byte  // leaves: the content, not yet transfer-encoded
+	parts  []*part // multiparts: the children
+}
+
+// tree chooses the MIME shape of m.
+func (m *Message) tree(random io.Reader) (*part, error) {
+	var inline, attached []*part
+	for i := range m.Attachments {
+		a := &m.Attachments[i]
+		p, err := a.part()
+		if err != nil {
+			return nil, err
+		}
+		// Inline parts only make sense around an HTML body; without one
+		// they travel as attachments (with their inline disposition).
+		if a.ContentID != "" && a.Disposition != "attachment" && m.HTML != "" {
+			inline = append(inline, p)
+		} else {
+			attached = append(attached, p)
+		}
+	}
+	var body *part
+	var html *part
+	if m.HTML != "" {
+		html = textPart("text/html", m.HTML)
+		if len(inline) > 0 {
+			html = multipart(random, "related", map[string]string{"type": "text/html"}, append([]*part{html}, inline...))
+		}
+	}
+	switch {
+	case m.Text != "" && html != nil:
+		body = multipart(random, "alternative", nil, []*part{textPart("text/plain", m.Text), html})
+	case html != nil:
+		body = html
+	default:
+		body = textPart("text/plain", m.Text)
+	}
+	if len(attached) > 0 {
+		body = multipart(random, "mixed", nil, append([]*part{body}, attached...))
+	}
+	return body, nil
+}
+
+func multipart(random io.Reader, subtype string, params map[string]string, parts []*part) *part {
+	if params == nil {
+		params = map[string]string{}
+	}
+	// The boundary is chosen here so that go-message keeps the field order
+	// (it re-adds Content-Type on top when it has to pick one).
+	var b [24]byte
+	io.ReadFull(random, b[:])
+	params["boundary"] = fmt.Sprintf("%x", b)
+	p := &part{parts: parts}
+	setFields(&p.header, "Content-Type", mime.FormatMediaType("multipart/"+subtype, params))
+	return p
+}
+
+// setFields sets header fields in the order given (go-message writes the
+// last added first).
+func setFields(h *message.Header, kv ...string) {
+	for i := len(kv) - 2; i >= 0; i -= 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+}
+
+// textPart is a UTF-8 text body with its line endings made CRLF (the
+// canonical form of text, RFC 2046 §4.1.1), ending in a line break so that
+// the message ends in CRLF whatever its shape.
+func textPart(mediaType, text string) *part {
+	body := canonicalLines([]byte(text))
+	if !bytes.HasSuffix(body, []byte("\r\n")) {
+		body = append(body, '\r', '\n')
+	}
+	p := &part{body: body}
+	setFields(&p.header,
+		"Content-Type", mime.FormatMediaType(mediaType, map[string]string{"charset": "utf-8"}),
+		"Content-Transfer-Encoding", textEncoding(body))
+	return p
+}
+
+func (a *Attachment) part() (*part, error) {
+	data, err := a.Data()
+	if err != nil {
+		return nil, err
+	}
+	p := &part{body: data}
+	ct := a.ContentType
+	if ct == "" {
+		ct = mime.TypeByExtension(path.Ext(a.Filename))
+	}
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return nil, err
+	}
+	if a.Filename != "" {
+		params["name"] = a.Filename
+	}
+	disp := a.Disposition
+	if disp == "" {
+		disp = "attachment"
+		if a.ContentID != "" {
+			disp = "inline"
+		}
+	}
+	dparams := map[string]string{}
+	if a.Filename != "" {
+		dparams["filename"] = a.Filename
+	}
+	// Content-Type and Content-Disposition are formatted with
+	// mime.FormatMediaType directly, not go-message's SetContentType: that
+	// one turns non-ASCII parameters into RFC 2047 words inside quotes,
+	// which RFC 2047 §5 forbids; FormatMediaType uses RFC 2231.
+	fields := []string{
+		"Content-Type", mime.FormatMediaType(mediaType, params),
+		"Content-Disposition", mime.FormatMediaType(disp, dparams),
+		// Always base64: a parser may change the line endings of a 7bit
+		// part (Python's email does), and attachments must arrive byte
+		// for byte.
+		"Content-Transfer-Encoding", "base64",
+	}
+	if a.ContentID != "" {
+		fields = append(fields, "Content-ID", "<"+a.ContentID+">")
+	}
+	setFields(&p.header, fields...)
+	return p, nil
+}
+
+// writeBody writes p's body (leaf content or child parts) to w and closes it.
+func (p *part) writeBody(w *message.Writer) error {
+	if p.parts == nil {
+		if _, err := w.Write(p.body); err != nil {
+			return err
+		}
+		return w.Close()
+	}
+	for _, c := range p.parts {
+		cw, err := w.CreatePart(c.header)
+		if err != nil {
+			return err
+		}
+		if err := c.writeBody(cw); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// canonicalLines turns LF and lone CR line breaks into CRLF.
+func canonicalLines(b []byte) []byte {
+	if !bytes.ContainsAny(b, "\r\n") {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/40)
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '\r':
+			out = append(out, '\r', '\n')
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+		case '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// maxLine is the line limit of RFC 5322 §2.1.1, without the CRLF.
+const maxLine = 998
+
+// textEncoding picks the transfer encoding of canonical (CRLF) text:
+// 7bit when it is ASCII with lines of at most 998 octets (RFC 2045 §2.7);
+// quoted-printable when it is mostly ASCII (QP costs 3 octets per
+// non-ASCII octet, base64 4/3 for all: QP is smaller below one in six);
+// base64 otherwise.
+func textEncoding(b []byte) string {
+	nonASCII, line, longest := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case c == '\n':
+			line = 0
+			continue
+		case c >= 0x80:
+			nonASCII++
+		}
+		if c != '\r' {
+			line++
+			longest = max(longest, line)
+		}
+	}
+	switch {
+	case nonASCII == 0 && longest <= maxLine:
+		return "7bit"
+	case nonASCII*6 < len(b):
+		return "quoted-printable"
+	}
+	return "base64"
+}
