@@ -49,9 +49,9 @@ func shapes() []shape {
 	to := []Address{{Email: "a@example.com"}, {Name: "Ренат, Jr.", Email: "renat@example.com"}}
 	return []shape{
 		{
-			name: "text only ascii",
-			msg:  Message{From: from, To: to, Subject: "plain", Text: "Hello,\nworld.\n"},
-			tree: "text/plain",
+			name:   "text only ascii",
+			msg:    Message{From: from, To: to, Subject: "plain", Text: "Hello,\nworld.\n"},
+			tree:   "text/plain",
 			leaves: []leaf{{ContentType: "text/plain", Charset: "utf-8", CTE: "7bit", Data: []byte("Hello,\nworld.\n")}},
 		},
 		{
@@ -62,15 +62,15 @@ func shapes() []shape {
 				Data: []byte(strings.Repeat("word ", 400) + "\nend\n")}},
 		},
 		{
-			name: "text mostly non-ascii",
-			msg:  Message{From: from, To: to, Subject: "日本語の件名です、とても長い件名をここに書きます。折り返しが必要になるでしょう。", Text: "こんにちは世界\nさようなら\n"},
-			tree: "text/plain",
+			name:   "text mostly non-ascii",
+			msg:    Message{From: from, To: to, Subject: "日本語の件名です、とても長い件名をここに書きます。折り返しが必要になるでしょう。", Text: "こんにちは世界\nさようなら\n"},
+			tree:   "text/plain",
 			leaves: []leaf{{ContentType: "text/plain", Charset: "utf-8", CTE: "base64", Data: []byte("こんにちは世界\nさようなら\n")}},
 		},
 		{
-			name: "html only",
-			msg:  Message{From: from, To: to, Subject: "Grüße", HTML: "<p>Grüße aus Köln, with enough ASCII around it</p>"},
-			tree: "text/html",
+			name:   "html only",
+			msg:    Message{From: from, To: to, Subject: "Grüße", HTML: "<p>Grüße aus Köln, with enough ASCII around it</p>"},
+			tree:   "text/html",
 			leaves: []leaf{{ContentType: "text/html", Charset: "utf-8", CTE: "quoted-printable", Data: []byte("<p>Grüße aus Köln, with enough ASCII around it</p>\n")}},
 		},
 		{
@@ -405,8 +405,10 @@ func TestBuildHeaderInjectionRefused(t *testing.T) {
 		"header name":  func(m *Message) { m.Headers = map[string]string{"Bcc: victim@example.net\r\nX-A": "v"} },
 		"owned header": func(m *Message) { m.Headers = map[string]string{"Content-Type": "text/html"} },
 		"filename":     func(m *Message) { m.Attachments = []Attachment{{Filename: "a\r\nX: y", Content: ""}} },
-		"content type": func(m *Message) { m.Attachments = []Attachment{{Filename: "a", ContentType: "text/plain\r\nBcc: v@example.net", Content: ""}} },
-		"content id":   func(m *Message) { m.Attachments = []Attachment{{ContentID: "a>\r\nBcc: v@example.net", Content: ""}} },
+		"content type": func(m *Message) {
+			m.Attachments = []Attachment{{Filename: "a", ContentType: "text/plain\r\nBcc: v@example.net", Content: ""}}
+		},
+		"content id": func(m *Message) { m.Attachments = []Attachment{{ContentID: "a>\r\nBcc: v@example.net", Content: ""}} },
 	} {
 		m := validMessage()
 		edit(&m)
