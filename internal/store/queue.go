@@ -65,6 +65,10 @@ type Queue interface {
 	// NextQueuedAttempt returns the earliest NextAttempt of the messages
 	// not held, or the zero time when there are none.
 	NextQueuedAttempt(ctx context.Context) (time.Time, error)
+	// QueueCounts counts the queued messages by state at now (see
+	// QueueCounts). It is read at every metrics scrape: one query over
+	// an index, never the bodies.
+	QueueCounts(ctx context.Context, now time.Time) (QueueCounts, error)
 
 	// HoldQueued holds a message (no delivery attempts until released) or
 	// releases it, due at once (ErrNotFound when it is not queued). A
@@ -77,6 +81,19 @@ type Queue interface {
 	// RemoveQueued deletes a message from the queue (ErrNotFound when it
 	// is not queued). An attempt in flight may still deliver it.
 	RemoveQueued(ctx context.Context, id int64) error
+}
+
+// QueueCounts is how many messages the outbound queue holds, by state;
+// every message is in exactly one.
+type QueueCounts struct {
+	// Queued: not held, due for an attempt (NextAttempt <= now): new
+	// messages and retries whose time has come.
+	Queued int
+	// Deferred: not held, NextAttempt after now: waiting for a retry, or
+	// claimed and being attempted now (a lease's end is its NextAttempt).
+	Deferred int
+	// Held by an administrator (HoldQueued).
+	Held int
 }
 
 // ErrLeaseLost: the caller's lease on a queued message has ended.

@@ -234,6 +234,18 @@ func (s *Store) NextQueuedAttempt(ctx context.Context) (time.Time, error) {
 	return fromMicro(next.Int64), nil
 }
 
+// QueueCounts implements store.Queue. The queue_due index (held,
+// next_attempt) covers the query: no row, let alone a body, is read.
+func (s *Store) QueueCounts(ctx context.Context, now time.Time) (store.QueueCounts, error) {
+	var n store.QueueCounts
+	err := s.queryRow(ctx, `SELECT
+		count(*) FILTER (WHERE held = 0 AND next_attempt <= ?1),
+		count(*) FILTER (WHERE held = 0 AND next_attempt > ?1),
+		count(*) FILTER (WHERE held != 0)
+		FROM queue INDEXED BY queue_due`, now.UnixMicro()).Scan(&n.Queued, &n.Deferred, &n.Held)
+	return n, err
+}
+
 // dueNow is the next_attempt of a message made due at once, leaving a
 // live lease (a claim in flight) alone.
 const dueNow = `CASE WHEN lease != 0 AND next_attempt > ?1 THEN next_attempt ELSE ?1 END`

@@ -217,3 +217,47 @@ func testQueueConcurrentClaims(t *testing.T, f *fixture) {
 		t.Errorf("claimed %d messages, want %d", len(seen), n)
 	}
 }
+
+func testQueueCounts(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	now := time.Now()
+	counts := func(at time.Time, want store.QueueCounts) {
+		t.Helper()
+		got, err := s.QueueCounts(ctx, at)
+		if err != nil || got != want {
+			t.Errorf("QueueCounts = %+v, %v; want %+v", got, err, want)
+		}
+	}
+	counts(now, store.QueueCounts{})
+	enqueue := func(next time.Time) int64 {
+		t.Helper()
+		id, err := s.Enqueue(ctx, store.QueuedMessage{From: "a@example.org", Recipients: []string{"x@remote.test"}, Body: []byte("x"), Queued: now, NextAttempt: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	enqueue(now)
+	enqueue(now.Add(-time.Minute))
+	later := enqueue(now.Add(time.Hour))
+	held := enqueue(now)
+	if err := s.HoldQueued(ctx, held, true); err != nil {
+		t.Fatal(err)
+	}
+	counts(now, store.QueueCounts{Queued: 2, Deferred: 1, Held: 1})
+	counts(now.Add(2*time.Hour), store.QueueCounts{Queued: 3, Held: 1})
+
+	// A claimed message is deferred until its lease ends.
+	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimQueued = %+v, %v", claimed, err)
+	}
+	counts(now, store.QueueCounts{Queued: 1, Deferred: 2, Held: 1})
+	if err := s.RemoveQueued(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.HoldQueued(ctx, held, false); err != nil {
+		t.Fatal(err)
+	}
+	counts(now.Add(2*time.Minute), store.QueueCounts{Queued: 3})
+}

@@ -80,6 +80,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"Queue", testQueue},
 		{"QueueLeases", testQueueLeases},
 		{"QueueConcurrentClaims", testQueueConcurrentClaims},
+		{"QueueCounts", testQueueCounts},
 		{"MessagesFrom", testMessagesFrom},
 		{"ForEachBody", testForEachBody},
 		{"ForEachBodyCanceled", testForEachBodyCanceled},
