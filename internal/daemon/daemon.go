@@ -100,6 +100,18 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		}
 		d.listeners = append(d.listeners, l)
 	}
+	sendmail, err := d.newSendmailListener()
+	if err != nil {
+		d.closeListeners()
+		if d.tls != nil {
+			d.tls.stop()
+		}
+		st.Close()
+		return nil, err
+	}
+	if sendmail != nil {
+		d.listeners = append(d.listeners, sendmail)
+	}
 	if err := d.startDelivery(); err != nil {
 		d.closeListeners()
 		if d.tls != nil {
@@ -140,11 +152,14 @@ func (d *Daemon) ensureDomains(ctx context.Context) error {
 // protocol that takes logins.
 func (d *Daemon) Auth() *auth.Service { return d.auth }
 
-// Addrs returns the bound address of every listener by role (the first one
-// of each role).
+// Addrs returns the bound address of every network listener by role (the
+// first one of each role); the sendmail socket is not among them.
 func (d *Daemon) Addrs() map[string]net.Addr {
 	m := map[string]net.Addr{}
 	for _, l := range d.listeners {
+		if l.role == roleSendmail {
+			continue // a path, see SendmailSocket
+		}
 		if _, ok := m[l.role]; !ok {
 			m[l.role] = l.ln.Addr()
 		}

@@ -49,6 +49,10 @@ type Conn struct {
 	// HideClient leaves the "from" clause out (client IP and helo), for
 	// submission from users' devices whose addresses are private.
 	HideClient bool
+	// Local, when set, names the local user of a Unix socket connection
+	// ("uid 33 www-data"); the "from" clause is then "from local (Local)"
+	// instead of a helo and an IP address.
+	Local string
 
 	helo  string // helo the cached fromC was made for
 	fromC string
@@ -116,6 +120,14 @@ func With(utf8, tls, authenticated bool) string {
 // else "from [ip] (helo=sanitised)".
 func (c *Conn) fromClause(helo string) string {
 	if c.fromC != "" && c.helo == helo {
+		return c.fromC
+	}
+	if c.Local != "" {
+		words := strings.Fields(c.Local)
+		for i, w := range words {
+			words[i] = sanitize(w)
+		}
+		c.fromC = "from local (" + strings.Join(words, " ") + ")"
 		return c.fromC
 	}
 	lit := AddressLiteral(c.IP)

@@ -34,6 +34,8 @@ func TestAppendReceived(t *testing.T) {
 			"Received: from [IPv6:2001:db8::1] (helo=bad??helo???X-Injected:?1)\r\n\tby mx.test with ESMTPSA id abc\r\n\tfor <bob@example.test>;\r\n\tSat, 14 Mar 2026 15:09:26 +0000\r\n"},
 		{Conn{By: "mx.test", IP: net.ParseIP("192.0.2.1"), HideClient: true}, "client.test",
 			"Received: by mx.test with ESMTPSA id abc\r\n\tfor <bob@example.test>;\r\n\tSat, 14 Mar 2026 15:09:26 +0000\r\n"},
+		{Conn{By: "mx.test", Local: "uid 33 www-(data)\r\nX: 1"}, "client.test",
+			"Received: from local (uid 33 www-?data? X: 1)\r\n\tby mx.test with ESMTPSA id abc\r\n\tfor <bob@example.test>;\r\n\tSat, 14 Mar 2026 15:09:26 +0000\r\n"},
 	} {
 		h := hop
 		h.Helo = c.helo

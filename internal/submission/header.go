@@ -61,7 +61,10 @@ func (s *session) checkHeader(ctx context.Context, body []byte, now time.Time) (
 				return nil, smtp.ReplyTempError
 			}
 			if !ok {
-				s.b.log.Warn("submission: From header not owned", "conn", s.ci.ID, "user", s.acct.Address, "from", a.String())
+				s.b.log.Warn("submission: From header not owned", "conn", s.ci.ID, "user", s.user(), "from", a.String())
+				if s.b.opts.Local {
+					return nil, replyFromNotOurs
+				}
 				return nil, replyFromNotOwner
 			}
 		}
@@ -116,10 +119,13 @@ func parseAddressList(field string) ([]smtp.Address, error) {
 // owns reports whether the logged-in account may use a as sender (see
 // the package doc, Sender rights).
 func (s *session) owns(ctx context.Context, a smtp.Address) (bool, error) {
-	acct := s.acct
 	canon := a.Canonical()
 	at := strings.LastIndexByte(canon, '@')
 	local, domain := canon[:at], canon[at+1:]
+	if s.b.opts.Local {
+		return s.ours(ctx, domain)
+	}
+	acct := s.acct
 	if domain == acct.Domain && acct.MaySendAsDomain {
 		return true, nil
 	}
@@ -147,6 +153,15 @@ func (s *session) owns(ctx context.Context, a smtp.Address) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// ours reports whether a local user may send from domain: one of our
+// domains or our hostname, or any with LocalAnySender.
+func (s *session) ours(ctx context.Context, domain string) (bool, error) {
+	if s.b.opts.LocalAnySender || strings.EqualFold(domain, s.b.opts.Hostname) {
+		return true, nil
+	}
+	return s.b.opts.Store.HasDomain(ctx, domain)
 }
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

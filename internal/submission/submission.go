@@ -41,6 +41,18 @@
 // domain) owns every address of its domain. A catch-all alias (@domain)
 // grants nothing: receiving everyone's leftovers is not a licence to
 // send as them.
+//
+// # Local submission
+//
+// With Options.Local the backend is the policy of the local submission
+// socket that `posthorn sendmail` talks to (internal/peercred): there is
+// no AUTH; the kernel names the local user, whose uid and login name go
+// into the Received field ("from local (uid 33 www-data)", "with ESMTP").
+// Sender rights are by domain, not by account: the envelope sender and
+// every From: and Sender: address must be in one of our domains or at
+// our hostname (550 5.7.1 otherwise) unless Options.LocalAnySender; the
+// null sender is allowed. Everything else (fix-ups, DKIM signing, local
+// delivery, the queue) is the same as for authenticated submission.
 package submission
 
 import (
@@ -55,6 +67,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/peercred"
 	"github.com/posthorn/posthorn/internal/received"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/smtpserver"
@@ -81,6 +94,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for Received and Date. Nil means time.Now.
 	Now func() time.Time
+	// Local makes this the local submission policy (see Local submission
+	// above): no AUTH, the connection's RemoteAddr is a *peercred.Addr.
+	Local bool
+	// LocalAnySender lets local users send as any address.
+	LocalAnySender bool
 }
 
 // Signer makes the DKIM-Signature fields for a message (*dkim.Signer,
@@ -116,6 +134,13 @@ func New(opts Options) *Backend {
 
 // NewSession implements smtpserver.Backend.
 func (b *Backend) NewSession(ci smtpserver.ConnInfo) smtpserver.Session {
+	if b.opts.Local {
+		peer := "unknown user"
+		if pa, ok := ci.RemoteAddr.(*peercred.Addr); ok {
+			peer = pa.String()
+		}
+		return &session{b: b, ci: ci, local: peer, rc: received.Conn{By: b.opts.Hostname, Local: peer}}
+	}
 	var ip net.IP
 	if ta, ok := ci.RemoteAddr.(*net.TCPAddr); ok {
 		ip = ta.IP
@@ -131,15 +156,18 @@ var (
 	replyNeedUTF8     = &smtp.Reply{Code: 553, Enhanced: smtp.EnhancedCode{5, 6, 7}, Text: "Non-ASCII address requires SMTPUTF8"}
 	replyNotOwner     = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Sender address not owned by the authenticated account"}
 	replyFromNotOwner = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "From or Sender header address not owned by the authenticated account"}
+	replyNotOurs      = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "Sender address not in one of our domains"}
+	replyFromNotOurs  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "From or Sender header address not in one of our domains"}
 	replyUserUnknown  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"}
 	replyNoRecipients = &smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "No valid recipients"}
 )
 
 type session struct {
-	b    *Backend
-	ci   smtpserver.ConnInfo
-	rc   received.Conn
-	acct *store.Account // nil before AUTH
+	b     *Backend
+	ci    smtpserver.ConnInfo
+	rc    received.Conn
+	acct  *store.Account // nil before AUTH, and in local mode
+	local string         // the local user ("uid 33 www-data") in local mode
 
 	// The current transaction.
 	from       string // reverse-path, "" for <>
@@ -160,7 +188,7 @@ func (s *session) Authenticated(acct store.Account) { s.acct = &acct }
 
 func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOptions) error {
 	s.reset()
-	if s.acct == nil {
+	if !s.authorised() {
 		return replyAuthRequired // the engine refuses first; be safe anyway
 	}
 	s.utf8, s.requireTLS = opts.UTF8, opts.RequireTLS
@@ -180,7 +208,10 @@ func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOpt
 		return smtp.ReplyTempError
 	}
 	if !ok {
-		s.b.log.Warn("submission: sender not owned", "conn", s.ci.ID, "id", opts.TxID, "user", s.acct.Address, "from", a.String())
+		s.b.log.Warn("submission: sender not owned", "conn", s.ci.ID, "id", opts.TxID, "user", s.user(), "from", a.String())
+		if s.b.opts.Local {
+			return replyNotOurs
+		}
 		return replyNotOwner
 	}
 	s.from = a.String()
@@ -222,7 +253,7 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 }
 
 func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
-	if s.acct == nil {
+	if !s.authorised() {
 		return replyAuthRequired
 	}
 	if len(s.targets) == 0 && len(s.remote) == 0 {
@@ -233,7 +264,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 	if err != nil {
 		return err
 	}
-	hop := received.Hop{Helo: msg.Helo, With: received.With(s.utf8, s.ci.TLS != nil, true), ID: msg.TxID}
+	hop := received.Hop{Helo: msg.Helo, With: received.With(s.utf8, s.ci.TLS != nil, !s.b.opts.Local), ID: msg.TxID}
 	if len(s.rcpts) == 1 {
 		hop.For = s.rcpts[0]
 	}
@@ -252,7 +283,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 			From:       s.from,
 			Recipients: s.remote,
 			Body:       msg.WithTrace(s.trace[rp:]),
-			AccountID:  s.acct.ID,
+			AccountID:  s.accountID(),
 			UTF8:       s.utf8,
 			RequireTLS: s.requireTLS,
 		})
@@ -294,6 +325,25 @@ func (s *session) sign(msg *smtpserver.Message, rp int) error {
 	}
 	s.trace = slices.Insert(s.trace, rp, []byte(sig)...)
 	return nil
+}
+
+// authorised reports whether the client may send: logged in, or local.
+func (s *session) authorised() bool { return s.acct != nil || s.b.opts.Local }
+
+// user names the client in logs.
+func (s *session) user() string {
+	if s.acct != nil {
+		return s.acct.Address
+	}
+	return s.local
+}
+
+// accountID is the submitting account, 0 for a local user.
+func (s *session) accountID() int64 {
+	if s.acct != nil {
+		return s.acct.ID
+	}
+	return 0
 }
 
 func (s *session) Reset() { s.reset() }
