@@ -89,6 +89,10 @@ func NewReader(br *bufio.Reader, opts ReaderOptions) *Reader {
 	return &Reader{br: br, opts: opts}
 }
 
+// SetBuffer makes the Reader read from br from now on; the server gives
+// its buffer back while a connection waits for input.
+func (r *Reader) SetBuffer(br *bufio.Reader) { r.br = br }
+
 // SetOptions changes the limits, e.g. after ENABLE or authentication.
 func (r *Reader) SetOptions(opts ReaderOptions) { *r = *NewReader(r.br, opts) }
 

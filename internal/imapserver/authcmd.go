@@ -27,7 +27,7 @@ func (sess *session) starttls() response {
 	}
 	res := ok("Begin TLS negotiation now")
 	res.then = func() bool {
-		if n := sess.br.Buffered(); n > 0 {
+		if n := sess.bufferedLen(); n > 0 {
 			sess.br.Discard(n)
 			sess.srv.log.Debug("discarded input pipelined behind STARTTLS", "conn", sess.id, "octets", n)
 		}

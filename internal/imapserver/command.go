@@ -14,6 +14,8 @@ type response struct {
 	code, text string
 	// quiet: no tagged answer (the connection is gone).
 	quiet bool
+	// later: the tagged answer comes at the end of the command (IDLE).
+	later bool
 	// bye is written as an untagged BYE before the tagged answer (LOGOUT,
 	// RFC 9051 §6.1.3) or after it (closing after an error), with close.
 	bye string
@@ -100,6 +102,15 @@ func (sess *session) execute(cmd *imap.Command) bool {
 	} else {
 		res = bad("Command not valid in this state")
 	}
+	if res.later {
+		return true
+	}
+	return sess.answer(cmd, res)
+}
+
+// answer writes cmd's tagged answer, after the pending updates of the
+// selected mailbox. It reports whether the session goes on.
+func (sess *session) answer(cmd *imap.Command, res response) bool {
 	if res.quiet {
 		return false
 	}

@@ -7,86 +7,110 @@ import (
 	"github.com/posthorn/posthorn/internal/imap"
 )
 
-// idleLine is what IDLE's reader goroutine read.
-type idleLine struct {
-	line string
-	err  error
+// idling is an IDLE in progress (RFC 9051 §6.3.13, RFC 2177).
+type idling struct {
+	cmd *imap.Command
+	// ended is set by a push that ended the session (a failed write, the
+	// selected mailbox deleted), with the reason for the log.
+	ended string
 }
 
-// idle is IDLE (RFC 9051 §6.3.13, RFC 2177). Updates of the selected
-// mailbox are written as soon as the View reports a change; DONE ends it.
-// The autologout timer keeps running from the start of the IDLE (RFC 9051
-// §5.4: clients re-issue IDLE within 29 minutes). A goroutine reads the
-// client's line while this one waits for changes; it ends with the IDLE.
+// idle is IDLE. It answers "+", sends the pending updates and returns: the
+// session waits for the client's DONE like for a command (loop, idleDone),
+// in one small goroutine. Meanwhile the View calls back on each change of
+// the selected mailbox, and a short-lived goroutine writes the updates
+// (push). The autologout timer runs from the start of the IDLE (RFC 9051
+// §5.4: clients re-issue IDLE within 29 minutes).
 func (sess *session) idle(cmd *imap.Command) response {
+	sess.pushMu.Lock()
+	defer sess.pushMu.Unlock()
+	v := sess.sel.view
+	if v != nil {
+		// Before the sync: a change during it is pushed once this ends.
+		v.Notify(sess.pushSoon)
+	}
 	w := sess.out()
 	w.Continue("idling")
 	gone := !sess.syncSelected(w, true)
 	if err := sess.flush(); err != nil {
+		sess.stopNotify()
 		sess.reason = "write: " + err.Error()
 		return response{quiet: true}
 	}
-
 	if gone {
+		sess.stopNotify()
 		return sess.mailboxGone()
 	}
-
 	sess.mu.Lock()
-	sess.busy = false
-	draining := sess.draining
-	if !draining {
+	if !sess.draining {
 		sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 	}
 	sess.mu.Unlock()
-	if draining {
-		sess.readFailed(errDraining)
-		return response{quiet: true}
-	}
+	sess.idling = &idling{cmd: cmd}
+	return response{later: true}
+}
 
-	lines := make(chan idleLine, 1)
-	go func() {
-		l, err := sess.r.ReadLine()
-		lines <- idleLine{l, err}
-	}()
-	var changed <-chan struct{}
+// pushSoon is the View's callback: it starts a push unless one is
+// waiting to run already.
+func (sess *session) pushSoon() {
+	if sess.pushPending.CompareAndSwap(false, true) {
+		go sess.push()
+	}
+}
+
+// push writes the updates of the selected mailbox during IDLE. When that
+// ends the session, it wakes the session's goroutine from its read.
+func (sess *session) push() {
+	sess.pushMu.Lock()
+	defer sess.pushMu.Unlock()
+	sess.pushPending.Store(false)
+	id := sess.idling
+	if id == nil || id.ended != "" {
+		return
+	}
+	gone := !sess.syncSelected(sess.out(), true)
+	err := sess.flush()
+	switch {
+	case err != nil:
+		id.ended = "write: " + err.Error()
+	case gone:
+		sess.bye("", "Selected mailbox was deleted, closing")
+		id.ended = "selected mailbox deleted"
+	default:
+		return
+	}
+	sess.raw.SetReadDeadline(time.Unix(1, 0))
+}
+
+// stopNotify ends the View's callbacks; called with pushMu held.
+func (sess *session) stopNotify() {
 	if v := sess.sel.view; v != nil {
-		changed = v.Changed()
+		v.Notify(nil)
 	}
-	for {
-		select {
-		case <-changed:
-			gone := !sess.syncSelected(sess.out(), true)
-			err := sess.flush()
-			if err != nil || gone {
-				// Stop the reader before the session ends.
-				sess.raw.SetReadDeadline(time.Unix(1, 0))
-				<-lines
-			}
-			switch {
-			case err != nil:
-				sess.reason = "write: " + err.Error()
-				return response{quiet: true}
-			case gone:
-				sess.bye("", "Selected mailbox was deleted, closing")
-				sess.reason = "selected mailbox deleted"
-				return response{quiet: true}
-			}
-		case l := <-lines:
-			sess.mu.Lock()
-			sess.busy = true
-			draining := sess.draining
-			sess.mu.Unlock()
-			switch {
-			case draining:
-				sess.readFailed(errDraining)
-				return response{quiet: true}
-			case l.err != nil:
-				sess.readFailed(l.err)
-				return response{quiet: true}
-			case strings.EqualFold(l.line, "DONE"):
-				return ok("IDLE terminated")
-			}
-			return bad("Expected DONE")
-		}
+}
+
+// idleDone waits for the line that ends IDLE and answers the IDLE
+// command. It reports whether the session goes on.
+func (sess *session) idleDone() bool {
+	line, err := "", sess.waitInput()
+	if err == nil {
+		line, err = sess.r.ReadLine()
 	}
+	// From here on no push runs: the session writes alone again.
+	sess.pushMu.Lock()
+	sess.stopNotify()
+	id := sess.idling
+	sess.idling = nil
+	sess.pushMu.Unlock()
+	switch {
+	case id.ended != "":
+		sess.reason = id.ended
+		return false
+	case err != nil:
+		sess.readFailed(err)
+		return false
+	case strings.EqualFold(line, "DONE"):
+		return sess.answer(id.cmd, ok("IDLE terminated"))
+	}
+	return sess.answer(id.cmd, bad("Expected DONE"))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,11 +119,32 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 				b.Fatal("clients not ready after 5 minutes")
 			}
 			heap1, stack1, rss1 := memNow()
+			if dir := os.Getenv("IDLEMEM_PROFILE_DIR"); dir != "" {
+				writeProfiles(b, dir, mode)
+			}
 			b.ReportMetric(float64(heap1-heap0)/n, "heap-B/conn")
 			b.ReportMetric(float64(stack1-stack0)/n, "stack-B/conn")
 			b.ReportMetric(float64(heap1+stack1-heap0-stack0)/n, "B/conn")
 			b.ReportMetric(float64(rss1-rss0)/n, "rss-B/conn")
 		})
+	}
+}
+
+// writeProfiles writes the heap profile (go tool pprof
+// -sample_index=inuse_space) and the goroutine stacks with the
+// connections open, for IDLEMEM_PROFILE_DIR.
+func writeProfiles(b *testing.B, dir, mode string) {
+	for _, name := range []string{"heap", "goroutine"} {
+		f, err := os.Create(filepath.Join(dir, mode+"."+name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		debug := 0
+		if name == "goroutine" {
+			debug = 1
+		}
+		pprof.Lookup(name).WriteTo(f, debug)
+		f.Close()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/connserver"
@@ -26,27 +27,32 @@ const (
 	stateSelected
 )
 
-// Buffer sizes. The read buffer is held for the whole connection, so it is
-// small (the codec reads octet by octet from it; large literals bypass
-// it). The write buffer is taken from a pool for one command (or a run of
-// pipelined ones) and given back before the session waits for input: an
-// idle connection holds none.
+// Buffer sizes. Both buffers come from pools: the write buffer for one
+// command (or a run of pipelined ones), given back before the session
+// waits for input; the read buffer while input is at hand, given back
+// when the session waits with nothing buffered. An idle connection holds
+// neither (issue 3: memory per idle connection). The read buffer is small:
+// the codec reads octet by octet from it, and large literals bypass it.
 const (
 	readBufferSize  = 2 << 10
 	writeBufferSize = 32 << 10
 )
 
-var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+)
 
-// session is one client connection. Only its own goroutine touches its
-// fields (during IDLE, a short-lived reader goroutine uses r alone), except
-// those under mu, which Shutdown sets.
+// session is one client connection. Only the goroutine running it touches
+// its fields, except those under mu, which Shutdown sets, and those that
+// IDLE's pushes use under pushMu (see idle.go).
 type session struct {
 	srv   *Server
 	raw   net.Conn // the accepted connection
 	nc    net.Conn // raw, or TLS on top of it
-	br    *bufio.Reader
-	r     *imap.Reader
+	in    input
+	br    *bufio.Reader // from readerPool over in while input is buffered, else nil
+	r     *imap.Reader  // on br
 	bw    *bufio.Writer // from writerPool while output is pending, else nil
 	w     *imap.Writer  // on bw
 	ip    netip.Addr
@@ -67,6 +73,12 @@ type session struct {
 	bad      int // BAD answers sent
 	failures int // failed logins
 	commands int
+
+	// idling is the IDLE in progress (idle.go); pushMu is held by
+	// whoever writes to the client or uses the selection meanwhile.
+	idling      *idling
+	pushMu      sync.Mutex
+	pushPending atomic.Bool
 
 	reason string
 	// linger: the session ends on a protocol error, maybe with client
@@ -93,10 +105,71 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// setConn makes nc the session's connection; input buffered from the one
+// before is dropped.
 func (sess *session) setConn(nc net.Conn) {
 	sess.nc = nc
-	sess.br = bufio.NewReaderSize(nc, readBufferSize)
-	sess.r = imap.NewReader(sess.br, sess.readerOptions())
+	sess.in = input{nc: nc}
+	if sess.br != nil {
+		sess.br.Reset(&sess.in)
+	}
+	if sess.r == nil {
+		sess.r = imap.NewReader(sess.br, sess.readerOptions())
+	}
+}
+
+// input is what the read buffer reads from: the octet the session read
+// while waiting without a buffer, then the connection.
+type input struct {
+	nc      net.Conn
+	first   [1]byte
+	pending bool
+}
+
+func (in *input) Read(p []byte) (int, error) {
+	if in.pending && len(p) > 0 {
+		p[0], in.pending = in.first[0], false
+		return 1, nil
+	}
+	return in.nc.Read(p)
+}
+
+// fill makes sure some input is buffered. With none, the read buffer goes
+// back to the pool and the session waits for one octet from the
+// connection; then it takes a buffer again.
+func (sess *session) fill() error {
+	if sess.br != nil {
+		if sess.br.Buffered() > 0 {
+			return nil
+		}
+		sess.br.Reset(nil)
+		readerPool.Put(sess.br)
+		sess.br = nil
+		sess.r.SetBuffer(nil)
+	}
+	n, err := sess.nc.Read(sess.in.first[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	sess.in.pending = true
+	sess.br = readerPool.Get().(*bufio.Reader)
+	sess.br.Reset(&sess.in)
+	sess.r.SetBuffer(sess.br)
+	return nil
+}
+
+// buffered reports whether input is at hand without waiting.
+func (sess *session) buffered() bool { return sess.bufferedLen() > 0 }
+
+// bufferedLen is the number of octets of input at hand.
+func (sess *session) bufferedLen() int {
+	if sess.br == nil {
+		return 0
+	}
+	return sess.br.Buffered()
 }
 
 // readerOptions are the codec's limits for the current state: before
@@ -142,12 +215,12 @@ func (sess *session) flush() error {
 
 var errDraining = errors.New("server shutting down")
 
-// serve runs the session to its end.
+// serve runs the session: the greeting, then commands.
 func (sess *session) serve() {
-	defer sess.finish()
 	if sess.srv.opts.ImplicitTLS {
 		if err := sess.startTLS(); err != nil {
 			sess.reason = "tls handshake: " + err.Error()
+			sess.finish()
 			return
 		}
 	}
@@ -155,47 +228,81 @@ func (sess *session) serve() {
 	sess.out().Status("", imap.OK, "CAPABILITY "+sess.capabilities(), "posthorn IMAP4rev2 server ready")
 	if err := sess.flush(); err != nil {
 		sess.reason = "write: " + err.Error()
+		sess.finish()
 		return
 	}
+	sess.loop(true)
+}
+
+// loop runs commands until the session ends. When nothing is buffered it
+// hands over to a new goroutine, which waits for the client, and this one
+// ends: running a command grows a goroutine's stack (to 8 KiB and more),
+// and the runtime shrinks it only in a garbage collection, while a fresh
+// goroutine parked in a read needs 2–4 KiB. A waiting session holds one
+// small goroutine and no buffers. fresh: the goroutine was started to
+// wait.
+func (sess *session) loop(fresh bool) {
 	for {
-		cmd, err := sess.readCommand()
-		if err != nil {
-			if sess.readFailed(err) {
-				continue
-			}
+		if !fresh && !sess.buffered() {
+			go sess.loop(true)
 			return
 		}
-		if !sess.execute(cmd) {
+		fresh = false
+		if !sess.step() {
+			sess.finish()
 			return
 		}
 	}
 }
 
-// readCommand waits up to the autologout time for the next command (RFC
-// 9051 §5.4) and reads it with its literals.
+// step reads the next command, or the end of an IDLE, and answers it. It
+// reports whether the session goes on.
+func (sess *session) step() bool {
+	if sess.idling != nil {
+		return sess.idleDone()
+	}
+	sess.mu.Lock()
+	if !sess.draining {
+		sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
+	}
+	sess.mu.Unlock()
+	cmd, err := sess.readCommand()
+	if err != nil {
+		return sess.readFailed(err)
+	}
+	return sess.execute(cmd)
+}
+
+// readCommand waits up to the autologout time (RFC 9051 §5.4), set by the
+// caller, for the next command and reads it with its literals.
 func (sess *session) readCommand() (*imap.Command, error) {
+	if err := sess.waitInput(); err != nil {
+		return nil, err
+	}
+	return sess.r.ReadCommand()
+}
+
+// waitInput waits for input from the client, where Shutdown may end the
+// session (it is not busy meanwhile).
+func (sess *session) waitInput() error {
 	sess.mu.Lock()
 	sess.busy = false
 	if sess.draining {
 		sess.mu.Unlock()
-		return nil, errDraining
+		return errDraining
 	}
-	sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 	sess.mu.Unlock()
 
-	_, err := sess.br.Peek(1)
+	err := sess.fill()
 
 	sess.mu.Lock()
 	sess.busy = true
 	draining := sess.draining
 	sess.mu.Unlock()
-	switch {
-	case draining:
-		return nil, errDraining
-	case err != nil:
-		return nil, err
+	if draining {
+		return errDraining
 	}
-	return sess.r.ReadCommand()
+	return err
 }
 
 // literal is the codec's hook before a literal's octets are read (RFC 9051
@@ -272,7 +379,7 @@ func (sess *session) bye(code, text string) {
 // endOfCommand flushes the output unless more pipelined commands are
 // already waiting, and reports whether the session can go on.
 func (sess *session) endOfCommand() bool {
-	if sess.br.Buffered() > 0 && sess.w != nil && sess.w.Err() == nil {
+	if sess.buffered() && sess.w != nil && sess.w.Err() == nil {
 		return true
 	}
 	if err := sess.flush(); err != nil {
@@ -321,6 +428,11 @@ func (sess *session) finish() {
 	}
 	if sess.w != nil {
 		sess.flush()
+	}
+	if sess.br != nil {
+		sess.br.Reset(nil)
+		readerPool.Put(sess.br)
+		sess.br = nil
 	}
 	if sess.linger {
 		sess.lingerClose()

@@ -28,6 +28,7 @@ type View struct {
 	caps     *Caps
 	s        *mailboxState
 	changed  chan struct{}
+	notify   func() // under s.viewsMu
 	released bool
 
 	// uids maps sequence number n to uids[n-1]. While gen equals the
@@ -49,6 +50,16 @@ type View struct {
 // Changed fires when the mailbox may have changed; the session waits on it
 // during IDLE and then calls Sync.
 func (v *View) Changed() <-chan struct{} { return v.changed }
+
+// Notify makes the View call f when the mailbox may have changed, from
+// another goroutine, which f must not block (the session starts a
+// goroutine that calls Sync); nil stops it. A session waiting in IDLE
+// uses it instead of a goroutine of its own waiting on Changed.
+func (v *View) Notify(f func()) {
+	v.s.viewsMu.Lock()
+	v.notify = f
+	v.s.viewsMu.Unlock()
+}
 
 // Mailbox returns the selected mailbox.
 func (v *View) Mailbox() store.Mailbox { return v.box }

@@ -183,6 +183,9 @@ func (s *mailboxState) signal() {
 		case v.changed <- struct{}{}:
 		default:
 		}
+		if v.notify != nil {
+			v.notify()
+		}
 	}
 	s.viewsMu.Unlock()
 }
