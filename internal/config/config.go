@@ -305,6 +305,12 @@ type Auth struct {
 	// change or a revoked app password ends it at once; failures are never
 	// remembered. "0s" turns the cache off.
 	LoginCache Duration `toml:"login_cache"`
+
+	// Take IMAP and POP3 logins without TLS from loopback clients
+	// (127.0.0.0/8, ::1): for local tools, benchmarks and a TLS proxy on
+	// the same host. Other clients must still use STARTTLS or implicit TLS
+	// first, and are shown LOGINDISABLED (IMAP) as before.
+	PlaintextOnLoopback bool `toml:"plaintext_on_loopback"`
 }
 
 // Submission is the policy of the submission roles.

@@ -71,6 +71,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			Hostname:                 d.cfg.Hostname,
 			TLSConfig:                tlsConfig,
 			ImplicitTLS:              lc.Role == config.RolePOP3S, // RFC 8314
+			AllowPlaintextAuth:       d.cfg.Auth.PlaintextOnLoopback,
 			MaxConnections:           lim.MaxConnections,
 			MaxConnectionsPerIP:      lim.MaxConnectionsPerIP,
 			MaxConnectionsPerAccount: lim.MaxConnectionsPerAccount,
@@ -92,6 +93,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			Hostname:                 d.cfg.Hostname,
 			TLSConfig:                tlsConfig,
 			ImplicitTLS:              lc.Role == config.RoleIMAPS, // RFC 8314
+			AllowPlaintextAuth:       d.cfg.Auth.PlaintextOnLoopback,
 			MaxConnections:           lim.MaxConnections,
 			MaxConnectionsPerIP:      lim.MaxConnectionsPerIP,
 			MaxConnectionsPerAccount: lim.MaxConnectionsPerAccount,
