@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,9 +36,36 @@ func (c *fuzzConn) SetDeadline(time.Time) error      { return nil }
 func (c *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *fuzzConn) SetWriteDeadline(time.Time) error { return nil }
 
+// literalAtEnd matches a line that ends in a literal announcement: the
+// command goes on after the literal's octets.
+var literalAtEnd = regexp.MustCompile(`~?\{([0-9]{1,9})\+?\}\r?$`)
+
+// hasCompleteCommand reports whether in holds at least one whole command
+// line: a line end that is not the announcement of a literal (an input
+// like "a LOGIN {0+}\n" is a command still waiting for its arguments).
+func hasCompleteCommand(in []byte) bool {
+	for len(in) > 0 {
+		nl := bytes.IndexByte(in, '\n')
+		if nl < 0 {
+			return false
+		}
+		m := literalAtEnd.FindSubmatch(in[:nl])
+		if m == nil {
+			return true
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		in = in[nl+1:]
+		if n >= len(in) {
+			return false
+		}
+		in = in[n:]
+	}
+	return false
+}
+
 // FuzzSession runs a session on the fuzzer's bytes as client input: it
 // never panics, ends when the input does, writes only CRLF-terminated
-// lines, and answers every complete line it reads.
+// lines, and answers every complete command it reads.
 func FuzzSession(f *testing.F) {
 	login := `a LOGIN alice@example.test "alice pw with spaces"` + "\r\n"
 	for _, s := range []string{
@@ -90,7 +119,7 @@ func FuzzSession(f *testing.F) {
 				t.Fatalf("bare CR or LF in %q", l)
 			}
 		}
-		if bytes.Contains(in, []byte("\n")) && len(lines) < 2 && !bytes.HasPrefix(in, []byte("a STARTTLS")) {
+		if hasCompleteCommand(in) && len(lines) < 2 && !bytes.HasPrefix(in, []byte("a STARTTLS")) {
 			t.Fatalf("no answer to %q", in)
 		}
 	})
