@@ -74,6 +74,10 @@ type Config struct {
 	// Outbound delivery: how mail for other domains leaves the queue.
 	Delivery Delivery `toml:"delivery"`
 
+	// The HTTP API (listeners with role "http"): sending from
+	// applications, message status, events, webhooks.
+	HTTP HTTP `toml:"http"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -496,6 +500,37 @@ type DeliveryRoute struct {
 	CAFile string `toml:"ca_file"`
 }
 
+// HTTP is the HTTP API of the "http" listeners. With [tls] configured
+// they speak HTTPS with the same certificates; without it, or with
+// plaintext, plain HTTP, which is allowed only on a loopback address
+// unless plaintext is set (behind a TLS-terminating proxy).
+type HTTP struct {
+	// Serve plain HTTP even where a certificate is configured or the
+	// address is not loopback: for a reverse proxy in front that does TLS.
+	// API keys travel in every request, so never expose plain HTTP to a
+	// network you do not control.
+	Plaintext bool `toml:"plaintext"`
+
+	// Largest request body accepted, JSON or raw message; larger ones get
+	// 413 before the body is read. Attachments in JSON are base64 (4/3 of
+	// their size), so keep this above limits.smtp.max_message_size * 1.4.
+	MaxRequestSize ByteSize `toml:"max_request_size"`
+
+	// Requests per second each API key may make on average; more get 429
+	// with Retry-After. 0 turns the limit off.
+	RateLimit float64 `toml:"rate_limit"`
+
+	// Requests an API key may make at once above rate_limit (the size of
+	// its token bucket).
+	RateBurst int `toml:"rate_burst"`
+
+	// Longest time to read one request, headers and body.
+	ReadTimeout Duration `toml:"read_timeout"`
+
+	// How long a keep-alive connection may wait for its next request.
+	IdleTimeout Duration `toml:"idle_timeout"`
+}
+
 // Log is where and how the daemon logs.
 type Log struct {
 	// Least severe level logged: "debug", "info", "warn" or "error".
@@ -579,6 +614,13 @@ func Default() *Config {
 			IdleTimeout:       NewDuration(5 * time.Second),
 			AttemptTimeout:    NewDuration(10 * time.Minute),
 			Routes:            []DeliveryRoute{},
+		},
+		HTTP: HTTP{
+			MaxRequestSize: 72 << 20,
+			RateLimit:      100,
+			RateBurst:      200,
+			ReadTimeout:    NewDuration(2 * time.Minute),
+			IdleTimeout:    NewDuration(2 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	v.dns(c.DNS)
 	v.delivery(c.Delivery)
 	v.sendmail(c.Sendmail)
+	v.http(c.HTTP, c.Listeners, c.TLS.Enabled())
 	v.log(c.Log)
 	return v.errs.err()
 }

@@ -147,6 +147,10 @@ type QueuedMessage struct {
 	// "suppressed" for recipients refused in the same send); Enqueue
 	// only, not read back.
 	Events []Event
+	// Idempotency, when set for Enqueue, is stored in the same commit as
+	// the message; when a record of the same (KeyID, Key) exists already
+	// nothing is stored and Enqueue fails with ErrExists. Not read back.
+	Idempotency *IdempotencyRecord
 }
 
 // RecipientState is where one recipient of a queued message stands.

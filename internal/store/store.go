@@ -42,6 +42,7 @@ type Store interface {
 	Mail
 	Queue
 	Events
+	APIKeys
 	// Close flushes pending writes and releases the store.
 	Close() error
 }
@@ -360,6 +361,10 @@ type Delivery struct {
 	// deliveries (see Events): "inbound" at the MX, "delivered" for the
 	// local recipients of a tracked send.
 	Events []Event
+	// Idempotency, when set, is stored in the same commit as the
+	// messages; when a record of the same (KeyID, Key) exists already
+	// nothing is stored and Deliver fails with ErrExists.
+	Idempotency *IdempotencyRecord
 }
 
 // Target is one mailbox of one account. An empty Mailbox means INBOX; a

@@ -95,7 +95,10 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 			w.touch(t.accountID, m.MailboxID)
 			out[i] = m
 		}
-		return w.addEvents(evs, time.Now())
+		if err := w.addEvents(evs, time.Now()); err != nil {
+			return err
+		}
+		return insertIdempotency(w, d.Idempotency)
 	})
 	if err != nil {
 		return nil, err

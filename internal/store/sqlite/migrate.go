@@ -282,6 +282,33 @@ CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id)
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished) WHERE state != 0;
 `,
+	// 8: HTTP API keys (SHA-256 of the token, found by its public
+	// prefix) and the answers kept for Idempotency-Key retries, written in
+	// the same commit as the send they answer.
+	`
+CREATE TABLE api_keys (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	name      TEXT NOT NULL UNIQUE,
+	domain_id INTEGER NOT NULL REFERENCES domains (id) ON DELETE CASCADE,
+	address   TEXT NOT NULL DEFAULT '',
+	prefix    TEXT NOT NULL,
+	hash      BLOB NOT NULL,
+	created   INTEGER NOT NULL
+);
+CREATE INDEX api_keys_prefix ON api_keys (prefix);
+CREATE INDEX api_keys_domain ON api_keys (domain_id);
+
+CREATE TABLE idempotency (
+	key_id       INTEGER NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+	key          TEXT NOT NULL,
+	request_hash BLOB NOT NULL,
+	status       INTEGER NOT NULL,
+	response     BLOB NOT NULL,
+	created      INTEGER NOT NULL,
+	PRIMARY KEY (key_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_created ON idempotency (created);
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

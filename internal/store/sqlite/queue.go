@@ -68,7 +68,10 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 				return err
 			}
 		}
-		return w.addEvents(evs, queued)
+		if err := w.addEvents(evs, queued); err != nil {
+			return err
+		}
+		return insertIdempotency(w, m.Idempotency)
 	})
 	if err != nil {
 		return 0, err

@@ -77,6 +77,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"CanceledContext", testCanceledContext},
 		{"SendAsDomain", testSendAsDomain},
 		{"AppPasswords", testAppPasswords},
+		{"APIKeys", testAPIKeys},
 		{"Queue", testQueue},
 		{"QueueLeases", testQueueLeases},
 		{"QueueConcurrentClaims", testQueueConcurrentClaims},
