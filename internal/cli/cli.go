@@ -62,6 +62,7 @@ func commands() []*command {
 		quickstartCommand(),
 		messageCommand(),
 		queueCommand(),
+		apiKeyCommand(),
 		versionCommand(),
 	}
 }

@@ -38,6 +38,7 @@ var devPorts = map[string]int{
 	"imaps":       10993,
 	"pop3":        10110,
 	"pop3s":       10995,
+	"http":        10080,
 }
 
 // devListeners describes each dev listener, in the order the banner lists
@@ -50,6 +51,7 @@ var devListeners = []struct{ role, what string }{
 	{"imaps", "IMAP over implicit TLS (RFC 8314)"},
 	{"pop3", "POP3 (RFC 1939): STLS, then USER/PASS or AUTH"},
 	{"pop3s", "POP3 over implicit TLS (RFC 8314)"},
+	{"http", "HTTP API (plain HTTP on loopback): Authorization: Bearer KEY from 'posthorn apikey create'"},
 }
 
 var devAccounts = []string{"alice@" + devDomain, "bob@" + devDomain}
@@ -91,7 +93,8 @@ Ports (only those that run appear in dev.json):
   imap 10143 (STARTTLS, then login)
   imaps 10993 (implicit TLS)
   pop3 10110 (STLS, then login)
-  pop3s 10995 (implicit TLS)`,
+  pop3s 10995 (implicit TLS)
+  http 10080 (the HTTP API, plain HTTP on loopback)`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
@@ -169,6 +172,8 @@ func prepareDev(dir string, ip net.IP) (string, error) {
 	}
 	fmt.Fprintf(&b, "[tls]\ncert_file = %q\nkey_file = %q\n\n", files.CertFile, files.KeyFile)
 	fmt.Fprintf(&b, "[limits.smtp]\nshutdown_grace = \"5s\"\n\n")
+	// The API on loopback: plain HTTP, so curl needs no CA.
+	fmt.Fprintf(&b, "[http]\nplaintext = true\n\n")
 	// Mail for other domains stays in the queue: nothing leaves the machine.
 	fmt.Fprintf(&b, "[delivery]\nenabled = false\n\n[log]\nlevel = \"info\"\n")
 	path := filepath.Join(dir, "posthorn.toml")

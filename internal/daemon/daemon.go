@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 
 	"github.com/posthorn/posthorn/internal/auth"
@@ -34,6 +35,9 @@ type Daemon struct {
 	dkim      *dkim.DirSigner       // signs submitted mail with DATA/dkim's keys
 	listeners []*listener
 	outbound  outbound // the delivery worker
+	// httpOps serves the non-API paths of the "http" listeners (metrics,
+	// health); nil: 404.
+	httpOps http.Handler
 
 	serveErr chan error
 	once     sync.Once

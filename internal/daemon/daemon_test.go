@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -151,22 +150,4 @@ func inboxCount(t *testing.T, st store.Store, addr string) int {
 		t.Fatal(err)
 	}
 	return s.Messages
-}
-
-// TestStartRefusesUnimplementedRole makes sure a listener role that this
-// version cannot serve is a clear start-up error, not a silent no-op.
-func TestStartRefusesUnimplementedRole(t *testing.T) {
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
-data_dir = %q
-[[listeners]]
-role = "http"
-address = "127.0.0.1:0"
-`, t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "not implemented") {
-		t.Fatalf("Start with an http listener: %v", err)
-	}
 }

@@ -104,6 +104,8 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			Logger:                   d.log.With("role", lc.Role),
 		}, d.store, d.auth)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
+	case config.RoleHTTP:
+		return d.newHTTPListener(lc, tlsConfig)
 	}
 	return nil, fmt.Errorf("listener role %q (%s) is not implemented in this version of posthorn yet; remove it from the configuration", lc.Role, lc.Address)
 }

@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/httpapi"
+)
+
+// newHTTPListener binds an "http" listener: the API of package httpapi,
+// over TLS with the shared certificates unless http.plaintext is set or
+// there are none (then only on loopback; config.Validate checks).
+func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*listener, error) {
+	h := d.cfg.HTTP
+	plain := h.Plaintext || tlsConfig == nil
+	if plain && !h.Plaintext && !config.LoopbackAddress(lc.Address) {
+		return nil, fmt.Errorf("http listener %s: plain HTTP off loopback: configure [tls], or set http.plaintext behind a TLS proxy", lc.Address)
+	}
+	ln, err := net.Listen("tcp", lc.Address)
+	if err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	api := httpapi.New(httpapi.Options{
+		Store:           d.store,
+		Logger:          d.log.With("role", lc.Role),
+		Ops:             d.httpOps,
+		MaxRequestBytes: h.MaxRequestSize.Int64(),
+		RateLimit:       h.RateLimit,
+		RateBurst:       h.RateBurst,
+		ReadTimeout:     h.ReadTimeout.D(),
+		IdleTimeout:     h.IdleTimeout.D(),
+	})
+	srv := httpServer{api.HTTPServer()}
+	if plain {
+		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
+	}
+	tc := tlsConfig.Clone()
+	tc.NextProtos = []string{"http/1.1"}
+	return &listener{role: lc.Role, ln: tls.NewListener(ln, tc), srv: srv}, nil
+}
+
+// httpServer is an http.Server whose Serve returns nil after Shutdown.
+type httpServer struct{ *http.Server }
+
+func (s httpServer) Serve(ln net.Listener) error {
+	if err := s.Server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/config"
+)
+
+// TestHTTPListener: with [tls] the "http" role speaks HTTPS with the
+// shared certificate and plain HTTP is refused; with http.plaintext it
+// speaks plain HTTP; either way the API answers (JSON 401 without a key)
+// and Shutdown ends it cleanly.
+func TestHTTPListener(t *testing.T) {
+	dir := t.TempDir()
+	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(files.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	for _, plaintext := range []bool{false, true} {
+		cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+data_dir = %q
+[[listeners]]
+role = "http"
+address = "127.0.0.1:0"
+[tls]
+cert_file = %q
+key_file = %q
+[http]
+plaintext = %v
+`, filepath.Join(dir, fmt.Sprint("data", plaintext)), files.CertFile, files.KeyFile, plaintext)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := d.Addrs()["http"].String()
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "mx.example.org"}}}
+		get := func(scheme string) (int, error) {
+			res, err := client.Get(scheme + "://" + addr + "/api/v1/key")
+			if err != nil {
+				return 0, err
+			}
+			defer res.Body.Close()
+			io.Copy(io.Discard, res.Body)
+			if ct := res.Header.Get("Content-Type"); res.StatusCode == 401 && ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			return res.StatusCode, nil
+		}
+		want, other := "https", "http"
+		if plaintext {
+			want, other = "http", "https"
+		}
+		if code, err := get(want); err != nil || code != 401 {
+			t.Errorf("plaintext=%v: %s: %d %v, want 401", plaintext, want, code, err)
+		}
+		if code, err := get(other); err == nil && code < 400 {
+			t.Errorf("plaintext=%v: %s answered %d", plaintext, other, code)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		cancel()
+		select {
+		case err := <-d.Errors():
+			t.Errorf("serve error after Shutdown: %v", err)
+		default:
+		}
+	}
+}
