@@ -25,59 +25,96 @@ var (
 	replyBadFrom   = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 6, 0}, Text: "Cannot parse the From or Sender header"}
 )
 
-// checkHeader reads the header section of body, checks that the account
-// owns every From: and Sender: address, and returns the header fields to
-// add in front of the message: From: (from the envelope, when missing),
-// Date: (RFC 6409 §8.2) and Message-ID: (§8.3).
-func (s *session) checkHeader(ctx context.Context, body []byte, now time.Time) ([]byte, error) {
+// Errors of ReadHeader.
+var (
+	ErrBadHeader = errors.New("malformed message header")
+	ErrNoFrom    = errors.New("message has no From header")
+	ErrBadFrom   = errors.New("cannot parse the From or Sender header")
+)
+
+// Header is what submission needs from a message's header section.
+type Header struct {
+	// Senders are the addresses of the From: and Sender: fields, From:
+	// first; the client must own every one.
+	Senders []smtp.Address
+	// SignDomain is the DKIM signing domain: the first From: address's
+	// domain (the one DMARC aligns with, RFC 7489 §3.1), or the envelope
+	// sender's when From: is missing.
+	SignDomain string
+	// Fix are the header fields to add in front of the message: From:
+	// (from the envelope, when missing), Date: (RFC 6409 §8.2) and
+	// Message-ID: (§8.3) on hostname.
+	Fix []byte
+}
+
+// ReadHeader reads the header section of body, submitted with envelope
+// sender from ("" for <>), and returns its senders and the fix-ups. It
+// fails with ErrBadHeader, ErrNoFrom (no From: and a null sender) or
+// ErrBadFrom.
+func ReadHeader(body []byte, from, hostname string, now time.Time) (Header, error) {
 	h, err := readHeader(body)
 	if err != nil {
-		return nil, replyBadHeader
+		return Header{}, ErrBadHeader
 	}
-	var fix []byte
+	var out Header
 	froms := h.Values("From")
-	s.signDomain = ""
 	if len(froms) == 0 {
-		if s.from == "" {
-			return nil, replyNoFrom
+		if from == "" {
+			return Header{}, ErrNoFrom
 		}
-		fix = append(fix, "From: <"+s.from+">\r\n"...)
-		s.signDomain = domainOf(s.from)
+		out.Fix = append(out.Fix, "From: <"+from+">\r\n"...)
+		out.SignDomain = domainOf(from)
 	}
 	for _, field := range append(froms, h.Values("Sender")...) {
 		addrs, err := parseAddressList(field)
 		if err != nil || len(addrs) == 0 {
-			return nil, replyBadFrom
+			return Header{}, ErrBadFrom
 		}
-		if s.signDomain == "" {
-			// The first From: address's domain: the one DMARC aligns
-			// with (RFC 7489 §3.1).
-			s.signDomain = domainOf(addrs[0].Canonical())
+		if out.SignDomain == "" {
+			out.SignDomain = domainOf(addrs[0].Canonical())
 		}
-		for _, a := range addrs {
-			ok, err := s.owns(ctx, a)
-			if err != nil {
-				s.b.log.Error("submission: checking sender rights", "conn", s.ci.ID, "err", err)
-				return nil, smtp.ReplyTempError
-			}
-			if !ok {
-				s.b.log.Warn("submission: From header not owned", "conn", s.ci.ID, "user", s.user(), "from", a.String())
-				if s.b.opts.Local {
-					return nil, replyFromNotOurs
-				}
-				return nil, replyFromNotOwner
-			}
-		}
+		out.Senders = append(out.Senders, addrs...)
 	}
 	if len(h.Values("Date")) == 0 {
-		fix = append(fix, "Date: "...)
-		fix = now.AppendFormat(fix, time.RFC1123Z)
-		fix = append(fix, "\r\n"...)
+		out.Fix = append(out.Fix, "Date: "...)
+		out.Fix = now.AppendFormat(out.Fix, time.RFC1123Z)
+		out.Fix = append(out.Fix, "\r\n"...)
 	}
 	if len(h.Values("Message-Id")) == 0 {
-		fix = append(fix, "Message-ID: <"+newMessageID()+"@"+s.b.opts.Hostname+">\r\n"...)
+		out.Fix = append(out.Fix, "Message-ID: <"+newMessageID()+"@"+hostname+">\r\n"...)
 	}
-	return fix, nil
+	return out, nil
+}
+
+// checkHeader reads the header section of body (ReadHeader), checks that
+// the client owns every From: and Sender: address, and returns the header
+// fields to add in front of the message.
+func (s *session) checkHeader(ctx context.Context, body []byte, now time.Time) ([]byte, error) {
+	h, err := ReadHeader(body, s.from, s.b.opts.Hostname, now)
+	switch {
+	case errors.Is(err, ErrNoFrom):
+		return nil, replyNoFrom
+	case errors.Is(err, ErrBadFrom):
+		return nil, replyBadFrom
+	case err != nil:
+		return nil, replyBadHeader
+	}
+	s.signDomain = h.SignDomain
+	for _, a := range h.Senders {
+		ok, err := s.owns(ctx, a)
+		if err != nil {
+			s.b.log.Error("submission: checking sender rights", "conn", s.ci.ID, "err", err)
+			return nil, smtp.ReplyTempError
+		}
+		if !ok {
+			s.b.log.Warn("submission: From header not owned", "conn", s.ci.ID, "user", s.user(), "from", a.String())
+			if s.b.opts.Local {
+				return nil, replyFromNotOurs
+			}
+			return nil, replyFromNotOwner
+		}
+	}
+	return h.Fix, nil
 }
 
 // readHeader parses the header section (RFC 5322 §2.2) of a message.

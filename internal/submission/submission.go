@@ -33,6 +33,10 @@
 //     client gets 451 and may send again: a duplicate is possible, a loss
 //     is not.
 //
+// Everything after the protocol (Received, fix-ups, DKIM, queue and local
+// delivery) is Backend.Send, which the HTTP API calls too (Outgoing), so
+// mail submitted either way is traced, signed and stored alike.
+//
 // # Sender rights
 //
 // An account owns its address, the subaddresses of it (user+tag@, with
@@ -56,7 +60,6 @@
 package submission
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -66,7 +69,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/peercred"
 	"github.com/posthorn/posthorn/internal/received"
 	"github.com/posthorn/posthorn/internal/smtp"
@@ -177,7 +179,6 @@ type session struct {
 	targets    []store.Target // local accounts, one each
 	remote     []string       // recipients for the outbound queue
 
-	trace      []byte // scratch for the headers prepended, reused
 	signDomain string // the DKIM signing domain, set by checkHeader
 }
 
@@ -268,62 +269,30 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 	if len(s.rcpts) == 1 {
 		hop.For = s.rcpts[0]
 	}
-	// Received, then the fix-ups, then the message. Local copies also get
-	// Return-Path (RFC 5321 §4.4: added at final delivery).
-	s.trace = received.AppendReturnPath(s.trace[:0], s.from)
-	rp := len(s.trace)
-	s.trace = s.rc.AppendReceived(s.trace, hop, now)
-	s.trace = append(s.trace, fix...)
-	if err := s.sign(msg, rp); err != nil {
+	err = s.b.Send(ctx, &Outgoing{
+		From:       s.from,
+		Targets:    s.targets,
+		Remote:     s.remote,
+		Body:       msg.Body(),
+		WithTrace:  msg.WithTrace,
+		Conn:       &s.rc,
+		Hop:        hop,
+		Header:     Header{Fix: fix, SignDomain: s.signDomain},
+		AccountID:  s.accountID(),
+		UTF8:       s.utf8,
+		RequireTLS: s.requireTLS,
+	}, now)
+	switch {
+	case errors.Is(err, ErrSign):
 		s.b.log.Error("submission: DKIM signing", "conn", s.ci.ID, "id", msg.TxID, "domain", s.signDomain, "err", err)
 		return smtp.ReplyTempError
+	case errors.Is(err, store.ErrOverQuota):
+		s.b.log.Info("submission: over quota", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+		return smtp.ReplyMailboxFull
+	case err != nil:
+		s.b.log.Error("submission: storing", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+		return smtp.ReplyTempError
 	}
-	if len(s.remote) > 0 {
-		_, err := s.b.opts.Store.Enqueue(ctx, store.QueuedMessage{
-			From:       s.from,
-			Recipients: s.remote,
-			Body:       msg.WithTrace(s.trace[rp:]),
-			AccountID:  s.accountID(),
-			UTF8:       s.utf8,
-			RequireTLS: s.requireTLS,
-		})
-		if err != nil {
-			s.b.log.Error("submission: enqueueing", "conn", s.ci.ID, "id", msg.TxID, "err", err)
-			return smtp.ReplyTempError
-		}
-	}
-	if len(s.targets) > 0 {
-		_, err := s.b.opts.Store.Deliver(ctx, store.Delivery{
-			Body:         msg.WithTrace(s.trace),
-			InternalDate: now,
-			Targets:      s.targets,
-		})
-		if errors.Is(err, store.ErrOverQuota) {
-			s.b.log.Info("submission: over quota", "conn", s.ci.ID, "id", msg.TxID, "err", err)
-			return smtp.ReplyMailboxFull
-		}
-		if err != nil {
-			s.b.log.Error("submission: delivering", "conn", s.ci.ID, "id", msg.TxID, "err", err)
-			return smtp.ReplyTempError
-		}
-	}
-	return nil
-}
-
-// sign inserts DKIM-Signature fields at s.trace[rp:], above Received:
-// the signature covers what follows, the fix-ups included.
-func (s *session) sign(msg *smtpserver.Message, rp int) error {
-	if s.b.opts.Signer == nil || s.signDomain == "" {
-		return nil
-	}
-	sig, err := s.b.opts.Signer.Sign(s.signDomain, io.MultiReader(bytes.NewReader(s.trace[rp:]), bytes.NewReader(msg.Body())))
-	if errors.Is(err, dkim.ErrNoKey) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	s.trace = slices.Insert(s.trace, rp, []byte(sig)...)
 	return nil
 }
 
