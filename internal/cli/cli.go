@@ -57,6 +57,7 @@ func commands() []*command {
 		domainCommand(),
 		accountCommand(),
 		aliasCommand(),
+		routeCommand(),
 		dkimCommand(),
 		dnsCommand(),
 		quickstartCommand(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/posthorn/posthorn/internal/compose"
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/imapserver"
 	"github.com/posthorn/posthorn/internal/mx"
@@ -34,6 +35,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			Logger:              d.log,
 			Checks:              checks,
+			Routes:              compose.NewRouter(d.store),
 		})
 		srv := smtpserver.New(d.smtpOptions(lc.Role, tlsConfig), backend)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/compose"
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
@@ -43,6 +44,7 @@ type envOpts struct {
 	wrap   func(store.Store) store.Store // wraps the store the policy sees
 	smtp   smtpserver.Options
 	checks *Checks
+	routes bool // inbound routes from the store's endpoints (compose.Router)
 }
 
 func newEnv(t testing.TB, eo envOpts) *env {
@@ -77,7 +79,11 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	if eo.wrap != nil {
 		policyStore = eo.wrap(st)
 	}
-	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }, Checks: eo.checks})
+	var routes RouteMatcher
+	if eo.routes {
+		routes = compose.NewRouter(st)
+	}
+	be := New(Options{Store: policyStore, Hostname: "mx.example.test", SubaddressSeparator: "+", Now: func() time.Time { return fixedNow }, Checks: eo.checks, Routes: routes})
 	srvTLS, cliTLS := certstest.SelfSigned(t, "mx.example.test")
 	e.cliTLS = cliTLS
 	e.caFile = filepath.Join(t.TempDir(), "ca.pem")

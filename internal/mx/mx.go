@@ -80,6 +80,8 @@ type Options struct {
 	// Checks configure SPF, DKIM, DMARC, iprev and DNSBL checks (checks.go);
 	// nil turns them off.
 	Checks *Checks
+	// Routes finds inbound routes (routes.go); nil means none.
+	Routes RouteMatcher
 }
 
 // Backend is the MX policy; it implements smtpserver.Backend.
@@ -135,6 +137,7 @@ type session struct {
 	size    int64    // the SIZE parameter, 0 when not given
 	rcpts   []string // accepted recipients, as written
 	targets []store.Target
+	routed  []routedRcpt // recipients with an inbound route (routes.go)
 
 	trace []byte // scratch for the trace headers, reused
 
@@ -171,8 +174,16 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 		return replyNeedUTF8
 	}
 	canon := a.Canonical()
+	ep, routed, err := s.matchRoute(ctx, canon)
+	if err != nil {
+		s.b.log.Error("mx: matching routes", "conn", s.ci.ID, "id", s.txID, "rcpt", canon, "err", err)
+		return smtp.ReplyTempError
+	}
 	at := strings.LastIndexByte(canon, '@')
 	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
+	if routed && routeOnly(ep, err) {
+		return s.acceptRouted(canon, a.String(), ep)
+	}
 	switch {
 	case errors.Is(err, store.ErrUnknownDomain):
 		return replyRelayDenied
@@ -202,6 +213,9 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 			s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
 		}
 	}
+	if routed { // a route with Keep: stored and posted
+		s.routed = append(s.routed, routedRcpt{addr: canon, ep: ep})
+	}
 	s.rcpts = append(s.rcpts, a.String())
 	return nil
 }
@@ -216,7 +230,7 @@ func (s *session) hasTarget(id int64) bool {
 }
 
 func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
-	if len(s.targets) == 0 {
+	if len(s.targets) == 0 && len(s.routed) == 0 {
 		return replyNoRecipients
 	}
 	now := s.b.now()
@@ -229,11 +243,21 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 	if body != nil { // the checks removed header fields: a copy
 		full = append(append(make([]byte, 0, len(s.trace)+len(body)), s.trace...), body...)
 	}
-	_, err = s.b.opts.Store.Deliver(ctx, store.Delivery{
-		Body:         full,
-		InternalDate: now,
-		Targets:      targets,
-	})
+	events, err := s.routeEvents(msg, full, now)
+	if err != nil {
+		s.b.log.Error("mx: route payload", "conn", s.ci.ID, "id", msg.TxID, "err", err)
+		return smtp.ReplyTempError
+	}
+	if len(targets) == 0 { // routed recipients only
+		_, err = s.b.opts.Store.RecordEvents(ctx, events)
+	} else {
+		_, err = s.b.opts.Store.Deliver(ctx, store.Delivery{
+			Body:         full,
+			InternalDate: now,
+			Targets:      targets,
+			Events:       events,
+		})
+	}
 	if errors.Is(err, store.ErrOverQuota) {
 		s.b.log.Info("mx: over quota", "conn", s.ci.ID, "id", msg.TxID, "err", err)
 		return smtp.ReplyMailboxFull
@@ -253,6 +277,7 @@ func (s *session) reset() {
 	s.txID, s.from, s.utf8, s.size = "", "", false, 0
 	s.rcpts = s.rcpts[:0]
 	s.targets = s.targets[:0]
+	s.routed = s.routed[:0]
 }
 
 func clientIP(a net.Addr) net.IP {
