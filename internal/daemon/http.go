@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/httpapi"
+	"github.com/posthorn/posthorn/internal/submission"
 )
 
 // newHTTPListener binds an "http" listener: the API of package httpapi,
@@ -24,17 +26,29 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	api := httpapi.New(httpapi.Options{
-		Store:           d.store,
-		Logger:          d.log.With("role", lc.Role),
-		Ops:             d.httpOps,
-		MaxRequestBytes: h.MaxRequestSize.Int64(),
-		RateLimit:       h.RateLimit,
-		RateBurst:       h.RateBurst,
-		ReadTimeout:     h.ReadTimeout.D(),
-		IdleTimeout:     h.IdleTimeout.D(),
+	sender := submission.New(submission.Options{
+		Store:               d.store,
+		Hostname:            d.cfg.Hostname,
+		SubaddressSeparator: d.cfg.SubaddressSeparator,
+		Signer:              d.dkim,
+		Logger:              d.log,
 	})
-	srv := httpServer{api.HTTPServer()}
+	api := httpapi.New(httpapi.Options{
+		Store:               d.store,
+		Sender:              sender,
+		Hostname:            d.cfg.Hostname,
+		SubaddressSeparator: d.cfg.SubaddressSeparator,
+		HideClientIP:        d.cfg.Submission.HideClientIP,
+		MaxMessageBytes:     d.cfg.Limits.SMTP.MaxMessageSize.Int64(),
+		Logger:              d.log.With("role", lc.Role),
+		Ops:                 d.httpOps,
+		MaxRequestBytes:     h.MaxRequestSize.Int64(),
+		RateLimit:           h.RateLimit,
+		RateBurst:           h.RateBurst,
+		ReadTimeout:         h.ReadTimeout.D(),
+		IdleTimeout:         h.IdleTimeout.D(),
+	})
+	srv := httpServer{api.HTTPServer(), api}
 	if plain {
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
 	}
@@ -43,8 +57,17 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 	return &listener{role: lc.Role, ln: tls.NewListener(ln, tc), srv: srv}, nil
 }
 
-// httpServer is an http.Server whose Serve returns nil after Shutdown.
-type httpServer struct{ *http.Server }
+// httpServer is an http.Server whose Serve returns nil after Shutdown,
+// which also stops the API's background work.
+type httpServer struct {
+	*http.Server
+	api *httpapi.Server
+}
+
+func (s httpServer) Shutdown(ctx context.Context) error {
+	s.api.Close()
+	return s.Server.Shutdown(ctx)
+}
 
 func (s httpServer) Serve(ln net.Listener) error {
 	if err := s.Server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/submission"
 )
 
 // env is an API server on loopback over a fresh store with the domain
@@ -33,7 +34,12 @@ func newEnv(t *testing.T, opts Options) *env {
 		t.Fatal(err)
 	}
 	opts.Store = st
+	if opts.Sender == nil {
+		opts.Sender = submission.New(submission.Options{Store: st, Hostname: "mail.example.org"})
+	}
+	opts.Hostname = "mail.example.org"
 	api := New(opts)
+	t.Cleanup(api.Close)
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = api.HTTPServer()
 	srv.Start()

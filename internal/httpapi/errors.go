@@ -38,6 +38,7 @@ const (
 	CodeTooLarge         = "too_large"              // 413
 	CodeUnsupportedType  = "unsupported_media_type" // 415
 	CodeKeyReused        = "idempotency_key_reused" // 422: the same Idempotency-Key with another request
+	CodeOverQuota        = "over_quota"             // 422: a local recipient's mailbox is full
 	CodeRateLimited      = "rate_limited"           // 429
 	CodeInternal         = "internal"               // 500
 	CodeUnavailable      = "unavailable"            // 503

@@ -20,6 +20,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{"GET", "/api/v1/openapi.json", false, s.openAPI},
 		{"GET", "/api/v1/key", true, s.getKey},
+		{"POST", "/api/v1/messages", true, s.postMessage},
 	}
 }
 

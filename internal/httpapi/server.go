@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,6 +29,17 @@ type Options struct {
 	// ReadTimeout bounds reading one request, IdleTimeout a keep-alive
 	// connection's wait for the next (defaults 2 minutes each).
 	ReadTimeout, IdleTimeout time.Duration
+	// Sender sends messages: a *submission.Backend over the same store.
+	Sender Sender
+	// Hostname is our name in Received; SubaddressSeparator resolves
+	// local recipients (user+tag@); HideClientIP leaves the client's
+	// address out of Received ([submission] hide_client_ip).
+	Hostname            string
+	SubaddressSeparator string
+	HideClientIP        bool
+	// MaxMessageBytes is the largest message sent (built or raw); more is
+	// 413. 0 means 50 MiB.
+	MaxMessageBytes int64
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
@@ -39,6 +51,7 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	limiter *limiter
+	stop    context.CancelFunc // ends the pruning of idempotency records
 }
 
 // New returns the API over opts.Store.
@@ -54,6 +67,12 @@ func New(opts Options) *Server {
 	if s.opts.MaxRequestBytes <= 0 {
 		s.opts.MaxRequestBytes = 72 << 20
 	}
+	if s.opts.MaxMessageBytes <= 0 {
+		s.opts.MaxMessageBytes = 50 << 20
+	}
+	if s.opts.Hostname == "" {
+		s.opts.Hostname = "localhost"
+	}
 	if s.opts.ReadTimeout <= 0 {
 		s.opts.ReadTimeout = 2 * time.Minute
 	}
@@ -61,8 +80,17 @@ func New(opts Options) *Server {
 		s.opts.IdleTimeout = 2 * time.Minute
 	}
 	s.register()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	if opts.Store != nil {
+		go s.pruneIdempotency(ctx)
+	}
 	return s
 }
+
+// Close stops the server's background work (not its connections: see
+// http.Server.Shutdown).
+func (s *Server) Close() { s.stop() }
 
 // HTTPServer returns an http.Server for s with its timeouts: 10 s for the
 // request header, ReadTimeout for the whole request, a minute more for the
