@@ -11,5 +11,5 @@ import (
 
 func main() {
 	env := &cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	os.Exit(cli.Main(context.Background(), env, os.Args[1:]))
+	os.Exit(cli.Main(context.Background(), env, cli.Args(os.Args)))
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -40,6 +41,9 @@ type command struct {
 	flags   func(fs *flag.FlagSet) // defines flags; nil for none
 	run     func(ctx context.Context, env *Env, fs *flag.FlagSet) error
 	sub     []*command
+	// raw, when set, runs instead of run with the unparsed arguments and
+	// returns the exit status: for sendmail's own command line syntax.
+	raw func(ctx context.Context, env *Env, args []string) int
 }
 
 // usageError makes Main print the command's usage and exit with status 2.
@@ -65,7 +69,21 @@ func commands() []*command {
 		queueCommand(),
 		apiKeyCommand(),
 		versionCommand(),
+		sendmailCommand(),
 	}
+}
+
+// Args returns the command line to give Main for the process arguments
+// argv: argv[1:], or "sendmail" and argv[1:] when the binary was called
+// as sendmail (a symlink at /usr/sbin/sendmail).
+func Args(argv []string) []string {
+	if len(argv) == 0 {
+		return nil
+	}
+	if filepath.Base(argv[0]) == "sendmail" {
+		return append([]string{"sendmail"}, argv[1:]...)
+	}
+	return argv[1:]
 }
 
 // Main runs the command line args (without the program name) and returns
@@ -98,6 +116,13 @@ func Main(ctx context.Context, env *Env, args []string) int {
 		}
 		path = append(path, c.name)
 		args = args[1:]
+		if c.raw != nil {
+			if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+				printCommandHelp(env.Stderr, "posthorn "+c.name, c, flag.NewFlagSet(c.name, flag.ContinueOnError))
+				return 0
+			}
+			return c.raw(ctx, env, args)
+		}
 		if c.sub == nil {
 			return runCommand(ctx, env, path, c, args)
 		}

@@ -54,6 +54,10 @@ var devListeners = []struct{ role, what string }{
 	{"http", "HTTP API (plain HTTP on loopback): Authorization: Bearer KEY from 'posthorn apikey create'"},
 }
 
+// devMaxSocketPath is the longest Unix socket path (see config): a dev
+// directory deeper than that runs without the sendmail socket.
+const devMaxSocketPath = 107
+
 var devAccounts = []string{"alice@" + devDomain, "bob@" + devDomain}
 
 // DevInfo is the content of DIR/dev.json, for scripts and CI pipelines.
@@ -66,6 +70,14 @@ type DevInfo struct {
 	CAFile     string         `json:"ca_file"`
 	ConfigFile string         `json:"config_file"`
 	DataDir    string         `json:"data_dir"`
+	// Sendmail is the local submission socket for `posthorn sendmail`;
+	// absent when DIR's path is too long for a Unix socket.
+	Sendmail *DevSendmail `json:"sendmail,omitempty"`
+}
+
+// DevSendmail is the local submission socket of dev mode.
+type DevSendmail struct {
+	Socket string `json:"socket"`
 }
 
 // DevAccount is a demo account and its password.
@@ -85,7 +97,8 @@ domain example.test and the accounts alice@example.test and
 bob@example.test, whose passwords it prints. Everything lives in DIR and
 survives a restart. The same facts are written to DIR/dev.json:
   {"host", "hostname", "domain", "ports": {"smtp", ...}, "accounts":
-   [{"address", "password"}], "ca_file", "config_file", "data_dir"}
+   [{"address", "password"}], "ca_file", "config_file", "data_dir",
+   "sendmail": {"socket"}}
 Ports (only those that run appear in dev.json):
   smtp 10025 (MX, STARTTLS)
   submission 10587 (STARTTLS, then AUTH)
@@ -94,7 +107,9 @@ Ports (only those that run appear in dev.json):
   imaps 10993 (implicit TLS)
   pop3 10110 (STLS, then login)
   pop3s 10995 (implicit TLS)
-  http 10080 (the HTTP API, plain HTTP on loopback)`,
+  http 10080 (the HTTP API, plain HTTP on loopback)
+The local submission socket DIR/sendmail.sock takes mail from
+'posthorn sendmail -C DIR/posthorn.toml' (PHP's sendmail_path, cron).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
@@ -135,6 +150,9 @@ Ports (only those that run appear in dev.json):
 				for role, a := range d.Addrs() {
 					info.Ports[role] = a.(*net.TCPAddr).Port
 				}
+				if p := d.SendmailSocket(); p != "" {
+					info.Sendmail = &DevSendmail{Socket: p}
+				}
 				if err := writeDevInfo(filepath.Join(absDir, "dev.json"), info); err != nil {
 					return err
 				}
@@ -174,6 +192,9 @@ func prepareDev(dir string, ip net.IP) (string, error) {
 	fmt.Fprintf(&b, "[limits.smtp]\nshutdown_grace = \"5s\"\n\n")
 	// The API on loopback: plain HTTP, so curl needs no CA.
 	fmt.Fprintf(&b, "[http]\nplaintext = true\n\n")
+	if sock := filepath.Join(dir, "sendmail.sock"); len(sock) <= devMaxSocketPath {
+		fmt.Fprintf(&b, "[sendmail]\nsocket = %q\n\n", sock)
+	}
 	// Mail for other domains stays in the queue: nothing leaves the machine.
 	fmt.Fprintf(&b, "[delivery]\nenabled = false\n\n[log]\nlevel = \"info\"\n")
 	path := filepath.Join(dir, "posthorn.toml")
@@ -265,6 +286,11 @@ func printDevBanner(w io.Writer, dir string, info DevInfo) {
 		fmt.Fprintf(w, "  printf 'From: dev@example.org\\r\\nTo: alice@%s\\r\\nSubject: Hello from posthorn dev\\r\\n\\r\\nIt works.\\r\\n' | curl -sS smtp://%s:%d --mail-from dev@example.org --mail-rcpt alice@%s -T -\n",
 			info.Domain, host, p, info.Domain)
 		fmt.Fprintf(w, "\nThen list alice's INBOX:\n  %s message list -config %s alice@%s\n", self, info.ConfigFile, info.Domain)
+	}
+	if info.Sendmail != nil {
+		fmt.Fprintf(w, "\nSend from a script, cron or PHP's mail() (sendmail-compatible):\n")
+		fmt.Fprintf(w, "  printf 'To: bob@%s\\nSubject: Hi\\n\\nIt works.\\n' | %s sendmail -C %s -t\n", info.Domain, self, info.ConfigFile)
+		fmt.Fprintf(w, "  php.ini: sendmail_path = \"%s sendmail -C %s -t -i\"\n", self, info.ConfigFile)
 	}
 	fmt.Fprintf(w, "\nStop with Ctrl-C; start again with the same -dir to keep the mail.\n\n")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dnssetup"
+	"github.com/posthorn/posthorn/internal/sendmail"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -162,6 +163,9 @@ func (q *quickstart) configText() string {
 	b.WriteString("\n# Certificates from Let's Encrypt, obtained at start and renewed. Ports 443\n")
 	b.WriteString("# (TLS-ALPN-01) or 80 (HTTP-01) must reach this server under the host name.\n")
 	fmt.Fprintf(&b, "[tls.acme]\nhostnames = [%q]\nemail = %q\n", q.hostname, q.admin)
+	b.WriteString("\n# Local submission for 'posthorn sendmail' (ln -s posthorn /usr/sbin/sendmail):\n")
+	b.WriteString("# PHP mail(), cron and scripts on this machine, as any local user.\n")
+	fmt.Fprintf(&b, "[sendmail]\nsocket = %q\n", sendmail.DefaultSocket)
 	b.WriteString("\n# DNS goes to the resolvers of /etc/resolv.conf. For DANE (RFC 7672) run a\n")
 	b.WriteString("# validating resolver on this machine (unbound, say) and enable:\n")
 	b.WriteString("# [dns]\n# servers = [\"127.0.0.1\"]\n# trust_ad = true\n")
