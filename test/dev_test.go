@@ -47,6 +47,21 @@ func TestDevModeQuickstart(t *testing.T) {
 		t.Fatalf("printed list command: err %v, output:\n%s", err, out)
 	}
 
+	// The local submission socket: in dev.json, and the printed
+	// sendmail command delivers to bob.
+	if s.info.Sendmail == nil || s.info.Sendmail.Socket != filepath.Join(dir, "sendmail.sock") {
+		t.Errorf("dev.json sendmail = %+v, want the socket in %s", s.info.Sendmail, dir)
+	}
+	sm := lineAfter(t, banner, "Send from a script, cron or PHP's mail()")
+	sm = strings.Replace(sm, "| posthorn ", "| "+binary+" ", 1)
+	if out, err := exec.Command("bash", "-c", sm).CombinedOutput(); err != nil {
+		t.Fatalf("printed sendmail command failed: %v\n%s\ncommand: %s", err, out, sm)
+	}
+	out, err = exec.Command(binary, "message", "list", "-config", s.info.ConfigFile, "bob@example.test").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Hi") {
+		t.Errorf("bob's INBOX after the printed sendmail command: %v\n%s", err, out)
+	}
+
 	if err := s.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("dev mode did not exit cleanly on SIGTERM: %v\n%s", err, s.out)
 	}

@@ -28,6 +28,9 @@ type devInfo struct {
 	CAFile     string `json:"ca_file"`
 	ConfigFile string `json:"config_file"`
 	DataDir    string `json:"data_dir"`
+	Sendmail   *struct {
+		Socket string `json:"socket"`
+	} `json:"sendmail"`
 }
 
 // devServer is a `posthorn dev` process.

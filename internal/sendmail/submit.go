@@ -3,6 +3,7 @@ package sendmail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -20,8 +21,8 @@ type Envelope struct {
 	// Sender is the envelope sender, "" for the null sender; a bare
 	// local part is completed with the server's host name.
 	Sender string
-	// FullName and AddFrom: add "From: FullName <Sender>" when the
-	// message has none.
+	// FullName is the display name of the From: field added (from
+	// Sender) when the message has none.
 	FullName string
 	// Recipients are completed like Sender.
 	Recipients []string
@@ -61,27 +62,55 @@ func Submit(ctx context.Context, path string, env Envelope, msg *Message) error 
 		mo.UTF8 = true
 	}
 	if err := c.Mail(sender, mo); err != nil {
-		return fmt.Errorf("sender <%s>: %w", sender, err)
+		return replyError("sender <"+sender+">", err)
 	}
 	for _, r := range env.Recipients {
 		r = qualify(r, host)
 		if err := c.Rcpt(r, nil); err != nil {
 			c.Reset()
-			return fmt.Errorf("recipient <%s>: %w", r, err)
+			return replyError("recipient <"+r+">", err)
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return err
+		return replyError("message", err)
 	}
 	if _, err := w.Write(body); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return replyError("message", err)
 	}
 	c.Quit()
 	return nil
+}
+
+// ReplyError is the server's refusal of the sender, a recipient or the
+// message.
+type ReplyError struct {
+	What  string // "sender <a@b>", "recipient <c@d>", "message"
+	Reply *gosmtp.SMTPError
+}
+
+func (e *ReplyError) Error() string {
+	r := e.Reply
+	s := fmt.Sprintf("%s refused: %d", e.What, r.Code)
+	if r.EnhancedCode != gosmtp.NoEnhancedCode && r.EnhancedCode != (gosmtp.EnhancedCode{}) {
+		s += fmt.Sprintf(" %d.%d.%d", r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2])
+	}
+	return s + " " + r.Message
+}
+
+func (e *ReplyError) Unwrap() error { return e.Reply }
+
+// replyError wraps the server's SMTP reply; other errors (a dropped
+// connection) pass unchanged.
+func replyError(what string, err error) error {
+	var se *gosmtp.SMTPError
+	if errors.As(err, &se) {
+		return &ReplyError{What: what, Reply: se}
+	}
+	return err
 }
 
 // qualify completes a bare local part ("www-data") with host.
