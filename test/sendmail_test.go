@@ -202,6 +202,12 @@ func TestSendmail(t *testing.T) {
 		t.Errorf("alice has %s messages after the refusals, want 3", n)
 	}
 
+	// -bs: SMTP on standard input and output, through the socket.
+	out, code = e.sh(t, `printf 'EHLO client\r\nMAIL FROM:<ceo@bank.test>\r\nQUIT\r\n' | "$POSTHORN" sendmail -C "$CFG" -bs`)
+	if code != 0 || !strings.HasPrefix(out, "220 mail.a.test ") || !strings.Contains(out, "\r\n550 5.7.1 ") || !strings.Contains(out, "\r\n221 ") {
+		t.Errorf("-bs: exit %d, output %q", code, out)
+	}
+
 	// The daemon down: 75, and the message is the caller's to keep.
 	if err := e.srv.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("server exit: %v\n%s", err, e.srv.out)
