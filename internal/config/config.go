@@ -78,6 +78,11 @@ type Config struct {
 	// applications, message status, events, webhooks.
 	HTTP HTTP `toml:"http"`
 
+	// Webhooks: the signed POSTs of events (delivered, bounced, inbound,
+	// ...) to the URLs applications register, and how long events are
+	// kept.
+	Webhooks Webhooks `toml:"webhooks"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -323,6 +328,24 @@ type Submission struct {
 	// header of submitted mail, so recipients do not learn where the
 	// sender was. The header still records the authenticated submission.
 	HideClientIP bool `toml:"hide_client_ip"`
+}
+
+// Webhooks is the webhook worker (package webhook) and event retention.
+type Webhooks struct {
+	// How long one POST may take, connecting included; only a 2xx answer
+	// within it counts as delivered.
+	Timeout Duration `toml:"timeout"`
+
+	// How long after an event its delivery is retried (with exponential
+	// backoff from 30s to 1h) before it is given up.
+	GiveUp Duration `toml:"give_up"`
+
+	// How many POSTs run at once.
+	Concurrency int `toml:"concurrency"`
+
+	// How long events (GET /api/v1/events, message status) and finished
+	// webhook deliveries are kept; older ones are deleted hourly.
+	EventRetention Duration `toml:"event_retention"`
 }
 
 // Sendmail is the local submission socket.
@@ -621,6 +644,12 @@ func Default() *Config {
 			RateBurst:      200,
 			ReadTimeout:    NewDuration(2 * time.Minute),
 			IdleTimeout:    NewDuration(2 * time.Minute),
+		},
+		Webhooks: Webhooks{
+			Timeout:        NewDuration(10 * time.Second),
+			GiveUp:         NewDuration(24 * time.Hour),
+			Concurrency:    16,
+			EventRetention: NewDuration(30 * 24 * time.Hour),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	v.checks(c.Checks)
 	v.dns(c.DNS)
 	v.delivery(c.Delivery)
+	v.webhooks(c.Webhooks)
 	v.sendmail(c.Sendmail)
 	v.http(c.HTTP, c.Listeners, c.TLS.Enabled())
 	v.log(c.Log)

@@ -20,6 +20,7 @@ import (
 	"github.com/posthorn/posthorn/internal/greylist"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/webhook"
 )
 
 // Daemon is a running posthorn.
@@ -34,7 +35,8 @@ type Daemon struct {
 	greylist  *greylist.List        // [checks] greylisting state; nil when off
 	dkim      *dkim.DirSigner       // signs submitted mail with DATA/dkim's keys
 	listeners []*listener
-	outbound  outbound // the delivery worker
+	outbound  outbound        // the delivery worker
+	webhooks  *webhook.Worker // posts events to applications
 	// httpOps serves the non-API paths of the "http" listeners (metrics,
 	// health); nil: 404.
 	httpOps http.Handler
@@ -124,6 +126,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		st.Close()
 		return nil, err
 	}
+	d.startWebhooks()
 	for _, l := range d.listeners {
 		go func(l *listener) {
 			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -193,6 +196,7 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		}
 		errs[len(d.listeners)] = d.stopDelivery(ctx)
 		wg.Wait()
+		errs = append(errs, d.stopWebhooks(ctx))
 		if d.tls != nil {
 			d.tls.stop()
 		}

@@ -162,6 +162,7 @@ var (
 	replyFromNotOurs  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "From or Sender header address not in one of our domains"}
 	replyUserUnknown  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"}
 	replyNoRecipients = &smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "No valid recipients"}
+	replySuppressed   = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "Recipient suppressed: an earlier message to it bounced permanently"}
 )
 
 type session struct {
@@ -178,6 +179,9 @@ type session struct {
 	rcpts      []string       // accepted recipients, as written
 	targets    []store.Target // local accounts, one each
 	remote     []string       // recipients for the outbound queue
+	localRcpts []string       // local recipients, as written
+	tracking   string         // the message's tracking id (events), "" for <>
+	domain     string         // the sender domain its events belong to
 
 	signDomain string // the DKIM signing domain, set by checkHeader
 }
@@ -216,6 +220,8 @@ func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOpt
 		return replyNotOwner
 	}
 	s.from = a.String()
+	s.domain = strings.ToLower(a.Domain)
+	s.tracking = store.NewTrackingID()
 	return nil
 }
 
@@ -232,6 +238,9 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
 	switch {
 	case errors.Is(err, store.ErrUnknownDomain):
+		if err := s.checkSuppressed(ctx, a.String()); err != nil {
+			return err
+		}
 		// Not ours: the outbound queue. The local part keeps its case,
 		// which only the recipient's host may interpret.
 		if !slices.Contains(s.remote, a.String()) {
@@ -247,6 +256,9 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 			if !slices.ContainsFunc(s.targets, func(t store.Target) bool { return t.AccountID == acct.ID }) {
 				s.targets = append(s.targets, store.Target{AccountID: acct.ID, Mailbox: store.Inbox})
 			}
+		}
+		if !slices.Contains(s.localRcpts, a.String()) {
+			s.localRcpts = append(s.localRcpts, a.String())
 		}
 	}
 	s.rcpts = append(s.rcpts, a.String())
@@ -270,17 +282,20 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 		hop.For = s.rcpts[0]
 	}
 	err = s.b.Send(ctx, &Outgoing{
-		From:       s.from,
-		Targets:    s.targets,
-		Remote:     s.remote,
-		Body:       msg.Body(),
-		WithTrace:  msg.WithTrace,
-		Conn:       &s.rc,
-		Hop:        hop,
-		Header:     Header{Fix: fix, SignDomain: s.signDomain},
-		AccountID:  s.accountID(),
-		UTF8:       s.utf8,
-		RequireTLS: s.requireTLS,
+		From:          s.from,
+		Targets:       s.targets,
+		Remote:        s.remote,
+		Body:          msg.Body(),
+		WithTrace:     msg.WithTrace,
+		Conn:          &s.rc,
+		Hop:           hop,
+		Header:        Header{Fix: fix, SignDomain: s.signDomain},
+		AccountID:     s.accountID(),
+		UTF8:          s.utf8,
+		RequireTLS:    s.requireTLS,
+		TrackingID:    s.tracking,
+		Domain:        s.domain,
+		DeliverEvents: s.deliveredEvents(),
 	}, now)
 	switch {
 	case errors.Is(err, ErrSign):
@@ -324,4 +339,6 @@ func (s *session) reset() {
 	s.rcpts = s.rcpts[:0]
 	s.targets = s.targets[:0]
 	s.remote = s.remote[:0]
+	s.localRcpts = s.localRcpts[:0]
+	s.tracking, s.domain = "", ""
 }
