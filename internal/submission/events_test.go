@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/posthorn/posthorn/internal/store"
 )
