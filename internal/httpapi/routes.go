@@ -21,6 +21,14 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/openapi.json", false, s.openAPI},
 		{"GET", "/api/v1/key", true, s.getKey},
 		{"POST", "/api/v1/messages", true, s.postMessage},
+		{"GET", "/api/v1/messages/{id}", true, s.getMessage},
+		{"GET", "/api/v1/events", true, s.listEvents},
+		{"GET", "/api/v1/suppressions", true, s.listSuppressions},
+		{"POST", "/api/v1/suppressions", true, s.addSuppression},
+		{"DELETE", "/api/v1/suppressions/{address}", true, s.removeSuppression},
+		{"GET", "/api/v1/webhooks", true, s.listWebhooks},
+		{"POST", "/api/v1/webhooks", true, s.addWebhook},
+		{"DELETE", "/api/v1/webhooks/{id}", true, s.removeWebhook},
 	}
 }
 

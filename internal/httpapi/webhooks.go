@@ -1,0 +1,101 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// The key's domain's webhook endpoints (package webhook POSTs events to
+// them, signed with the secret): POST registers one and answers its
+// secret, once; GET lists them without secrets; DELETE /{id} removes one.
+// Inbound routes (endpoints with a pattern) are managed with `posthorn
+// route` and are not shown here.
+
+type webhook struct {
+	ID      int64             `json:"id"`
+	URL     string            `json:"url"`
+	Types   []store.EventType `json:"types"`
+	Enabled bool              `json:"enabled"`
+	Created time.Time         `json:"created"`
+	// Secret signs the deliveries; only in the answer to POST.
+	Secret string `json:"secret,omitempty"`
+}
+
+func toWebhook(e store.WebhookEndpoint) webhook {
+	types := e.Types
+	if types == nil {
+		types = []store.EventType{}
+	}
+	return webhook{ID: e.ID, URL: e.URL, Types: types, Enabled: e.Enabled, Created: e.Created}
+}
+
+func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		URL   string            `json:"url"`
+		Types []store.EventType `json:"types"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
+		return errInvalid("url", "an absolute http or https URL")
+	}
+	for i, t := range req.Types {
+		if !t.Valid() {
+			return errInvalid("types["+strconv.Itoa(i)+"]", "unknown event type "+strconv.Quote(string(t)))
+		}
+	}
+	e, err := s.opts.Store.AddWebhookEndpoint(r.Context(), store.WebhookEndpoint{Domain: c.key.Domain, URL: req.URL, Types: req.Types, Enabled: true})
+	if errors.Is(err, store.ErrInvalid) {
+		return errInvalid("url", err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	out := toWebhook(e)
+	out.Secret = e.Secret
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) error {
+	list, err := s.opts.Store.WebhookEndpoints(r.Context(), c.key.Domain)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Webhooks []webhook `json:"webhooks"`
+	}{[]webhook{}}
+	for _, e := range list {
+		if e.Pattern == "" {
+			out.Webhooks = append(out.Webhooks, toWebhook(e))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) removeWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return errNotFound("no such webhook")
+	}
+	e, err := s.opts.Store.WebhookEndpoint(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (e.Domain != c.key.Domain || e.Pattern != "") {
+		return errNotFound("no such webhook in the key's domain")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.opts.Store.RemoveWebhookEndpoint(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
