@@ -309,4 +309,3 @@ func TestSendSuppressed(t *testing.T) {
 		t.Errorf("suppressed events %+v, %v", evs, err)
 	}
 }
-

@@ -186,4 +186,3 @@ func TestSuppressionsAndWebhooks(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
