@@ -75,16 +75,9 @@ only as an argon2id hash and SCRAM-SHA-256 keys.`
 				usage:   "[-config FILE | -data-dir DIR] [DOMAIN]",
 				flags:   sf.register,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					if fs.NArg() > 1 {
-						return usagef("name at most one domain")
-					}
-					domain := ""
-					if fs.NArg() == 1 {
-						d, err := canonicalDomain(fs.Arg(0))
-						if err != nil {
-							return err
-						}
-						domain = d
+					domain, err := optionalDomain(fs)
+					if err != nil {
+						return err
 					}
 					return sf.withStore(ctx, env, func(st store.Store) error {
 						if domain != "" {

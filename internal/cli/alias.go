@@ -68,16 +68,9 @@ alias. Each ACCOUNT must exist.`,
 				usage:   "[-config FILE | -data-dir DIR] [DOMAIN]",
 				flags:   sf.register,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					if fs.NArg() > 1 {
-						return usagef("name at most one domain")
-					}
-					domain := ""
-					if fs.NArg() == 1 {
-						d, err := canonicalDomain(fs.Arg(0))
-						if err != nil {
-							return err
-						}
-						domain = d
+					domain, err := optionalDomain(fs)
+					if err != nil {
+						return err
 					}
 					return sf.withStore(ctx, env, func(st store.Store) error {
 						as, err := st.Aliases(ctx, domain)

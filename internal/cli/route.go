@@ -72,16 +72,9 @@ there is one. The signing secret is printed once.`,
 				usage:   "[-config FILE | -data-dir DIR] [DOMAIN]",
 				flags:   sf.register,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
-					if fs.NArg() > 1 {
-						return usagef("name at most one domain")
-					}
-					domain := ""
-					if fs.NArg() == 1 {
-						d, err := canonicalDomain(fs.Arg(0))
-						if err != nil {
-							return err
-						}
-						domain = d
+					domain, err := optionalDomain(fs)
+					if err != nil {
+						return err
 					}
 					return sf.withStore(ctx, env, func(st store.Store) error {
 						eps, err := st.WebhookEndpoints(ctx, domain)

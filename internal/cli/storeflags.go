@@ -89,3 +89,15 @@ func canonicalDomain(s string) (string, error) {
 	}
 	return d, nil
 }
+
+// optionalDomain reads the optional DOMAIN argument of the list commands:
+// "" when there is none.
+func optionalDomain(fs *flag.FlagSet) (string, error) {
+	switch fs.NArg() {
+	case 0:
+		return "", nil
+	case 1:
+		return canonicalDomain(fs.Arg(0))
+	}
+	return "", usagef("name at most one domain")
+}
