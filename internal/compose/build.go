@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/posthorn/posthorn/internal/smtp"
+	"golang.org/x/net/idna"
 )
 
 // Options are what Build needs beyond the Message.
@@ -62,7 +63,11 @@ func Build(m *Message, opts Options) ([]byte, error) {
 	msgID := opts.MessageID
 	if msgID == "" {
 		from, _ := smtp.ParseAddress(m.From.Email) // checked by Validate
-		msgID = NewMessageID(from.Domain)
+		domain := from.Domain
+		if ascii, err := idna.Lookup.ToASCII(domain); err == nil {
+			domain = ascii // a Message-ID stays ASCII (RFC 5322 msg-id)
+		}
+		msgID = NewMessageID(domain)
 	}
 
 	// go-message writes header fields last-added first: fields are added

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
+	"golang.org/x/net/idna"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -108,6 +109,13 @@ func shapes() []shape {
 				{ContentType: "text/plain", Filename: "raw.txt", Disposition: "attachment", CTE: "base64", Data: []byte("bare\nLF\n")},
 				{ContentType: "application/octet-stream", Filename: "empty.bin", Disposition: "attachment", CTE: "base64", Data: []byte{}},
 			},
+		},
+		{
+			name: "utf8 addresses",
+			msg: Message{From: Address{Name: "Jöran", Email: "jöran@bücher.de"}, To: []Address{{Name: "用户", Email: "用户@例子.广告"}},
+				Subject: "Ünïcödé", Text: "ok"},
+			tree:   "text/plain",
+			leaves: []leaf{{ContentType: "text/plain", Charset: "utf-8", CTE: "7bit", Data: []byte("ok\n")}},
 		},
 		{
 			name: "inline without html is an attachment",
@@ -249,7 +257,8 @@ func TestBuildPythonReadsBack(t *testing.T) {
 			if r.Subject != s.msg.Subject && !(s.msg.Subject == "" && r.Subject == "") {
 				t.Errorf("subject %q, want %q", r.Subject, s.msg.Subject)
 			}
-			if !strings.HasSuffix(r.MessageID, "@example.org>") {
+			fromDomain, _ := idna.Lookup.ToASCII(s.msg.From.Email[strings.LastIndexByte(s.msg.From.Email, '@')+1:])
+			if !strings.HasSuffix(r.MessageID, "@"+fromDomain+">") {
 				t.Errorf("Message-ID %q not on the sender's domain", r.MessageID)
 			}
 			if r.Date != "Sun, 01 Mar 2026 12:00:00 +0000" {

@@ -9,8 +9,10 @@ import email.policy
 import json
 import sys
 
+# Parsed as text: header fields may hold raw UTF-8 (RFC 6532), which the
+# bytes parser leaves undecoded; bodies are 7bit, quoted-printable or base64.
 with open(sys.argv[1], "rb") as f:
-    msg = email.message_from_binary_file(f, policy=email.policy.default)
+    msg = email.message_from_string(f.read().decode("utf-8"), policy=email.policy.default)
 
 def addrs(name):
     h = msg[name]
