@@ -85,6 +85,15 @@ func (d *Daemon) startDelivery() error {
 	return nil
 }
 
+// wakeDelivery makes the delivery worker look at the queue now, after a
+// message was enqueued (submission, sendmail, the HTTP API), instead of at
+// its next poll. The worker is set before any listener serves.
+func (d *Daemon) wakeDelivery() {
+	if w := d.outbound.worker; w != nil {
+		w.Wake()
+	}
+}
+
 // stopDelivery lets attempts in flight finish until ctx ends.
 func (d *Daemon) stopDelivery(ctx context.Context) error {
 	if d.outbound.worker == nil {

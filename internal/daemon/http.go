@@ -31,6 +31,7 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 		Hostname:            d.cfg.Hostname,
 		SubaddressSeparator: d.cfg.SubaddressSeparator,
 		Signer:              d.dkim,
+		Queued:              d.wakeDelivery,
 		Logger:              d.log,
 	})
 	api := httpapi.New(httpapi.Options{

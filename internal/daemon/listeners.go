@@ -53,6 +53,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			SubaddressSeparator: d.cfg.SubaddressSeparator,
 			HideClientIP:        d.cfg.Submission.HideClientIP,
 			Signer:              d.dkim,
+			Queued:              d.wakeDelivery,
 			Logger:              d.log,
 		})
 		opts := d.smtpOptions(lc.Role, tlsConfig)

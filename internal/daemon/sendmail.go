@@ -28,6 +28,7 @@ func (d *Daemon) newSendmailListener() (*listener, error) {
 		Hostname:            d.cfg.Hostname,
 		SubaddressSeparator: d.cfg.SubaddressSeparator,
 		Signer:              d.dkim,
+		Queued:              d.wakeDelivery,
 		Logger:              d.log,
 		Local:               true,
 		LocalAnySender:      sc.AllowAnySender,

@@ -106,6 +106,9 @@ func (b *Backend) Send(ctx context.Context, m *Outgoing, now time.Time) error {
 		if _, err := b.opts.Store.Enqueue(ctx, q); err != nil {
 			return fmt.Errorf("enqueueing: %w", err)
 		}
+		if b.opts.Queued != nil {
+			b.opts.Queued()
+		}
 	}
 	if len(m.Targets) > 0 {
 		_, err := b.opts.Store.Deliver(ctx, store.Delivery{

@@ -101,6 +101,10 @@ type Options struct {
 	Local bool
 	// LocalAnySender lets local users send as any address.
 	LocalAnySender bool
+	// Queued, when set, is called after each message enqueued for remote
+	// recipients: the daemon wakes the delivery worker, which otherwise
+	// looks at the queue only every second.
+	Queued func()
 }
 
 // Signer makes the DKIM-Signature fields for a message (*dkim.Signer,
