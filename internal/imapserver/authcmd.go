@@ -92,7 +92,7 @@ func (sess *session) authenticate(a *imap.AuthenticateArgs) response {
 			sess.reason = "write: " + err.Error()
 			return response{quiet: true}
 		}
-		sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
+		sess.setReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 		line, err := sess.r.ReadLine()
 		if err != nil {
 			if pe := imap.AsError(err); pe != nil {

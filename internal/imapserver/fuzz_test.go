@@ -16,6 +16,10 @@ import (
 // the fuzzer's input, then EOF; writes are collected.
 type fuzzConn struct {
 	in *bytes.Reader
+	// closed is closed by the first Close: the session has ended (it
+	// runs on goroutines of its own, see session.loop).
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu  sync.Mutex
 	out bytes.Buffer
@@ -27,7 +31,10 @@ func (c *fuzzConn) Write(b []byte) (int, error) {
 	defer c.mu.Unlock()
 	return c.out.Write(b)
 }
-func (c *fuzzConn) Close() error        { return nil }
+func (c *fuzzConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return nil
+}
 func (c *fuzzConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 143} }
 func (c *fuzzConn) RemoteAddr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
@@ -91,22 +98,20 @@ func FuzzSession(f *testing.F) {
 	e.deliver(f, e.alice, "Subject: one\r\n\r\nbody\r\n")
 
 	f.Fuzz(func(t *testing.T, in []byte) {
-		conn := &fuzzConn{in: bytes.NewReader(in)}
+		conn := &fuzzConn{in: bytes.NewReader(in), closed: make(chan struct{})}
 		sess, ok := srv.conns.Admit(conn, func(nc net.Conn, ip netip.Addr) *session { return newSession(srv, nc, ip) })
 		if !ok {
 			t.Fatal("session refused")
 		}
-		done := make(chan struct{})
-		go func() {
-			sess.serve()
-			close(done)
-		}()
+		go sess.serve()
 		select {
-		case <-done:
+		case <-conn.closed:
 		case <-time.After(testTimeout):
 			t.Fatalf("session did not end within %v of its input", testTimeout)
 		}
+		conn.mu.Lock()
 		out := conn.out.String()
+		conn.mu.Unlock()
 		if !strings.HasSuffix(out, "\r\n") {
 			t.Fatalf("output %q does not end in CRLF", out)
 		}

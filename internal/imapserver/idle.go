@@ -41,11 +41,7 @@ func (sess *session) idle(cmd *imap.Command) response {
 		sess.stopNotify()
 		return sess.mailboxGone()
 	}
-	sess.mu.Lock()
-	if !sess.draining {
-		sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
-	}
-	sess.mu.Unlock()
+	sess.setReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 	sess.idling = &idling{cmd: cmd}
 	return response{later: true}
 }
@@ -79,7 +75,11 @@ func (sess *session) push() {
 	default:
 		return
 	}
+	// Wake the session's goroutine from its read.
+	sess.mu.Lock()
+	sess.woken = true
 	sess.raw.SetReadDeadline(time.Unix(1, 0))
+	sess.mu.Unlock()
 }
 
 // stopNotify ends the View's callbacks; called with pushMu held.

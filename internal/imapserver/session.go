@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/connserver"
@@ -47,22 +48,28 @@ var (
 // its fields, except those under mu, which Shutdown sets, and those that
 // IDLE's pushes use under pushMu (see idle.go).
 type session struct {
-	srv   *Server
-	raw   net.Conn // the accepted connection
-	nc    net.Conn // raw, or TLS on top of it
-	in    input
-	br    *bufio.Reader // from readerPool over in while input is buffered, else nil
-	r     *imap.Reader  // on br
-	bw    *bufio.Writer // from writerPool while output is pending, else nil
-	w     *imap.Writer  // on bw
-	ip    netip.Addr
-	id    string
-	tls   *tls.ConnectionState // nil in plain text
-	start time.Time
+	srv *Server
+	raw net.Conn // the accepted connection
+	nc  net.Conn // raw, or TLS on top of it
+	in  input
+	// inErr is what a poll of crypto/tls's input found (pollTLS), for
+	// the next read; rawEmpty says the poll found nothing buffered.
+	inErr    error
+	rawEmpty bool
+	br       *bufio.Reader // from readerPool over in while input is buffered, else nil
+	r        *imap.Reader  // on br
+	bw       *bufio.Writer // from writerPool while output is pending, else nil
+	w        *imap.Writer  // on bw
+	ip       netip.Addr
+	id       string
+	tls      *tls.ConnectionState // nil in plain text
+	start    time.Time
 
 	mu       sync.Mutex
-	busy     bool // running a command
-	draining bool // Shutdown started: end once idle
+	busy     bool      // running a command
+	draining bool      // Shutdown started: end once idle
+	woken    bool      // a push ended the session: its read ends now
+	deadline time.Time // autologout time of the current read
 
 	state state
 	acct  store.Account // once logged in
@@ -138,14 +145,24 @@ func (in *input) Read(p []byte) (int, error) {
 // back to the pool and the session waits for one octet from the
 // connection; then it takes a buffer again.
 func (sess *session) fill() error {
+	if sess.buffered() {
+		return nil
+	}
 	if sess.br != nil {
-		if sess.br.Buffered() > 0 {
-			return nil
-		}
 		sess.br.Reset(nil)
 		readerPool.Put(sess.br)
 		sess.br = nil
 		sess.r.SetBuffer(nil)
+	}
+	if err := sess.inErr; err != nil {
+		sess.inErr = nil
+		return err
+	}
+	if sess.rawEmpty {
+		sess.rawEmpty = false
+		if err := awaitReadable(sess.raw); err != nil {
+			return err
+		}
 	}
 	n, err := sess.nc.Read(sess.in.first[:])
 	if n == 0 {
@@ -154,11 +171,81 @@ func (sess *session) fill() error {
 		}
 		return err
 	}
-	sess.in.pending = true
-	sess.br = readerPool.Get().(*bufio.Reader)
-	sess.br.Reset(&sess.in)
-	sess.r.SetBuffer(sess.br)
+	sess.primed()
 	return nil
+}
+
+// primed takes a read buffer over the octet just read into in.first.
+func (sess *session) primed() {
+	sess.in.pending = true
+	if sess.br == nil {
+		sess.br = readerPool.Get().(*bufio.Reader)
+		sess.r.SetBuffer(sess.br)
+	}
+	sess.br.Reset(&sess.in)
+}
+
+// pollTLS reads what crypto/tls holds already (decrypted input, or whole
+// records read with earlier ones) without waiting, and reports whether
+// there was any. Then the goroutine that waits can park on the socket
+// itself (fill): crypto/tls's read path is deep enough to double a
+// fresh goroutine's 2 KiB stack, and this runs on the goroutine that ran
+// the command, whose stack is big anyway. A timeout in crypto/tls is
+// temporary: a partly read record stays buffered.
+func (sess *session) pollTLS() bool {
+	tc, ok := sess.nc.(*tls.Conn)
+	if !ok {
+		return false
+	}
+	sess.mu.Lock()
+	sess.raw.SetReadDeadline(time.Unix(1, 0))
+	sess.mu.Unlock()
+	n, err := tc.Read(sess.in.first[:])
+	sess.mu.Lock()
+	if !sess.draining && !sess.woken {
+		sess.raw.SetReadDeadline(sess.deadline)
+	}
+	sess.mu.Unlock()
+	var ne net.Error
+	switch {
+	case n > 0:
+		sess.primed()
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		sess.rawEmpty = true
+	default:
+		sess.inErr = err
+	}
+	return false
+}
+
+// awaitReadable waits until the socket has input (or an error, or end of
+// file), without reading it.
+func awaitReadable(c net.Conn) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN && err != syscall.EINTR
+	})
+}
+
+// setReadDeadline sets the time by which the client must send input,
+// unless Shutdown or a push already ended the wait.
+func (sess *session) setReadDeadline(t time.Time) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.deadline = t
+	if !sess.draining && !sess.woken {
+		sess.raw.SetReadDeadline(t)
+	}
 }
 
 // buffered reports whether input is at hand without waiting.
@@ -166,10 +253,14 @@ func (sess *session) buffered() bool { return sess.bufferedLen() > 0 }
 
 // bufferedLen is the number of octets of input at hand.
 func (sess *session) bufferedLen() int {
-	if sess.br == nil {
-		return 0
+	n := 0
+	if sess.in.pending {
+		n++
 	}
-	return sess.br.Buffered()
+	if sess.br != nil {
+		n += sess.br.Buffered()
+	}
+	return n
 }
 
 // readerOptions are the codec's limits for the current state: before
@@ -231,7 +322,7 @@ func (sess *session) serve() {
 		sess.finish()
 		return
 	}
-	sess.loop(true)
+	sess.loop(false)
 }
 
 // loop runs commands until the session ends. When nothing is buffered it
@@ -240,10 +331,10 @@ func (sess *session) serve() {
 // and the runtime shrinks it only in a garbage collection, while a fresh
 // goroutine parked in a read needs 2–4 KiB. A waiting session holds one
 // small goroutine and no buffers. fresh: the goroutine was started to
-// wait.
+// wait (and must not hand over again before reading).
 func (sess *session) loop(fresh bool) {
 	for {
-		if !fresh && !sess.buffered() {
+		if !fresh && !sess.buffered() && !sess.pollTLS() {
 			go sess.loop(true)
 			return
 		}
@@ -261,11 +352,7 @@ func (sess *session) step() bool {
 	if sess.idling != nil {
 		return sess.idleDone()
 	}
-	sess.mu.Lock()
-	if !sess.draining {
-		sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
-	}
-	sess.mu.Unlock()
+	sess.setReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 	cmd, err := sess.readCommand()
 	if err != nil {
 		return sess.readFailed(err)
@@ -318,7 +405,7 @@ func (sess *session) literal(l imap.Literal) error {
 			return err
 		}
 	}
-	sess.raw.SetReadDeadline(time.Now().Add(sess.srv.idleTimeout))
+	sess.setReadDeadline(time.Now().Add(sess.srv.idleTimeout))
 	if l.NonSync {
 		return nil
 	}
@@ -410,7 +497,7 @@ func (sess *session) isDraining() bool {
 // startTLS runs the server side of a TLS handshake on the raw connection.
 func (sess *session) startTLS() error {
 	tc := tls.Server(&deadlineConn{Conn: sess.raw, timeout: sess.srv.idleTimeout}, sess.srv.opts.TLSConfig)
-	sess.raw.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	sess.setReadDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.HandshakeContext(sess.srv.ctx); err != nil {
 		return err
 	}
