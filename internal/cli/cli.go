@@ -62,6 +62,8 @@ func commands() []*command {
 		accountCommand(),
 		aliasCommand(),
 		routeCommand(),
+		webhookCommand(),
+		suppressionCommand(),
 		dkimCommand(),
 		dnsCommand(),
 		quickstartCommand(),

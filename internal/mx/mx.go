@@ -248,6 +248,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 		s.b.log.Error("mx: route payload", "conn", s.ci.ID, "id", msg.TxID, "err", err)
 		return smtp.ReplyTempError
 	}
+	events = append(events, s.inboundEvents(ctx, full, now)...)
 	if len(targets) == 0 { // routed recipients only
 		_, err = s.b.opts.Store.RecordEvents(ctx, events)
 	} else {
