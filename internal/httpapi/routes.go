@@ -29,6 +29,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/webhooks", true, s.listWebhooks},
 		{"POST", "/api/v1/webhooks", true, s.addWebhook},
 		{"DELETE", "/api/v1/webhooks/{id}", true, s.removeWebhook},
+		{"GET", "/api/v1/routes", true, s.listInboundRoutes},
+		{"POST", "/api/v1/routes", true, s.addInboundRoute},
+		{"DELETE", "/api/v1/routes/{id}", true, s.removeInboundRoute},
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 // The key's domain's webhook endpoints (package webhook POSTs events to
 // them, signed with the secret): POST registers one and answers its
 // secret, once; GET lists them without secrets; DELETE /{id} removes one.
-// Inbound routes (endpoints with a pattern) are managed with `posthorn
-// route` and are not shown here.
+// Inbound routes (endpoints with a pattern) are managed under
+// /api/v1/routes (inbound_routes.go) and with `posthorn route`, and are not
+// shown here.
 
 type webhook struct {
 	ID      int64             `json:"id"`
@@ -42,9 +43,8 @@ func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	u, err := url.Parse(req.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
-		return errInvalid("url", "an absolute http or https URL")
+	if e := checkHookURL(req.URL); e != nil {
+		return e
 	}
 	for i, t := range req.Types {
 		if !t.Valid() {
@@ -61,6 +61,15 @@ func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request, c *call) err
 	out := toWebhook(e)
 	out.Secret = e.Secret
 	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// checkHookURL checks the URL of a webhook endpoint or inbound route.
+func checkHookURL(raw string) *Error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(raw) > 2000 {
+		return errInvalid("url", "an absolute http or https URL")
+	}
 	return nil
 }
 
