@@ -336,9 +336,16 @@ type Webhooks struct {
 	// within it counts as delivered.
 	Timeout Duration `toml:"timeout"`
 
-	// How long after an event its delivery is retried (with exponential
-	// backoff from 30s to 1h) before it is given up.
+	// How long after an event its delivery is retried before it is
+	// given up.
 	GiveUp Duration `toml:"give_up"`
+
+	// The wait after the first failed POST of an event; it doubles after
+	// each further failure.
+	RetryMin Duration `toml:"retry_min"`
+
+	// The longest wait between two POSTs of an event.
+	RetryMax Duration `toml:"retry_max"`
 
 	// How many POSTs run at once.
 	Concurrency int `toml:"concurrency"`
@@ -648,6 +655,8 @@ func Default() *Config {
 		Webhooks: Webhooks{
 			Timeout:        NewDuration(10 * time.Second),
 			GiveUp:         NewDuration(24 * time.Hour),
+			RetryMin:       NewDuration(30 * time.Second),
+			RetryMax:       NewDuration(time.Hour),
 			Concurrency:    16,
 			EventRetention: NewDuration(30 * 24 * time.Hour),
 		},

@@ -16,6 +16,8 @@ func (d *Daemon) startWebhooks() {
 		Store:       d.store,
 		Timeout:     c.Timeout.D(),
 		GiveUp:      c.GiveUp.D(),
+		RetryMin:    c.RetryMin.D(),
+		RetryMax:    c.RetryMax.D(),
 		Concurrency: c.Concurrency,
 		Retention:   c.EventRetention.D(),
 		Logger:      d.log,
