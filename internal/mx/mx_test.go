@@ -241,3 +241,36 @@ func TestDeliverFailure(t *testing.T) {
 		t.Errorf("reply leaks the error: %q", got)
 	}
 }
+
+// TestPostmaster: RFC 5321 §4.5.1: postmaster@ every domain of ours is
+// accepted, in any case, without an alias: it goes to the domain's oldest
+// account (alice), and an alias takes precedence once made (the catch-all
+// of other.test, then an explicit one).
+func TestPostmaster(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	c := dialClient(t, e)
+	send(t, c, "sender@remote.test", []string{"PostMaster@example.test"}, msg, nil)
+	send(t, c, "sender@remote.test", []string{"postmaster@other.test"}, msg, nil)
+	if got := len(e.inbox("alice@example.test")); got != 1 {
+		t.Errorf("alice (oldest account of example.test) got %d messages, want 1", got)
+	}
+	if got := len(e.inbox("bob@example.test")); got != 1 {
+		t.Errorf("bob (other.test's catch-all) got %d messages, want 1", got)
+	}
+	if err := e.st.AddAlias(context.Background(), "postmaster@example.test", []string{"bob@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, "sender@remote.test", []string{"postmaster@example.test"}, msg, nil)
+	if got := len(e.inbox("bob@example.test")); got != 2 {
+		t.Errorf("bob (the postmaster alias) has %d messages, want 2", got)
+	}
+	// Not a domain of ours: still no relaying.
+	if err := c.Mail("sender@remote.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	var se *gosmtp.SMTPError
+	if err := c.Rcpt("postmaster@elsewhere.test", nil); !errors.As(err, &se) || se.Code != 554 {
+		t.Errorf("postmaster@elsewhere.test: %v, want 554", err)
+	}
+}

@@ -304,6 +304,8 @@ func testResolve(t *testing.T, f *fixture) {
 	carol := f.account("carol@example.com")
 	dave := f.account("dave@example.org")
 	f.domain("example.net")
+	zed := f.account("zed@example.edu") // older than amy, later by name
+	f.account("amy@example.edu")
 	for addr, targets := range map[string][]string{
 		"team@example.org":     {"alice@example.org", "bob@example.org", "alice@example.org"},
 		"both@example.org":     {"bob@example.org", "carol@example.com"},
@@ -349,6 +351,12 @@ func testResolve(t *testing.T, f *fixture) {
 		{"alice", "example.invalid", "+", nil, store.ErrUnknownDomain},
 		{"gone", "example.org", "+", []int64{alice.ID}, nil},
 		{"all-gone", "example.org", "+", nil, store.ErrNotFound},
+		// postmaster@ (RFC 5321 §4.5.1): the oldest account without an
+		// alias or catch-all; none in a domain without accounts.
+		{"postmaster", "example.org", "+", []int64{alice.ID}, nil},
+		{"postmaster", "example.com", "+", []int64{carol.ID}, nil},
+		{"postmaster", "example.net", "+", nil, store.ErrNotFound},
+		{"postmaster", "example.edu", "+", []int64{zed.ID}, nil},
 	}
 	for _, tc := range tests {
 		got, err := store.Resolve(ctx, s, tc.local, tc.domain, tc.sep)
