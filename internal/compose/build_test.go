@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"os"
@@ -176,17 +177,23 @@ func (p pyTree) String() string {
 	return p.Type + "(" + strings.Join(s, ",") + ")"
 }
 
-// pythonReadBack parses raw with Python's email package.
-func pythonReadBack(t *testing.T, raw []byte) pyResult {
+// pythonReadBack parses each message with Python's email package, in one
+// process.
+func pythonReadBack(t *testing.T, raws ...[]byte) []pyResult {
 	t.Helper()
 	py := lookTool(t, "python3")
-	f := filepath.Join(t.TempDir(), "msg.eml")
-	if err := os.WriteFile(f, raw, 0o600); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	args := []string{"testdata/readback.py"}
+	for i, raw := range raws {
+		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
+		if err := os.WriteFile(f, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, f)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, py, "testdata/readback.py", f).Output()
+	out, err := exec.CommandContext(ctx, py, args...).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -194,17 +201,23 @@ func pythonReadBack(t *testing.T, raw []byte) pyResult {
 		}
 		t.Fatal(err)
 	}
-	var r pyResult
-	// reply_to arrives as "reply_to"
-	var aux struct {
-		ReplyTo []Address `json:"reply_to"`
+	var rs []pyResult
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		var r pyResult
+		var aux struct {
+			ReplyTo []Address `json:"reply_to"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("%v: %.300s", err, line)
+		}
+		json.Unmarshal(line, &aux)
+		r.ReplyTo = aux.ReplyTo
+		rs = append(rs, r)
 	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	if len(rs) != len(raws) {
+		t.Fatalf("readback.py answered %d messages of %d", len(rs), len(raws))
 	}
-	json.Unmarshal(out, &aux)
-	r.ReplyTo = aux.ReplyTo
-	return r
+	return rs
 }
 
 // checkLines asserts CRLF line endings only and no line over 998 octets.
@@ -236,15 +249,20 @@ func sameAddrs(a, b []Address) bool {
 }
 
 func TestBuildPythonReadsBack(t *testing.T) {
+	date := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var raws [][]byte
 	for _, s := range shapes() {
+		raw, err := Build(&s.msg, Options{Date: date})
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		raws = append(raws, raw)
+	}
+	results := pythonReadBack(t, raws...)
+	for i, s := range shapes() {
 		t.Run(s.name, func(t *testing.T) {
-			date := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			raw, err := Build(&s.msg, Options{Date: date})
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, r := raws[i], results[i]
 			checkLines(t, raw)
-			r := pythonReadBack(t, raw)
 			if len(r.Defects) > 0 {
 				t.Errorf("python found defects: %v", r.Defects)
 			}
@@ -400,7 +418,7 @@ func TestBuildLargeAttachment(t *testing.T) {
 	if len(raw) > 14<<20+4096 {
 		t.Errorf("message is %d bytes for 10 MiB (base64 with line breaks is 13.5 MiB)", len(raw))
 	}
-	r := pythonReadBack(t, raw)
+	r := pythonReadBack(t, raw)[0]
 	if len(r.Leaves) != 2 || !bytes.Equal(r.Leaves[1].Data, data) {
 		t.Fatalf("python did not read back the 10 MiB attachment intact")
 	}
