@@ -187,7 +187,11 @@ type IMAPLimits struct {
 	// with "* BYE" and closed.
 	MaxConnections int `toml:"max_connections"`
 
-	// Most simultaneous connections from one client IP address.
+	// Most simultaneous connections from one client IP address. Clients
+	// behind one NAT share an address: 200 lets about 40 desktop clients
+	// through (Thunderbird keeps up to 5 connections), while one address
+	// holds at most a fifth of max_connections. (Dovecot has no limit per
+	// address before login, and 10 per user and address after it.)
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
 	// Most simultaneous logged-in sessions of one account (a desktop
@@ -599,7 +603,7 @@ func Default() *Config {
 			ShutdownGrace:        NewDuration(30 * time.Second),
 		}, IMAP: IMAPLimits{
 			MaxConnections:           1000,
-			MaxConnectionsPerIP:      50,
+			MaxConnectionsPerIP:      200,
 			MaxConnectionsPerAccount: 50,
 			IdleTimeout:              NewDuration(30 * time.Minute),
 			MaxLineLength:            64 << 10,

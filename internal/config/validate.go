@@ -333,7 +333,7 @@ func (v *validator) pop3Limits(l POP3Limits) {
 func (v *validator) imapLimits(l IMAPLimits) {
 	const p = "limits.imap."
 	v.positive(p+"max_connections", l.MaxConnections, "the default is 1000")
-	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 50")
+	v.positive(p+"max_connections_per_ip", l.MaxConnectionsPerIP, "the default is 200")
 	v.positive(p+"max_connections_per_account", l.MaxConnectionsPerAccount, "the default is 50")
 	if l.IdleTimeout.D() < 30*time.Minute && l.IdleTimeout.D() > 0 {
 		v.add(p+"idle_timeout", fmt.Sprintf("%s: shorter than RFC 9051's 30 minutes", l.IdleTimeout),

@@ -23,7 +23,7 @@ type Options struct {
 	// MaxConnections caps concurrent connections (default 1000).
 	MaxConnections int
 	// MaxConnectionsPerIP caps concurrent connections per client IP
-	// (default 50).
+	// (default 200: clients behind one NAT share an address).
 	MaxConnectionsPerIP int
 	// MaxConnectionsPerAccount caps concurrent logged-in sessions of one
 	// account (default 50: every folder of a desktop client may hold one).
@@ -50,7 +50,7 @@ type Options struct {
 // Defaults for zero Options fields.
 const (
 	DefaultMaxConnections           = 1000
-	DefaultMaxConnectionsPerIP      = 50
+	DefaultMaxConnectionsPerIP      = 200
 	DefaultMaxConnectionsPerAccount = 50
 	DefaultIdleTimeout              = 30 * time.Minute
 	DefaultMaxLineLength            = 64 << 10
