@@ -6,13 +6,13 @@
 #   bench/imap.sh [-r ROUNDS] [-d SECS] [-c "1 10 50"] [-n SCALE_N] [-i IDLE_N] [-l LAT_N] [-p "mix scale idlelat idlemem"]
 #
 # posthorn runs as the real daemon (`posthorn serve`, data and TLS made by
-# one `posthorn dev` start) on 127.0.0.5: imaps 10993, MX 10025, with the
-# IMAP connection limits raised for the load. Dovecot is on 127.0.0.1:2993
-# (imaps), fed through Postfix on 2525. Both are measured over implicit
-# TLS: posthorn has no switch for plaintext LOGIN (the engine's
-# AllowPlaintextAuth is not in the config), and Dovecot allows plaintext
-# only from 127.0.0.1. Dovecot's user is bob (alice holds what other
-# benchmarks left); posthorn's is alice.
+# one `posthorn dev` start) on 127.0.0.5: imaps 10993, imap 10143 (logins
+# in plain text from loopback: auth.plaintext_on_loopback), MX 10025, with
+# the IMAP connection limits raised for the load. Dovecot is on
+# 127.0.0.1:2993 (imaps), fed through Postfix on 2525. Both are measured
+# over implicit TLS, but for the plaintext run of idlemem (Dovecot allows
+# plaintext only from 127.0.0.1). Dovecot's user is bob (alice holds what
+# other benchmarks left); posthorn's is alice.
 #
 # Parts, per round, posthorn then Dovecot:
 #   mix      imapprobe mix (login, select, fetch flags/envelope/body, store,
@@ -24,8 +24,9 @@
 #            and BODY, 5 repetitions each on fresh connections
 #   idlelat  LAT_N deliveries over SMTP to the user, time to "* N EXISTS" on
 #            an IDLE connection (from the SMTP connect, and from the 250)
-#   idlemem  IDLE_N connections in IDLE over TLS: RSS/PSS/USS delta per
-#            connection of the server's process tree. Dovecot keeps one
+#   idlemem  IDLE_N connections in IDLE over TLS, then in plain text:
+#            RSS/PSS/USS delta per connection of the server's process tree
+#            (posthorn: a fresh process per run). Dovecot keeps one
 #            imap-login process per TLS connection and the refstack allows
 #            100 of those (default_process_limit), so it gets DV_IDLE_N
 #            (default 90) TLS connections plus a plaintext run of
@@ -90,8 +91,15 @@ role = "imaps"
 address = "127.0.0.5:10993"
 
 [[listeners]]
+role = "imap"
+address = "127.0.0.5:10143"
+
+[[listeners]]
 role = "smtp"
 address = "127.0.0.5:10025"
+
+[auth]
+plaintext_on_loopback = true
 
 [tls]
 cert_file = "$PH/tls/cert.pem"
@@ -179,12 +187,16 @@ run_idlemem() { # SERVER
         # the Go heap grows and the RSS stays up until the runtime returns
         # it); "warm": one login first, so the 1,000 hit auth's cache of
         # verified passwords (auth.login_cache), as reconnecting clients do.
-        for login in cold warm; do
-            stop_ph; start_ph
-            [ $login = warm ] && probe populate "${PHP[@]}" -box INBOX -n 0 >/dev/null 2>&1
-            sleep 2
-            line=$(probe idle "${PHP[@]}" -n "$IDLE_N" -pids "$PH_PID" -hold 5s 2>>"$WORK/idlemem.err")
-            echo "idlemem server=posthorn tls=1 login=$login round=$r $line" | tee -a "$OUT"
+        local plain=(-host 127.0.0.5 -port 10143 -user "$PH_USER" -pass "$PH_PASS")
+        for tls in 1 0; do
+            for login in cold warm; do
+                stop_ph; start_ph
+                [ $login = warm ] && probe populate "${PHP[@]}" -box INBOX -n 0 >/dev/null 2>&1
+                sleep 2
+                if [ $tls = 1 ]; then args=("${PHP[@]}"); else args=("${plain[@]}"); fi
+                line=$(probe idle "${args[@]}" -n "$IDLE_N" -pids "$PH_PID" -hold 5s 2>>"$WORK/idlemem.err")
+                echo "idlemem server=posthorn tls=$tls login=$login round=$r $line" | tee -a "$OUT"
+            done
         done
     else
         m=$(pgrep -o -x dovecot)
