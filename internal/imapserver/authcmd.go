@@ -67,7 +67,7 @@ func (sess *session) authenticate(a *imap.AuthenticateArgs) response {
 		return no("CANNOT", "Unsupported authentication mechanism")
 	}
 	ex, err := sess.srv.auth.NewSASL(a.Mechanism, auth.SASLConn{
-		Context: sess.srv.ctx, RemoteIP: net.IP(sess.ip.AsSlice()), Protocol: "imap", TLS: sess.tls,
+		Context: sess.srv.ctx, RemoteIP: net.IP(sess.ip.AsSlice()), Protocol: "imap", TLS: sess.tlsState(),
 	})
 	if err != nil {
 		return sess.internalError("starting SASL", err)

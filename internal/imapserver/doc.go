@@ -61,19 +61,25 @@
 //
 // SELECT and EXAMINE open a selected.View, which answers the commands of
 // the selected state; the session calls View.Sync before every tagged
-// answer (no EXPUNGE after FETCH, STORE or SEARCH, RFC 9051 §7.5.1) and
-// during IDLE whenever View.Changed fires. A selected mailbox that
+// answer (no EXPUNGE after FETCH, STORE or SEARCH, RFC 9051 §7.5.1) and,
+// during IDLE, from a short-lived goroutine started by the View's Notify
+// callback (idle.go). A selected mailbox that
 // another session deletes ends the session with BYE, as in Dovecot: there
 // is nothing left to work on.
 //
 // # Memory
 //
-// An idle session holds its goroutine, a 2 KiB read buffer and the
-// connection; write buffers (32 KiB) come from a pool for the length of a
-// command. IDLE adds a short-lived goroutine that reads DONE.
-// BenchmarkIdleConnectionMemory (1,000 connections logged in, INBOX
-// selected, in IDLE) measured per connection about 15 KiB of heap and
-// stacks and 19 KiB of RSS in plain text, 20 KiB and 25 KiB with TLS.
+// A session that waits for the client (for a command, or for DONE in
+// IDLE) holds one goroutine started for the wait, whose stack stays at 2
+// KiB, the connection and its TLS state, and no buffers: the goroutine
+// that ran the command ends, and the read (2 KiB) and write (32 KiB)
+// buffers go back to their pools (session.loop, session.fill). Over TLS
+// the wait parks on the socket once a non-blocking read found nothing in
+// crypto/tls (pollTLS). BenchmarkIdleConnectionMemory (1,000 connections
+// logged in, INBOX selected, in IDLE) measured per connection about 4 KiB
+// of heap and stacks and 7 KiB of RSS in plain text, 7.5 KiB and 10 KiB
+// with TLS (after a collection; the daemon's RSS adds the heap's growth
+// headroom: docs/BENCHMARKS.md).
 //
 // # Shutdown
 //

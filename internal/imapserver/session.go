@@ -62,7 +62,7 @@ type session struct {
 	w        *imap.Writer  // on bw
 	ip       netip.Addr
 	id       string
-	tls      *tls.ConnectionState // nil in plain text
+	tls      *tls.Conn // nc once TLS is on, else nil
 	start    time.Time
 
 	mu       sync.Mutex
@@ -193,8 +193,8 @@ func (sess *session) primed() {
 // the command, whose stack is big anyway. A timeout in crypto/tls is
 // temporary: a partly read record stays buffered.
 func (sess *session) pollTLS() bool {
-	tc, ok := sess.nc.(*tls.Conn)
-	if !ok {
+	tc := sess.tls
+	if tc == nil {
 		return false
 	}
 	sess.mu.Lock()
@@ -501,10 +501,19 @@ func (sess *session) startTLS() error {
 	if err := tc.HandshakeContext(sess.srv.ctx); err != nil {
 		return err
 	}
-	cs := tc.ConnectionState()
-	sess.tls = &cs
+	sess.tls = tc
 	sess.setConn(tc)
 	return nil
+}
+
+// tlsState is the TLS connection's state (a copy made on demand, not
+// kept: it is a few hundred octets), nil in plain text.
+func (sess *session) tlsState() *tls.ConnectionState {
+	if sess.tls == nil {
+		return nil
+	}
+	cs := sess.tls.ConnectionState()
+	return &cs
 }
 
 // finish releases everything the session holds.
@@ -530,8 +539,8 @@ func (sess *session) finish() {
 
 	attrs := []any{"conn", sess.id, "client", sess.ip.String(), "duration", time.Since(sess.start).Round(time.Millisecond),
 		"commands", sess.commands}
-	if sess.tls != nil {
-		attrs = append(attrs, "tls", tls.VersionName(sess.tls.Version)+" "+tls.CipherSuiteName(sess.tls.CipherSuite))
+	if cs := sess.tlsState(); cs != nil {
+		attrs = append(attrs, "tls", tls.VersionName(cs.Version)+" "+tls.CipherSuiteName(cs.CipherSuite))
 	}
 	if sess.state != stateNotAuth {
 		attrs = append(attrs, "account", sess.acct.Address)

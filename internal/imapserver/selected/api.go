@@ -20,14 +20,13 @@ type Result struct{ Code, Text string }
 
 // View is one session's view of its selected mailbox: the message sequence
 // numbers as the client knows them, and what it has been told. It is used
-// by one session goroutine; Changed may be read from another.
+// by one session goroutine at a time; Notify's callback runs on another.
 type View struct {
 	st       store.Store
 	box      store.Mailbox
 	readOnly bool
 	caps     *Caps
 	s        *mailboxState
-	changed  chan struct{}
 	notify   func() // under s.viewsMu
 	released bool
 
@@ -47,14 +46,9 @@ type View struct {
 	saved []uint32
 }
 
-// Changed fires when the mailbox may have changed; the session waits on it
-// during IDLE and then calls Sync.
-func (v *View) Changed() <-chan struct{} { return v.changed }
-
 // Notify makes the View call f when the mailbox may have changed, from
 // another goroutine, which f must not block (the session starts a
-// goroutine that calls Sync); nil stops it. A session waiting in IDLE
-// uses it instead of a goroutine of its own waiting on Changed.
+// goroutine that calls Sync); nil stops it. A session sets it for IDLE.
 func (v *View) Notify(f func()) {
 	v.s.viewsMu.Lock()
 	v.notify = f

@@ -43,7 +43,7 @@ func Open(ctx context.Context, st store.Store, box store.Mailbox, readOnly bool,
 	if err != nil {
 		return nil, err
 	}
-	v := &View{st: st, box: box, readOnly: readOnly, caps: caps, s: s, changed: make(chan struct{}, 1)}
+	v := &View{st: st, box: box, readOnly: readOnly, caps: caps, s: s}
 	s.addView(v)
 	v.released = false
 	if err := s.refresh(ctx); err != nil {

@@ -163,7 +163,7 @@ func (s *mailboxState) stop() {
 }
 
 // forward turns the store's notifications into a dirty state and wakes
-// the views (their Changed channels).
+// the views (their Notify callbacks).
 func (s *mailboxState) forward() {
 	for {
 		select {
@@ -179,10 +179,6 @@ func (s *mailboxState) signal() {
 	s.dirty.Store(true)
 	s.viewsMu.Lock()
 	for v := range s.views {
-		select {
-		case v.changed <- struct{}{}:
-		default:
-		}
 		if v.notify != nil {
 			v.notify()
 		}

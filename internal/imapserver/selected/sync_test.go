@@ -79,23 +79,27 @@ func TestVanishedUnderQResync(t *testing.T) {
 	wantOut(t, "B after VANISHED", out, "* 1 FETCH (UID 3)\r\n")
 }
 
-// A delivery wakes an idle view through Changed and Sync reports EXISTS.
-func TestChangedWakesOnDelivery(t *testing.T) {
+// A delivery calls an idle view's Notify callback and Sync reports EXISTS.
+func TestNotifyOnDelivery(t *testing.T) {
 	f := newFixture(t)
 	c := f.open(Caps{}, false, nil)
 	c.out()
-	select {
-	case <-c.v.Changed():
-	default:
-	}
+	changed := make(chan struct{}, 1)
+	c.v.Notify(func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer c.v.Notify(nil)
 	go func() {
 		time.Sleep(10 * time.Millisecond)
 		f.st.Deliver(context.Background(), store.Delivery{Body: []byte(msg1), Targets: []store.Target{{AccountID: f.acct.ID}}})
 	}()
 	select {
-	case <-c.v.Changed():
+	case <-changed:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Changed did not fire after a delivery")
+		t.Fatal("Notify's callback did not run after a delivery")
 	}
 	wantOut(t, "IDLE update", c.sync(true), "* 1 EXISTS\r\n")
 }
