@@ -98,7 +98,9 @@ func (a *Address) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '{' {
 		type plain Address
 		var p plain
-		if err := json.Unmarshal(b, &p); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields() // {"mail": ...} is a mistake, not an empty address
+		if err := dec.Decode(&p); err != nil {
 			return err
 		}
 		*a = Address(p)

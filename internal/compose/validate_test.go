@@ -26,6 +26,9 @@ func TestAddressJSONShapes(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"from":42}`), &m); err == nil {
 		t.Error("a number as address was accepted")
 	}
+	if err := json.Unmarshal([]byte(`{"from":{"name":"x","mail":"a@b.example"}}`), &m); err == nil {
+		t.Error("an address object with an unknown field was accepted")
+	}
 }
 
 func validMessage() Message {
