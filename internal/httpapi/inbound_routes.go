@@ -97,13 +97,19 @@ func (s *Server) listInboundRoutes(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s *Server) removeInboundRoute(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.removeEndpoint(w, r, "route in the key's scope", func(e store.WebhookEndpoint) bool { return routeInScope(c, e) })
+}
+
+// removeEndpoint deletes the webhook endpoint or route /{id} when inScope
+// says the key may (404 "no such WHAT" otherwise).
+func (s *Server) removeEndpoint(w http.ResponseWriter, r *http.Request, what string, inScope func(store.WebhookEndpoint) bool) error {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return errNotFound("no such route")
+		return errNotFound("no such " + what)
 	}
 	e, err := s.opts.Store.WebhookEndpoint(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !routeInScope(c, e) {
-		return errNotFound("no such route in the key's scope")
+	if errors.Is(err, store.ErrNotFound) || err == nil && !inScope(e) {
+		return errNotFound("no such " + what)
 	}
 	if err != nil {
 		return err

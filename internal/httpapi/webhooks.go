@@ -91,20 +91,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (s *Server) removeWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return errNotFound("no such webhook")
-	}
-	e, err := s.opts.Store.WebhookEndpoint(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && (e.Domain != c.key.Domain || e.Pattern != "") {
-		return errNotFound("no such webhook in the key's domain")
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.opts.Store.RemoveWebhookEndpoint(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.removeEndpoint(w, r, "webhook in the key's domain", func(e store.WebhookEndpoint) bool {
+		return e.Domain == c.key.Domain && e.Pattern == ""
+	})
 }
