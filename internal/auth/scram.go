@@ -67,6 +67,7 @@ func (s *Service) newSCRAM(c SASLConn, plus bool) (SASL, error) {
 func (ss *scramServer) lookup(name string) (scram.StoredCredentials, error) {
 	ss.user = canonicalUser(name)
 	if err := ss.s.throttle.check(ss.c.RemoteIP, ss.user); err != nil {
+		ss.s.opts.Metrics.AuthFailure(ss.c.Protocol, "locked_out")
 		ss.lookErr = err
 		return scram.StoredCredentials{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -67,6 +68,8 @@ type ServiceOptions struct {
 	// LoginCacheTTL is how long a successful password check is
 	// remembered (see loginCache); 0 turns the cache off.
 	LoginCacheTTL time.Duration
+	// Metrics counts failed logins by protocol; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // LoginRequest is one name-and-password login.
@@ -147,6 +150,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (store.Account, err
 	user := canonicalUser(r.Username)
 	if err := s.throttle.check(r.RemoteIP, user); err != nil {
 		s.log.Warn("auth: login refused, locked out", "protocol", r.Protocol, "client", ipString(r.RemoteIP), "user", user)
+		s.opts.Metrics.AuthFailure(r.Protocol, "locked_out")
 		return store.Account{}, err
 	}
 	acct, how, err := s.verify(ctx, user, r.Password)
@@ -171,6 +175,7 @@ func (s *Service) succeeded(protocol string, ip net.IP, user, how string) {
 // returns ErrFailed (or the context's error).
 func (s *Service) failed(ctx context.Context, protocol string, ip net.IP, user, reason string) error {
 	delay, locked := s.throttle.fail(ip, user)
+	s.opts.Metrics.AuthFailure(protocol, "credentials")
 	s.log.Warn("auth: login failed", "protocol", protocol, "client", ipString(ip), "user", user, "reason", reason, "delay", delay)
 	if locked {
 		s.log.Warn("auth: too many failed logins, locking out", "client", ipString(ip), "user", user,

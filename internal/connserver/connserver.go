@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/metrics"
 )
 
 // Limits bound the connections of one Server; 0 means no limit.
@@ -40,6 +42,9 @@ type Server[S comparable, A comparable] struct {
 	// Drain asks an idle session to end (Shutdown); Kill closes its
 	// connection (Shutdown after its context ended).
 	Drain, Kill func(S)
+	// Conns counts connections admitted, refused and open; nil counts
+	// nothing.
+	Conns *metrics.Conns
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -108,6 +113,7 @@ func (t *Server[S, A]) Admit(nc net.Conn, start func(net.Conn, netip.Addr) S) (S
 		(t.Limits.PerIP > 0 && t.perIP[ip] >= t.Limits.PerIP)
 	if over {
 		t.mu.Unlock()
+		t.Conns.Refused()
 		t.Log.Debug("connection refused: too many connections", "client", ip)
 		if !t.ImplicitTLS {
 			// A fresh socket's send buffer is empty: this write does not
@@ -128,6 +134,7 @@ func (t *Server[S, A]) Admit(nc net.Conn, start func(net.Conn, netip.Addr) S) (S
 	t.perIP[ip]++
 	t.wg.Add(1)
 	t.mu.Unlock()
+	t.Conns.Opened()
 	return sess, true
 }
 
@@ -138,6 +145,7 @@ func (t *Server[S, A]) Release(sess S) {
 	delete(t.sessions, sess)
 	decrement(t.perIP, ip)
 	t.mu.Unlock()
+	t.Conns.Closed()
 	t.wg.Done()
 }
 

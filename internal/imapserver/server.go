@@ -54,6 +54,7 @@ func New(opts Options, st store.Store, a Authenticator) *Server {
 			PerAccount: opts.MaxConnectionsPerAccount,
 		},
 		Log:         opts.Logger,
+		Conns:       opts.Conns,
 		Name:        "imap",
 		Refusal:     "* BYE [UNAVAILABLE] Too many connections, try again later\r\n",
 		ImplicitTLS: opts.ImplicitTLS,

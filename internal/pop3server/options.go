@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/metrics"
 )
 
 // Options configure a Server. Zero values mean the defaults below; for the
@@ -46,6 +48,8 @@ type Options struct {
 	// Logger receives one line per session and internal errors. Nil
 	// discards.
 	Logger *slog.Logger
+	// Conns counts connections; nil counts nothing.
+	Conns *metrics.Conns
 }
 
 // Defaults for zero Options fields.

@@ -53,6 +53,7 @@ func New(opts Options, st store.Store, a Authenticator) *Server {
 			PerAccount: opts.MaxConnectionsPerAccount,
 		},
 		Log:         opts.Logger,
+		Conns:       opts.Conns,
 		Name:        "pop3",
 		Refusal:     "-ERR [SYS/TEMP] Too many connections, try again later\r\n",
 		ImplicitTLS: opts.ImplicitTLS,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/delivery"
+	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/smtpclient"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -45,6 +46,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Metrics counts recipients delivered, deferred and bounced, and the
+	// delivery latency; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // Worker runs delivery attempts until Shutdown.
@@ -304,6 +308,23 @@ func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outc
 			return
 		}
 		log.Error("queue: recording the attempt", "err", err)
+		return
+	}
+	w.count(m, a, now)
+}
+
+// count adds a recorded attempt's recipients to the metrics.
+func (w *Worker) count(m store.QueuedMessage, a store.Attempt, now time.Time) {
+	mt := w.opts.Metrics
+	for _, r := range a.Results {
+		switch r.State {
+		case store.RecipientDelivered:
+			mt.Delivered(now.Sub(m.Queued))
+		case store.RecipientFailed:
+			mt.Bounced()
+		default:
+			mt.Deferred()
+		}
 	}
 }
 

@@ -40,6 +40,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	s.mu.Lock()
 	if limit := s.overLimit(ip, time.Now()); limit != "" {
 		s.mu.Unlock()
+		s.opts.Conns.Refused()
 		s.log.Info("connection refused: limit reached", "client", ip, "limit", limit)
 		if !s.opts.ImplicitTLS {
 			// A fresh socket's send buffer is empty: this write does not
@@ -55,6 +56,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	s.perIP[ip]++
 	s.perNet[netOf(ip)]++
 	s.mu.Unlock()
+	s.opts.Conns.Opened()
 	return c
 }
 
@@ -73,6 +75,7 @@ func (s *Server) release(c *conn) {
 		delete(s.perNet, n)
 	}
 	s.mu.Unlock()
+	s.opts.Conns.Closed()
 }
 
 func remoteIP(a net.Addr) netip.Addr {

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/metrics"
 )
 
 // Options configure a Server. Zero values mean the defaults below; for the
@@ -71,6 +73,10 @@ type Options struct {
 	// Logger receives one line per transaction and internal errors.
 	// Nil discards.
 	Logger *slog.Logger
+	// Conns counts connections (accepted, refused, open) and Received
+	// the transactions by result; nil counts nothing.
+	Conns    *metrics.Conns
+	Received *metrics.Received
 }
 
 // Defaults for zero Options fields.

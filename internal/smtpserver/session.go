@@ -35,13 +35,14 @@ type session struct {
 
 // transaction is what the per-transaction log line reports.
 type transaction struct {
-	id    string
-	helo  string // the greeting in force at MAIL
-	start time.Time
-	from  string
-	rcpts []string
-	size  int
-	code  int // last reply code given in this transaction
+	id       string
+	helo     string // the greeting in force at MAIL
+	start    time.Time
+	from     string
+	rcpts    []string
+	size     int
+	code     int  // last reply code given in this transaction
+	accepted bool // DATA was answered 250
 }
 
 var _ gosmtp.Session = (*session)(nil)
@@ -124,7 +125,9 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	}
 	mo := MailOptions{TxID: newID(), UTF8: opts.UTF8, Body: string(opts.Body), Size: opts.Size, RequireTLS: opts.RequireTLS}
 	if err := s.be.Mail(s.srv.ctx, from, mo); err != nil {
-		return s.fail(err)
+		reply := s.fail(err)
+		s.srv.opts.Received.Rejected(reply.Code) // the policy refused the message at MAIL
+		return reply
 	}
 	// Hostname is read here, on go-smtp's connection goroutine: with BDAT,
 	// Data runs on another one.
@@ -186,6 +189,7 @@ func (s *session) Data(r io.Reader) error {
 			reply = s.fail(err)
 		} else {
 			tx.code = 250
+			tx.accepted = true
 			reply = &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + tx.id}
 		}
 	}
@@ -247,7 +251,7 @@ func (s *session) Logout() error {
 
 // fail counts a failed command and turns err into a reply go-smtp sends.
 // Must hold mu.
-func (s *session) fail(err error) error {
+func (s *session) fail(err error) *gosmtp.SMTPError {
 	var r *smtp.Reply
 	if !errors.As(err, &r) || r.Code < 400 || r.Code > 599 {
 		s.srv.log.Error("smtp policy error", "conn", s.info.ID, "client", s.c.ip, "err", err)
@@ -271,6 +275,15 @@ func (s *session) endTx(how string) {
 	}
 	s.tx = nil
 	s.c.setInTx(false)
+	// One count per transaction: accepted, or refused by its last
+	// rejection (a RCPT, DATA); abandoned ones (RSET, QUIT, a BDAT reset
+	// with nothing refused) are not messages.
+	switch {
+	case tx.accepted:
+		s.srv.opts.Received.Accepted()
+	case tx.code >= 400:
+		s.srv.opts.Received.Rejected(tx.code)
+	}
 	s.srv.log.LogAttrs(s.srv.ctx, slog.LevelInfo, "smtp transaction",
 		slog.String("id", tx.id),
 		slog.String("conn", s.info.ID),
