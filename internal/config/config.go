@@ -62,6 +62,13 @@ type Config struct {
 	// PHP mail(), cron and scripts on this machine.
 	Sendmail Sendmail `toml:"sendmail"`
 
+	// The operations endpoints on the http listeners: Prometheus metrics
+	// at /metrics for allowed_networks only; /healthz (200 while the
+	// process serves) and /readyz (200 when the store answers and every
+	// listener is up, 503 with the reason while starting or shutting
+	// down) for everyone: load balancers need them, they reveal nothing.
+	Metrics Metrics `toml:"metrics"`
+
 	// Checks on mail received from other servers (role smtp): SPF, DKIM,
 	// DMARC and ARC, recorded in an Authentication-Results header, and
 	// DNS blocklists.
@@ -380,6 +387,15 @@ type Sendmail struct {
 	AllowAnySender bool `toml:"allow_any_sender"`
 }
 
+// Metrics is who may read /metrics.
+type Metrics struct {
+	// Client networks (or single addresses) allowed to read /metrics;
+	// others get 403, since the counters reveal mail volumes. Behind a
+	// reverse proxy every request comes from the proxy's address: allow
+	// it only if the proxy keeps /metrics private. [] lets nobody read it.
+	AllowedNetworks []string `toml:"allowed_networks"`
+}
+
 // Checks are the verifications of mail received on role smtp.
 type Checks struct {
 	// Run SPF (RFC 7208), DKIM (RFC 6376), DMARC (RFC 7489) and ARC (RFC
@@ -622,6 +638,7 @@ func Default() *Config {
 			LockoutWindow:         NewDuration(15 * time.Minute),
 			LoginCache:            NewDuration(15 * time.Minute),
 		},
+		Metrics: Metrics{AllowedNetworks: []string{"127.0.0.0/8", "::1/128"}},
 		Checks: Checks{
 			Enabled:                   true,
 			EnforceDMARC:              true,

@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	v.pop3Limits(c.Limits.POP3)
 	v.imapLimits(c.Limits.IMAP)
 	v.auth(c.Auth)
+	v.prefixes("metrics.allowed_networks", c.Metrics.AllowedNetworks)
 	v.checks(c.Checks)
 	v.dns(c.DNS)
 	v.delivery(c.Delivery)
