@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/greylist"
+	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/pop3server"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/webhook"
@@ -37,6 +38,8 @@ type Daemon struct {
 	listeners []*listener
 	outbound  outbound        // the delivery worker
 	webhooks  *webhook.Worker // posts events to applications
+	metrics   *metrics.Registry
+	health    health // for /readyz
 	// httpOps serves the non-API paths of the "http" listeners (metrics,
 	// health); nil: 404.
 	httpOps http.Handler
@@ -70,6 +73,8 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		return nil, err
 	}
 	d.store = st
+	d.metrics = metrics.New()
+	d.metrics.WatchQueue(st)
 	if d.dkim, err = dkim.NewDirSigner(DKIMKeys(cfg.DataDir), dkim.SignOptions{}, 0); err != nil {
 		st.Close()
 		return nil, err
@@ -93,6 +98,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 			Window:                cfg.Auth.LockoutWindow.D(),
 		},
 		LoginCacheTTL: cfg.Auth.LoginCache.D(),
+		Metrics:       d.metrics,
 	})
 	for _, lc := range cfg.Listeners {
 		l, err := d.newListener(lc, tlsConfig)
@@ -130,11 +136,14 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 	for _, l := range d.listeners {
 		go func(l *listener) {
 			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-				d.serveErr <- fmt.Errorf("%s listener %s: %w", l.role, l.ln.Addr(), err)
+				err = fmt.Errorf("%s listener %s: %w", l.role, l.ln.Addr(), err)
+				d.listenerFailed(err)
+				d.serveErr <- err
 			}
 		}(l)
 		logger.Info("listening", "role", l.role, "addr", l.ln.Addr().String())
 	}
+	d.health.started.Store(true)
 	return d, nil
 }
 
@@ -185,6 +194,7 @@ func (d *Daemon) Errors() <-chan error { return d.serveErr }
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var err error
 	d.once.Do(func() {
+		d.health.stopping.Store(true) // /readyz answers 503 from now on
 		var wg sync.WaitGroup
 		errs := make([]error, len(d.listeners)+1)
 		for i, l := range d.listeners {

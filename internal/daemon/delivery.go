@@ -80,6 +80,7 @@ func (d *Daemon) startDelivery() error {
 		DelayWarning:        c.DelayWarning.D(),
 		MaxInFlight:         c.MaxInFlight,
 		Logger:              d.log,
+		Metrics:             d.metrics,
 	})
 	d.outbound.worker.Start()
 	return nil

@@ -81,6 +81,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			IdleTimeout:              lim.IdleTimeout.D(),
 			Maildrops:                d.maildrops, // one IN-USE lock for 110 and 995
 			Logger:                   d.log.With("role", lc.Role),
+			Conns:                    d.metrics.Conns(lc.Role),
 		}, d.store, d.auth)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
 	case config.RoleIMAP, config.RoleIMAPS:
@@ -105,6 +106,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			MaxMessageSize:           d.cfg.Limits.SMTP.MaxMessageSize.Int64(),
 			MaxErrors:                lim.MaxErrors,
 			Logger:                   d.log.With("role", lc.Role),
+			Conns:                    d.metrics.Conns(lc.Role),
 		}, d.store, d.auth)
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
 	case config.RoleHTTP:
@@ -132,5 +134,7 @@ func (d *Daemon) smtpOptions(role string, tlsConfig *tls.Config) smtpserver.Opti
 		DataTotalTimeout:     lim.DataTotalTimeout.D(),
 		MaxErrors:            lim.MaxErrors,
 		Logger:               d.log.With("role", role),
+		Conns:                d.metrics.Conns(role),
+		Received:             d.metrics.Received(role),
 	}
 }
