@@ -9,12 +9,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/metrics"
 )
 
 // BenchmarkEngine10K sends 10 KB messages over 50 concurrent pipelining
 // sessions to a backend that only counts: the engine's own cost.
-func BenchmarkEngine10K(b *testing.B) {
-	_, addr := startServer(b, Options{}, discardBackend{})
+func BenchmarkEngine10K(b *testing.B) { benchEngine10K(b, Options{}) }
+
+// BenchmarkEngine10KMetrics is BenchmarkEngine10K with the connection and
+// message counters on, as the daemon runs it: the cost of metrics.
+func BenchmarkEngine10KMetrics(b *testing.B) {
+	r := metrics.New()
+	benchEngine10K(b, Options{Conns: r.Conns("smtp"), Received: r.Received("smtp")})
+}
+
+func benchEngine10K(b *testing.B, opts Options) {
+	_, addr := startServer(b, opts, discardBackend{})
 	line := strings.Repeat("0123456789", 7) + "\r\n" // 72 octets
 	body := "Subject: bench\r\n\r\n" + strings.Repeat(line, 10240/len(line))
 	const sessions = 50

@@ -15,8 +15,10 @@ import (
 	"github.com/posthorn/posthorn/internal/smtp"
 )
 
-// testTimeout bounds every wait in these tests.
-const testTimeout = 10 * time.Second
+// testTimeout bounds every wait in these tests. Generous: a connection
+// deadline covers whole dialogs, with several argon2id checks under -race
+// on a loaded machine (10 s was seen to run out).
+const testTimeout = 30 * time.Second
 
 // fakeBackend accepts recipients at example.test except those starting
 // with "unknown" (550 5.1.1) and "fail" (an untyped error), and records
