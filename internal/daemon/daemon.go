@@ -75,6 +75,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 	d.store = st
 	d.metrics = metrics.New()
 	d.metrics.WatchQueue(st)
+	d.httpOps = d.OpsHandler() // /metrics, /healthz, /readyz on the http listeners
 	if d.dkim, err = dkim.NewDirSigner(DKIMKeys(cfg.DataDir), dkim.SignOptions{}, 0); err != nil {
 		st.Close()
 		return nil, err
@@ -197,14 +198,24 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		d.health.stopping.Store(true) // /readyz answers 503 from now on
 		var wg sync.WaitGroup
 		errs := make([]error, len(d.listeners)+1)
-		for i, l := range d.listeners {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = l.srv.Shutdown(ctx)
-			}()
+		shutdown := func(http bool) {
+			for i, l := range d.listeners {
+				if (l.role == config.RoleHTTP) != http {
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = l.srv.Shutdown(ctx)
+				}()
+			}
 		}
+		shutdown(false)
 		errs[len(d.listeners)] = d.stopDelivery(ctx)
+		wg.Wait()
+		// The http listeners last: while mail sessions drain they still
+		// answer, /readyz with 503, so a load balancer sees us leave.
+		shutdown(true)
 		wg.Wait()
 		errs = append(errs, d.stopWebhooks(ctx))
 		if d.tls != nil {

@@ -43,13 +43,24 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 		MaxMessageBytes:     d.cfg.Limits.SMTP.MaxMessageSize.Int64(),
 		Logger:              d.log.With("role", lc.Role),
 		Ops:                 d.httpOps,
+		Metrics:             d.metrics,
 		MaxRequestBytes:     h.MaxRequestSize.Int64(),
 		RateLimit:           h.RateLimit,
 		RateBurst:           h.RateBurst,
 		ReadTimeout:         h.ReadTimeout.D(),
 		IdleTimeout:         h.IdleTimeout.D(),
 	})
-	srv := httpServer{api.HTTPServer(), api}
+	hs := api.HTTPServer()
+	conns := d.metrics.Conns(lc.Role)
+	hs.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			conns.Opened()
+		case http.StateClosed, http.StateHijacked:
+			conns.Closed()
+		}
+	}
+	srv := httpServer{hs, api}
 	if plain {
 		return &listener{role: lc.Role, ln: ln, srv: srv}, nil
 	}

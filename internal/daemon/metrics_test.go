@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/metrics/metricstest"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -98,6 +98,11 @@ address = "127.0.0.1:0"
 [[listeners]]
 role = "pop3s"
 address = "127.0.0.1:0"
+[[listeners]]
+role = "http"
+address = "127.0.0.1:0"
+[http]
+plaintext = true
 [tls]
 cert_file = %q
 key_file = %q
@@ -144,8 +149,13 @@ host = %q
 	if _, err := d.Store().AddAccount(ctx, "user@example.org", cred); err != nil {
 		t.Fatal(err)
 	}
-	ops := httptest.NewServer(d.OpsHandler()) // the http listener's Ops slot, on loopback
-	defer ops.Close()
+	token, key := httpapi.NewKey()
+	key.Name, key.Domain = "shop", "example.org"
+	if _, err := d.Store().AddAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	api := "http://" + d.Addrs()["http"].String()
+	ops := struct{ URL string }{api} // the operations endpoints on the http listener
 	if code, body := httpGet(t, ops.URL+"/readyz"); code != 200 || body != "ok\n" {
 		t.Fatalf("/readyz of a running daemon = %d %q", code, body)
 	}
@@ -180,8 +190,37 @@ host = %q
 	if err != nil || !strings.Contains(string(out), "clients done") {
 		t.Fatalf("python clients: %v\n%s", err, out)
 	}
-	// ok@ on the first attempt, temp1x@ on the second; reject1@ bounces.
-	sink.Wait(t, 2, time.Minute)
+	// The HTTP API: one message sent, one refused (no recipient), one
+	// request with a key that is not ours.
+	post := func(key, body string) int {
+		req, err := http.NewRequest("POST", api+"/api/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(token, `{"from": "user@example.org", "to": ["api@remote.test"], "subject": "api", "text": "hi"}`); code != 202 {
+		t.Fatalf("API send = %d, want 202", code)
+	}
+	if code := post(token, `{"from": "user@example.org", "subject": "api", "text": "hi"}`); code != 400 {
+		t.Fatalf("API send without recipients = %d, want 400", code)
+	}
+	bad := token[:len(token)-4] + "xxxx"
+	if code := post(bad, `{"from": "user@example.org", "to": ["api@remote.test"], "text": "hi"}`); code != 401 {
+		t.Fatalf("API send with a bad key = %d, want 401", code)
+	}
+
+	// ok@ on the first attempt, temp1x@ on the second; reject1@ bounces;
+	// api@ from the API.
+	sink.Wait(t, 3, time.Minute)
 
 	want := []struct {
 		name   string
@@ -193,6 +232,8 @@ host = %q
 		{"posthorn_messages_received_total", []string{"listener", "smtp", "result", "rejected_temporary"}, 0},
 		{"posthorn_messages_received_total", []string{"listener", "submission", "result", "accepted"}, 1},
 		{"posthorn_messages_received_total", []string{"listener", "submission", "result", "rejected_permanent"}, 0},
+		{"posthorn_messages_received_total", []string{"listener", "api", "result", "accepted"}, 1},
+		{"posthorn_messages_received_total", []string{"listener", "api", "result", "rejected_permanent"}, 1},
 		{"posthorn_connections_total", []string{"protocol", "smtp", "result", "accepted"}, 2},
 		{"posthorn_connections_total", []string{"protocol", "submission", "result", "accepted"}, 1},
 		{"posthorn_connections_total", []string{"protocol", "imaps", "result", "accepted"}, 1},
@@ -200,11 +241,12 @@ host = %q
 		{"posthorn_connections_total", []string{"result", "refused"}, 0},
 		{"posthorn_auth_failures_total", []string{"protocol", "smtp", "reason", "credentials"}, 1},
 		{"posthorn_auth_failures_total", []string{"protocol", "imap", "reason", "credentials"}, 1},
+		{"posthorn_auth_failures_total", []string{"protocol", "http", "reason", "credentials"}, 1},
 		{"posthorn_auth_failures_total", []string{"protocol", "pop3"}, 0},
-		{"posthorn_delivery_recipients_total", []string{"result", "delivered"}, 2},
+		{"posthorn_delivery_recipients_total", []string{"result", "delivered"}, 3},
 		{"posthorn_delivery_recipients_total", []string{"result", "deferred"}, 1},
 		{"posthorn_delivery_recipients_total", []string{"result", "bounced"}, 1},
-		{"posthorn_delivery_latency_seconds", nil, 2},
+		{"posthorn_delivery_latency_seconds", nil, 3},
 	}
 	var after metricstest.Snapshot
 	// The worker counts after recording the attempt, a moment after the
@@ -215,8 +257,8 @@ host = %q
 	deadline := time.Now().Add(time.Minute)
 	for {
 		after = metricstest.Scrape(t, ops.URL+"/metrics")
-		settled := after.Value("posthorn_delivery_recipients_total", "result", "delivered") >= 2 &&
-			after.Value("posthorn_connections_open") == 0 &&
+		settled := after.Value("posthorn_delivery_recipients_total", "result", "delivered") >= 3 &&
+			after.Value("posthorn_connections_open")-after.Value("posthorn_connections_open", "protocol", "http") == 0 &&
 			after.Value("posthorn_queue_messages", "state", "deferred") == 0
 		if settled || time.Now().After(deadline) {
 			break
@@ -242,18 +284,34 @@ host = %q
 			t.Errorf("posthorn_queue_messages{state=%q} = %v, want %v; queue: %+v; counts %+v %v", state, got, n, ms, qc, err)
 		}
 	}
+	// This scrape came over an http connection, open now.
+	if after.Value("posthorn_connections_total", "protocol", "http", "result", "accepted") < 1 || after.Value("posthorn_connections_open", "protocol", "http") < 1 {
+		t.Errorf("http connections: total %v, open %v; want at least 1 each", after.Value("posthorn_connections_total", "protocol", "http", "result", "accepted"),
+			after.Value("posthorn_connections_open", "protocol", "http"))
+	}
 	if !after.Has("go_goroutines") || !after.Has("process_resident_memory_bytes") {
 		t.Error("the Go and process collectors are missing")
 	}
 
-	// Shutdown: /readyz says so at once, while the sessions drain; the
-	// process still answers /healthz.
-	idle, err := net.DialTimeout("tcp", mx, 10*time.Second) // an idle SMTP session keeps Shutdown busy briefly
+	// Shutdown: /readyz says so at once, over the http listener, which
+	// stays up while a transaction in progress finishes; the process still
+	// answers /healthz.
+	c, err := smtp.Dial(mx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idle.Close()
-	go shutdown()
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("sender@client.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("user@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { shutdown(); close(stopped) }()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		code, body := httpGet(t, ops.URL+"/readyz")
@@ -270,6 +328,23 @@ host = %q
 	}
 	if code, _ := httpGet(t, ops.URL+"/healthz"); code != 200 {
 		t.Errorf("/healthz during shutdown = %d, want 200", code)
+	}
+	// The transaction in progress is still received.
+	w, err := c.Data()
+	if err != nil {
+		t.Fatalf("DATA during shutdown: %v", err)
+	}
+	io.WriteString(w, "Subject: last\r\n\r\nhi\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatalf("end of DATA during shutdown: %v", err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown did not end after the last transaction")
+	}
+	if _, err := http.Get(ops.URL + "/healthz"); err == nil {
+		t.Error("the http listener still answers after Shutdown")
 	}
 }
 

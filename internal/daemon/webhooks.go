@@ -21,6 +21,7 @@ func (d *Daemon) startWebhooks() {
 		Concurrency: c.Concurrency,
 		Retention:   c.EventRetention.D(),
 		Logger:      d.log,
+		Metrics:     d.metrics,
 	})
 	d.webhooks.Start()
 }

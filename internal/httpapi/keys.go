@@ -50,7 +50,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (store.APIKe
 	}
 	token = strings.TrimSpace(token)
 	if len(token) != tokenLen || !strings.HasPrefix(token, tokenPrefix) {
-		return store.APIKey{}, errBadKey
+		return store.APIKey{}, s.badKey()
 	}
 	keys, err := s.opts.Store.APIKeysByPrefix(ctx, token[:prefixLen])
 	if err != nil {
@@ -62,7 +62,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (store.APIKe
 			return k, nil
 		}
 	}
-	return store.APIKey{}, errBadKey
+	return store.APIKey{}, s.badKey()
 }
 
 // maySendAs reports whether key k may send from the canonical address

@@ -20,7 +20,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{"GET", "/api/v1/openapi.json", false, s.openAPI},
 		{"GET", "/api/v1/key", true, s.getKey},
-		{"POST", "/api/v1/messages", true, s.postMessage},
+		{"POST", "/api/v1/messages", true, s.counted(s.postMessage)},
 		{"GET", "/api/v1/messages/{id}", true, s.getMessage},
 		{"GET", "/api/v1/events", true, s.listEvents},
 		{"GET", "/api/v1/suppressions", true, s.listSuppressions},

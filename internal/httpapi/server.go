@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	MaxMessageBytes int64
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// Metrics counts messages sent (listener "api") and requests with a
+	// bad key (auth failures, protocol "http"); nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // Server is the HTTP API; it implements http.Handler.
@@ -52,12 +56,14 @@ type Server struct {
 	mux     *http.ServeMux
 	limiter *limiter
 	stop    context.CancelFunc // ends the pruning of idempotency records
+
+	received *metrics.Received // see counted
 }
 
 // New returns the API over opts.Store.
 func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, mux: http.NewServeMux(),
-		limiter: newLimiter(opts.RateLimit, opts.RateBurst)}
+		limiter: newLimiter(opts.RateLimit, opts.RateBurst), received: opts.Metrics.Received("api")}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

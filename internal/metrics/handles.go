@@ -74,15 +74,18 @@ func (m *Received) Accepted() {
 	}
 }
 
-// Rejected counts a message refused with an SMTP-style reply code: 4xx
+// Rejected counts a message refused with an SMTP reply code: 4xx
 // temporary, 5xx (or anything else) permanent.
-func (m *Received) Rejected(code int) {
-	if m == nil {
-		return
-	}
-	if code/100 == 4 {
+func (m *Received) Rejected(code int) { m.Refused(code/100 == 4) }
+
+// Refused counts a message refused, temporarily (the client may retry:
+// SMTP 4xx, HTTP 429 and 5xx) or not.
+func (m *Received) Refused(temporary bool) {
+	switch {
+	case m == nil:
+	case temporary:
 		m.temporary.Inc()
-	} else {
+	default:
 		m.permanent.Inc()
 	}
 }

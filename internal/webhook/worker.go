@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -42,6 +43,8 @@ type Options struct {
 	Logger                *slog.Logger
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Metrics counts POSTs answered 2xx and failed; nil counts nothing.
+	Metrics *metrics.Registry
 }
 
 // Worker posts webhook deliveries until Shutdown.
@@ -203,7 +206,11 @@ func (w *Worker) claim() int {
 func (w *Worker) attempt(d store.WebhookDelivery) {
 	log := w.log.With("delivery", d.ID, "event", d.Event.ID, "url", d.URL)
 	res := store.WebhookResult{ID: d.ID, Lease: d.Lease}
-	if err := w.post(d); err != nil {
+	err := w.post(d)
+	if err == nil || w.ctx.Err() == nil { // not when Shutdown cut it off
+		w.opts.Metrics.Webhook(err == nil)
+	}
+	if err != nil {
 		res.LastError = err.Error()
 		now := w.opts.Now()
 		if w.ctx.Err() != nil {
