@@ -190,6 +190,9 @@ func TestSendmail(t *testing.T) {
 		{`printf 'From: ceo@bank.test\nSubject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" alice@a.test`, 77, "5.7.1"},
 		{`printf 'Subject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" -f ceo@bank.test alice@a.test`, 77, "5.7.1"},
 		{`printf 'Subject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" alice@a.test nobody@a.test`, 67, "5.1.1"},
+		// cron's MAILTO=root: root@mail.a.test, and the host name is not
+		// a domain of ours (the queue could only bounce it).
+		{`printf 'Subject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" root`, 67, "recipient <root@mail.a.test> refused: 550 5.1.1"},
 		{`printf 'Subject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" -t`, 64, "no recipients"},
 		{`printf 'Subject: x\n\nx\n' | "$POSTHORN" sendmail -C "$CFG" -Z alice@a.test`, 64, "unknown option -Z"},
 	} {

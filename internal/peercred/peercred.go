@@ -72,9 +72,9 @@ func Listen(path string, opts Options) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The file exists from bind on with the umask's mode; set ours before
-	// anyone could rely on it. Connections made in between are refused by
-	// the mode anyway when it is narrower.
+	// Between bind and this chmod the file has the umask's mode: 0755 with
+	// the usual 022, which lets no other user connect (that needs write
+	// permission).
 	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, err

@@ -137,13 +137,39 @@ func (m *Message) Recipients() ([]string, error) {
 		}
 		list, err := (&mail.AddressParser{}).ParseList(v)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read the addresses of %s: %q: %v", name, printable(v), err)
+			// "To: root", as scripts write it: bare local parts, which
+			// the command completes with the server's host name.
+			bare, ok := bareNames(v)
+			if !ok {
+				return nil, fmt.Errorf("cannot read the addresses of %s: %q: %v", name, printable(v), err)
+			}
+			out = append(out, bare...)
+			continue
 		}
 		for _, a := range list {
 			out = append(out, a.Address)
 		}
 	}
 	return out, nil
+}
+
+// bareNames reads a comma-separated list of bare local parts ("root,
+// www-data"); false when anything else is in it.
+func bareNames(v string) ([]string, bool) {
+	var out []string
+	for _, n := range strings.Split(v, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		for _, c := range []byte(n) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '+') {
+				return nil, false
+			}
+		}
+		out = append(out, n)
+	}
+	return out, len(out) > 0
 }
 
 // isEmptyGroup reports whether v is an empty group ("name:;").

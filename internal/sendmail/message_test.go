@@ -68,6 +68,10 @@ func TestMessageEdits(t *testing.T) {
 	if _, err := ParseMessage([]byte("To: <<broken\r\n\r\n")).Recipients(); err == nil {
 		t.Error("a broken To: was accepted")
 	}
+	// Bare local parts, as scripts write them.
+	if r, err := ParseMessage([]byte("To: root, www-data\r\n\r\n")).Recipients(); err != nil || !reflect.DeepEqual(r, []string{"root", "www-data"}) {
+		t.Errorf("bare names: %q, %v", r, err)
+	}
 }
 
 func TestSplitRecipients(t *testing.T) {

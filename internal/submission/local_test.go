@@ -94,6 +94,11 @@ func TestLocalSubmission(t *testing.T) {
 	}
 	_, err = send(t, c, "www@example.test", []string{"nobody@example.test"}, "From: <a@example.test>\r\n\r\nx\r\n")
 	wantCode(t, "unknown local user", err, 550, gosmtp.EnhancedCode{5, 1, 1})
+	c.Reset()
+	// Our host name is not one of our domains: the queue could only
+	// bounce root@ it, so it is refused at once.
+	_, err = send(t, c, "www@example.test", []string{"root@mail.example.test"}, "From: <a@example.test>\r\n\r\nx\r\n")
+	wantCode(t, "root@hostname", err, 550, gosmtp.EnhancedCode{5, 1, 1})
 	if n := len(e.inbox("bob@example.test")); n != 1 {
 		t.Errorf("bob has %d messages, want 1 (the null-sender one)", n)
 	}

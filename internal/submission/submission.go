@@ -241,6 +241,11 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 	at := strings.LastIndexByte(canon, '@')
 	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
 	switch {
+	case errors.Is(err, store.ErrUnknownDomain) && strings.EqualFold(canon[at+1:], s.b.opts.Hostname):
+		// Our own host name without being one of our domains (cron's
+		// root@host through sendmail): the queue could only bounce it
+		// (5.4.6, a loop), so refuse it now.
+		return replyUserUnknown
 	case errors.Is(err, store.ErrUnknownDomain):
 		if err := s.checkSuppressed(ctx, a.String()); err != nil {
 			return err
