@@ -139,8 +139,8 @@ func (m *Message) Recipients() ([]string, error) {
 		if err != nil {
 			// "To: root", as scripts write it: bare local parts, which
 			// the command completes with the server's host name.
-			bare, ok := bareNames(v)
-			if !ok {
+			bare, berr := splitRecipients(v)
+			if berr != nil || len(bare) == 0 {
 				return nil, fmt.Errorf("cannot read the addresses of %s: %q: %v", name, printable(v), err)
 			}
 			out = append(out, bare...)
@@ -151,25 +151,6 @@ func (m *Message) Recipients() ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// bareNames reads a comma-separated list of bare local parts ("root,
-// www-data"); false when anything else is in it.
-func bareNames(v string) ([]string, bool) {
-	var out []string
-	for _, n := range strings.Split(v, ",") {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
-		for _, c := range []byte(n) {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '+') {
-				return nil, false
-			}
-		}
-		out = append(out, n)
-	}
-	return out, len(out) > 0
 }
 
 // isEmptyGroup reports whether v is an empty group ("name:;").
