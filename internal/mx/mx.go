@@ -214,7 +214,7 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 		}
 	}
 	if routed { // a route with Keep: stored and posted
-		s.routed = append(s.routed, routedRcpt{addr: canon, ep: ep})
+		s.addRouted(canon, ep)
 	}
 	s.rcpts = append(s.rcpts, a.String())
 	return nil

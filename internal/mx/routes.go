@@ -51,9 +51,19 @@ func (s *session) acceptRouted(canon, addr string, ep store.WebhookEndpoint) err
 	if s.greylisted(canon) {
 		return replyGreylisted
 	}
-	s.routed = append(s.routed, routedRcpt{addr: canon, ep: ep})
+	s.addRouted(canon, ep)
 	s.rcpts = append(s.rcpts, addr)
 	return nil
+}
+
+// addRouted notes a routed recipient once, however often RCPT names it.
+func (s *session) addRouted(canon string, ep store.WebhookEndpoint) {
+	for _, r := range s.routed {
+		if r.addr == canon {
+			return
+		}
+	}
+	s.routed = append(s.routed, routedRcpt{addr: canon, ep: ep})
 }
 
 // routeEvents parses the stored form of the message and returns the

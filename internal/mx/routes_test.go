@@ -108,7 +108,8 @@ func TestInboundRoutes(t *testing.T) {
 	}
 
 	// A routed-only transaction stores nothing and still answers 250.
-	send(t, c, "", []string{"hooks+43@example.test"}, "Subject: only\r\n\r\nx\r\n", nil)
+	// A recipient named twice (in any case) is posted once.
+	send(t, c, "", []string{"hooks+43@example.test", "HOOKS+43@example.test"}, "Subject: only\r\n\r\nx\r\n", nil)
 	if evs := routedEvents(t, e, hooks); len(evs) != 2 {
 		t.Errorf("hooks route has %d events after the second message, want 2", len(evs))
 	}
