@@ -3,6 +3,9 @@ package peercred
 import (
 	"net"
 	"os"
+	"os/user"
+	"strconv"
+	"syscall"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -95,5 +98,23 @@ func TestListenRefusesLiveSocketReplacesStale(t *testing.T) {
 func TestListenGroup(t *testing.T) {
 	if _, err := Listen(filepath.Join(t.TempDir(), "s.sock"), Options{Group: "no-such-group-posthorn"}); err == nil {
 		t.Error("unknown group accepted")
+	}
+	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+	if err != nil {
+		t.Skipf("own group: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := Listen(path, Options{Group: g.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o660 || int(st.Gid) != os.Getgid() {
+		t.Errorf("socket mode %v gid %d, want 0660 and group %s (%d)", fi.Mode().Perm(), st.Gid, g.Name, os.Getgid())
 	}
 }
