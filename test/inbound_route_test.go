@@ -62,6 +62,10 @@ func TestInboundRouteDelivers(t *testing.T) {
 		t.Fatalf("route add printed no secret:\n%s", out)
 	}
 	secret := m[1]
+	// A running server sees routes added beside it within the router's
+	// refresh interval (compose.DefaultRefresh, 2 s): wait that long, as
+	// the README promises no more.
+	time.Sleep(2 * time.Second)
 
 	attachment := make([]byte, 300<<10)
 	rand.Read(attachment)
