@@ -197,3 +197,26 @@ func TestDKIMCommands(t *testing.T) {
 		t.Errorf("list after rm: %q", out)
 	}
 }
+
+// cliStep is one command of a scripted CLI session: its exit code and a
+// part of its output (of stderr when it fails); want "" means no output.
+type cliStep struct {
+	args []string
+	code int
+	want string
+}
+
+// runSteps runs the steps in order and reports every mismatch.
+func runSteps(t *testing.T, steps []cliStep) {
+	t.Helper()
+	for _, s := range steps {
+		code, out, errOut := runCLI(t, "", s.args...)
+		got := out
+		if code != 0 {
+			got = errOut
+		}
+		if code != s.code || !strings.Contains(got, s.want) || s.want == "" && got != "" {
+			t.Errorf("%v: code %d, out %q, err %q; want code %d and %q", s.args, code, out, errOut, s.code, s.want)
+		}
+	}
+}

@@ -1,17 +1,10 @@
 package cli
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestRouteCommands(t *testing.T) {
 	dd := "-data-dir=" + t.TempDir()
-	for _, s := range []struct {
-		args []string
-		code int
-		want string
-	}{
+	runSteps(t, []cliStep{
 		{[]string{"domain", "add", dd, "example.org"}, 0, "added domain"},
 		{[]string{"route", "add", dd, "Reply+*@Example.org", "http://127.0.0.1:8080/inbound"}, 0, "added route 1: reply+*@example.org -> http://127.0.0.1:8080/inbound\nsecret: whsec_"},
 		{[]string{"route", "add", dd, "reply+*@example.org", "http://127.0.0.1:8080/other"}, 1, "route reply+*@example.org exists (id 1)"},
@@ -25,14 +18,5 @@ func TestRouteCommands(t *testing.T) {
 		{[]string{"route", "rm", dd, "1"}, 0, "removed route 1"},
 		{[]string{"route", "rm", dd, "1"}, 1, "no route 1"},
 		{[]string{"route", "list", dd}, 0, ""},
-	} {
-		code, out, errOut := runCLI(t, "", s.args...)
-		got := out
-		if code != 0 {
-			got = errOut
-		}
-		if code != s.code || !strings.Contains(got, s.want) || s.want == "" && got != "" {
-			t.Errorf("%v: code %d, out %q, err %q; want code %d and %q", s.args, code, out, errOut, s.code, s.want)
-		}
-	}
+	})
 }

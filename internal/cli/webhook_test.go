@@ -13,11 +13,7 @@ import (
 func TestWebhookCommands(t *testing.T) {
 	dir := t.TempDir()
 	dd := "-data-dir=" + dir
-	for _, s := range []struct {
-		args []string
-		code int
-		want string
-	}{
+	runSteps(t, []cliStep{
 		{[]string{"domain", "add", dd, "example.org"}, 0, "added domain"},
 		{[]string{"webhook", "add", dd, "Example.org", "http://127.0.0.1:8080/hook"}, 0, "added webhook endpoint 1: example.org -> http://127.0.0.1:8080/hook (all events)\nsecret: whsec_"},
 		{[]string{"webhook", "add", dd, "-events", "bounced,delivered", "example.org", "https://app.example/events"}, 0, "added webhook endpoint 2: example.org -> https://app.example/events (bounced,delivered)"},
@@ -35,16 +31,7 @@ func TestWebhookCommands(t *testing.T) {
 		{[]string{"webhook", "rm", dd, "x"}, 2, `"x" is not an endpoint id`},
 		{[]string{"webhook", "list", dd, "example.org"}, 0, "1 example.org -> http://127.0.0.1:8080/hook (all events)\n"},
 		{[]string{"webhook", "deliveries", dd, "1"}, 0, ""},
-	} {
-		code, out, errOut := runCLI(t, "", s.args...)
-		got := out
-		if code != 0 {
-			got = errOut
-		}
-		if code != s.code || !strings.Contains(got, s.want) || s.want == "" && got != "" {
-			t.Errorf("%v: code %d, out %q, err %q; want code %d and %q", s.args, code, out, errOut, s.code, s.want)
-		}
-	}
+	})
 	// The secret printed is the one the store signs with.
 	code, out, _ := runCLI(t, "", "webhook", "add", dd, "example.org", "http://127.0.0.1:9/x")
 	_, secret, _ := strings.Cut(out, "secret: ")
@@ -71,11 +58,7 @@ func TestWebhookCommands(t *testing.T) {
 
 func TestSuppressionCommands(t *testing.T) {
 	dd := "-data-dir=" + t.TempDir()
-	for _, s := range []struct {
-		args []string
-		code int
-		want string
-	}{
+	runSteps(t, []cliStep{
 		{[]string{"domain", "add", dd, "example.org"}, 0, "added domain"},
 		{[]string{"suppression", "add", dd, "example.org", "Bob@Remote.test"}, 0, "suppressed bob@remote.test for example.org"},
 		{[]string{"suppression", "add", dd, "-reason", "asked to stop", "example.org", "carol@remote.test"}, 0, "suppressed carol@remote.test"},
@@ -89,14 +72,5 @@ func TestSuppressionCommands(t *testing.T) {
 		{[]string{"suppression", "rm", dd, "example.org", "bob@remote.test"}, 1, "not on example.org's suppression list"},
 		{[]string{"suppression", "rm", dd, "example.org", "carol@remote.test"}, 0, "removed"},
 		{[]string{"suppression", "list", dd, "example.org"}, 0, ""},
-	} {
-		code, out, errOut := runCLI(t, "", s.args...)
-		got := out
-		if code != 0 {
-			got = errOut
-		}
-		if code != s.code || !strings.Contains(got, s.want) || s.want == "" && got != "" {
-			t.Errorf("%v: code %d, out %q, err %q; want code %d and %q", s.args, code, out, errOut, s.code, s.want)
-		}
-	}
+	})
 }

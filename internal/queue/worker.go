@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/claimloop"
 	"github.com/posthorn/posthorn/internal/delivery"
 	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/smtpclient"
@@ -57,14 +58,7 @@ type Worker struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	wake     chan struct{}
-	ctx      context.Context // cancelled when Shutdown's deadline passes
-	cancel   context.CancelFunc
-	stop     chan struct{}
-	loopDone chan struct{}
-	inflight sync.WaitGroup
-	slots    chan struct{}
-	once     sync.Once
+	loop *claimloop.Loop[store.QueuedMessage]
 }
 
 // New returns a worker; Start runs it.
@@ -85,136 +79,40 @@ func New(opts Options) *Worker {
 	if opts.RetryMax < opts.RetryMin {
 		opts.RetryMax = opts.RetryMin
 	}
-	w := &Worker{opts: opts, log: opts.Logger, now: opts.Now,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
-		slots: make(chan struct{}, opts.MaxInFlight)}
+	w := &Worker{opts: opts, log: opts.Logger, now: opts.Now}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	if w.now == nil {
 		w.now = time.Now
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.loop = claimloop.New(opts.MaxInFlight, opts.Poll, w.claim, w.attempt)
 	return w
 }
 
 // Start starts the claim loop.
-func (w *Worker) Start() { go w.loop() }
+func (w *Worker) Start() { w.loop.Start() }
 
 // Wake makes the worker look at the queue now (after an Enqueue).
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake() { w.loop.Wake() }
 
 // Shutdown stops claiming messages and waits for the attempts in flight;
 // when ctx ends first they are cancelled (their recipients stay pending)
 // and waited for.
-func (w *Worker) Shutdown(ctx context.Context) error {
-	w.once.Do(func() { close(w.stop) })
-	<-w.loopDone
-	done := make(chan struct{})
-	go func() { w.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		w.cancel()
-		return nil
-	case <-ctx.Done():
-		w.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (w *Worker) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ctx) }
 
-func (w *Worker) loop() {
-	defer close(w.loopDone)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-timer.C:
-		case <-w.wake:
-		}
-		n := w.claim()
-		wait := w.opts.Poll
-		if n > 0 {
-			wait = 0 // there may be more due
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
-	}
-}
-
-// claim takes as many due messages as there are free slots and starts
-// their attempts; it returns how many it took.
-func (w *Worker) claim() int {
-	free := 0
-	for free < cap(w.slots) {
-		select {
-		case w.slots <- struct{}{}:
-			free++
-			continue
-		default:
-		}
-		break
-	}
-	if free == 0 {
-		// Every slot busy: wait for one (or stop), then briefly for more,
-		// so that a busy queue is claimed in batches, not one message per
-		// transaction.
-		select {
-		case w.slots <- struct{}{}:
-			free = 1
-		case <-w.stop:
-			return 0
-		}
-		batch := max(cap(w.slots)/4, 1)
-		deadline := time.NewTimer(5 * time.Millisecond)
-	more:
-		for free < batch {
-			select {
-			case w.slots <- struct{}{}:
-				free++
-			case <-deadline.C:
-				break more
-			case <-w.stop:
-				for range free {
-					<-w.slots
-				}
-				return 0
-			}
-		}
-		deadline.Stop()
-	}
-	ms, err := w.opts.Store.ClaimQueued(w.ctx, w.now(), w.opts.Lease, free)
+// claim leases up to n due messages.
+func (w *Worker) claim(ctx context.Context, n int) []store.QueuedMessage {
+	ms, err := w.opts.Store.ClaimQueued(ctx, w.now(), w.opts.Lease, n)
 	if err != nil {
 		w.log.Error("queue: claiming messages", "err", err)
 	}
-	for range free - len(ms) {
-		<-w.slots
-	}
-	for _, m := range ms {
-		w.inflight.Add(1)
-		go func() {
-			defer func() { <-w.slots; w.inflight.Done() }()
-			w.attempt(m)
-		}()
-	}
-	return len(ms)
+	return ms
 }
 
 // attempt tries one claimed message and records the outcome.
-func (w *Worker) attempt(m store.QueuedMessage) {
-	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Lease*9/10)
+func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Lease*9/10)
 	defer cancel()
 	log := w.log.With("queue_id", m.ID)
 	body, err := w.opts.Store.QueuedBody(ctx, m.ID)
@@ -301,7 +199,7 @@ func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outc
 			a.Warned = true
 		}
 	}
-	a.NextAttempt = now.Add(backoff(m.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
+	a.NextAttempt = now.Add(claimloop.Backoff(m.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
 	if err := w.opts.Store.FinishAttempt(ctx, a); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			log.Warn("queue: lease lost; the attempt's results are dropped", "err", err)

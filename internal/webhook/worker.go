@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/claimloop"
 	"github.com/posthorn/posthorn/internal/metrics"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -52,15 +52,8 @@ type Worker struct {
 	opts   Options
 	log    *slog.Logger
 	client *http.Client
-
-	wake     chan struct{}
-	stop     chan struct{}
-	loopDone chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
-	slots    chan struct{}
-	inflight sync.WaitGroup
-	once     sync.Once
+	loop   *claimloop.Loop[store.WebhookDelivery]
+	pruned time.Time // the last pruning, touched by the claim loop only
 }
 
 // New returns a worker; Start runs it.
@@ -85,135 +78,57 @@ func New(opts Options) *Worker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Worker{opts: opts, log: opts.Logger, client: opts.Client,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
-		slots: make(chan struct{}, opts.Concurrency)}
+	w := &Worker{opts: opts, log: opts.Logger, client: opts.Client}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	if w.client == nil {
 		w.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.loop = claimloop.New(opts.Concurrency, opts.Poll, w.claim, w.attempt)
 	return w
 }
 
 // Start starts the claim loop and the pruning.
-func (w *Worker) Start() { go w.loop() }
+func (w *Worker) Start() { w.loop.Start() }
 
 // Wake makes the worker look at the outbox now.
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Worker) Wake() { w.loop.Wake() }
 
 // Shutdown stops claiming and waits for the POSTs in flight until ctx
-// ends; then they are cancelled (their leases expire and they are sent
-// again after a restart).
-func (w *Worker) Shutdown(ctx context.Context) error {
-	w.once.Do(func() { close(w.stop) })
-	<-w.loopDone
-	done := make(chan struct{})
-	go func() { w.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		w.cancel()
-		return nil
-	case <-ctx.Done():
-		w.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+// ends; then they are cancelled and recorded as due at once.
+func (w *Worker) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ctx) }
 
-func (w *Worker) loop() {
-	defer close(w.loopDone)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var pruned time.Time
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-timer.C:
-		case <-w.wake:
+// claim prunes old events when it is time, then leases up to n due
+// deliveries.
+func (w *Worker) claim(ctx context.Context, n int) []store.WebhookDelivery {
+	if w.opts.Retention > 0 && time.Since(w.pruned) >= w.opts.PruneEvery {
+		w.pruned = time.Now()
+		if removed, err := w.opts.Store.PruneEvents(ctx, w.opts.Now().Add(-w.opts.Retention)); err != nil {
+			w.log.Error("webhook: pruning events", "err", err)
+		} else if removed > 0 {
+			w.log.Info("webhook: pruned old events", "events", removed)
 		}
-		if w.opts.Retention > 0 && time.Since(pruned) >= w.opts.PruneEvery {
-			pruned = time.Now()
-			w.prune()
-		}
-		wait := w.opts.Poll
-		if w.claim() > 0 {
-			wait = 0 // there may be more due
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
 	}
-}
-
-func (w *Worker) prune() {
-	n, err := w.opts.Store.PruneEvents(w.ctx, w.opts.Now().Add(-w.opts.Retention))
-	if err != nil {
-		w.log.Error("webhook: pruning events", "err", err)
-	} else if n > 0 {
-		w.log.Info("webhook: pruned old events", "events", n)
-	}
-}
-
-// claim takes as many due deliveries as there are free slots (waiting
-// for one when all are busy) and starts them; it returns how many.
-func (w *Worker) claim() int {
-	select {
-	case w.slots <- struct{}{}:
-	case <-w.stop:
-		return 0
-	}
-	free := 1
-	for free < cap(w.slots) {
-		select {
-		case w.slots <- struct{}{}:
-			free++
-			continue
-		default:
-		}
-		break
-	}
-	ds, err := w.opts.Store.ClaimWebhookDeliveries(w.ctx, w.opts.Now(), w.opts.Lease, free)
+	ds, err := w.opts.Store.ClaimWebhookDeliveries(ctx, w.opts.Now(), w.opts.Lease, n)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		w.log.Error("webhook: claiming deliveries", "err", err)
 	}
-	for range free - len(ds) {
-		<-w.slots
-	}
-	for _, d := range ds {
-		w.inflight.Add(1)
-		go func() {
-			defer func() { <-w.slots; w.inflight.Done() }()
-			w.attempt(d)
-		}()
-	}
-	return len(ds)
+	return ds
 }
 
 // attempt POSTs one delivery and records the result.
-func (w *Worker) attempt(d store.WebhookDelivery) {
+func (w *Worker) attempt(ctx context.Context, d store.WebhookDelivery) {
 	log := w.log.With("delivery", d.ID, "event", d.Event.ID, "url", d.URL)
 	res := store.WebhookResult{ID: d.ID, Lease: d.Lease}
-	err := w.post(d)
-	if err == nil || w.ctx.Err() == nil { // not when Shutdown cut it off
+	err := w.post(ctx, d)
+	if err == nil || ctx.Err() == nil { // not when Shutdown cut it off
 		w.opts.Metrics.Webhook(err == nil)
 	}
 	if err != nil {
 		res.LastError = err.Error()
 		now := w.opts.Now()
-		if w.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			// Shutdown cut it off: due again at once (after a restart).
 			res.State, res.NextAttempt = store.WebhookPending, now
 			log.Info("webhook: interrupted by shutdown")
@@ -222,27 +137,27 @@ func (w *Worker) attempt(d store.WebhookDelivery) {
 			log.Warn("webhook: giving up", "attempts", d.Attempts+1, "err", err)
 		} else {
 			res.State = store.WebhookPending
-			res.NextAttempt = now.Add(backoff(d.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
+			res.NextAttempt = now.Add(claimloop.Backoff(d.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
 			log.Info("webhook: failed, will retry", "attempts", d.Attempts+1, "next", res.NextAttempt, "err", err)
 		}
 	} else {
 		res.State = store.WebhookDelivered
 		log.Debug("webhook: delivered")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := w.opts.Store.FinishWebhookDelivery(ctx, res); err != nil {
+	if err := w.opts.Store.FinishWebhookDelivery(rctx, res); err != nil {
 		log.Warn("webhook: recording the attempt", "err", err)
 	}
 }
 
 // post sends the event; nil means a 2xx answer.
-func (w *Worker) post(d store.WebhookDelivery) error {
+func (w *Worker) post(ctx context.Context, d store.WebhookDelivery) error {
 	body, err := json.Marshal(d.Event)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
@@ -269,14 +184,4 @@ func (w *Worker) post(d store.WebhookDelivery) error {
 		head = head[:200]
 	}
 	return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(head))
-}
-
-// backoff is the wait after the nth failed attempt: min doubling up to
-// max.
-func backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -139,22 +138,12 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 	var claimed []store.QueuedMessage
 	err := s.write(ctx, func(w *wtx) error {
 		claimed = claimed[:0]
-		rows, err := w.query(`SELECT id FROM queue WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?`, now.UnixMicro(), limit)
-		if err != nil {
-			return err
-		}
-		ids, err := collect(rows, func(r *sql.Rows) (int64, error) {
-			var id int64
-			return id, r.Scan(&id)
-		})
+		ids, err := w.lease("queue", `SELECT id FROM queue WHERE held = 0 AND next_attempt <= ? ORDER BY next_attempt LIMIT ?`,
+			until, now.UnixMicro(), limit)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			token := rand.Int64N(1<<62) + 1
-			if _, err := w.exec(`UPDATE queue SET lease = ?, next_attempt = ? WHERE id = ?`, token, until, id); err != nil {
-				return err
-			}
 			m, err := scanQueued(w.queryRow(`SELECT `+queuedColumns+` FROM queue q WHERE q.id = ?`, id))
 			if err != nil {
 				return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -190,23 +189,12 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease
 	var claimed []store.WebhookDelivery
 	err := s.write(ctx, func(w *wtx) error {
 		claimed = claimed[:0]
-		rows, err := w.query(`SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
-			WHERE d.state = 0 AND d.next_attempt <= ? AND p.enabled = 1 ORDER BY d.next_attempt LIMIT ?`, now.UnixMicro(), limit)
-		if err != nil {
-			return err
-		}
-		ids, err := collect(rows, func(r *sql.Rows) (int64, error) {
-			var id int64
-			return id, r.Scan(&id)
-		})
+		ids, err := w.lease("webhook_deliveries", `SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints p ON p.id = d.endpoint_id
+			WHERE d.state = 0 AND d.next_attempt <= ? AND p.enabled = 1 ORDER BY d.next_attempt LIMIT ?`, until, now.UnixMicro(), limit)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			token := rand.Int64N(1<<62) + 1
-			if _, err := w.exec(`UPDATE webhook_deliveries SET lease = ?, next_attempt = ? WHERE id = ?`, token, until, id); err != nil {
-				return err
-			}
 			d, err := scanDelivery(w.queryRow(`SELECT `+deliveryColumns+deliveryFrom+` WHERE d.id = ?`, id))
 			if err != nil {
 				return err

@@ -1,10 +1,10 @@
-package queue
+package claimloop
 
 import "time"
 
-// backoff is the wait after the n-th failed attempt (n >= 1): min,
+// Backoff is the wait after the n-th failed attempt (n >= 1): min,
 // doubling each time, at most max.
-func backoff(n int, min, max time.Duration) time.Duration {
+func Backoff(n int, min, max time.Duration) time.Duration {
 	d := min
 	for i := 1; i < n && d < max; i++ {
 		d *= 2
