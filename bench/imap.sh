@@ -183,10 +183,11 @@ run_idlelat() { # SERVER
 run_idlemem() { # SERVER
     if [ "$1" = posthorn ]; then
         # A fresh process each time, no heap left from the parts before.
-        # "cold": the 1,000 logins run argon2id (19 MiB each, 20 at a time:
-        # the Go heap grows and the RSS stays up until the runtime returns
-        # it); "warm": one login first, so the 1,000 hit auth's cache of
-        # verified passwords (auth.login_cache), as reconnecting clients do.
+        # "cold": the first of the 1,000 logins runs argon2id (19 MiB; the
+        # others wait for it and find the password in auth's cache); "warm":
+        # one login first, before the baseline, so the 1,000 all hit the
+        # cache of verified passwords (auth.login_cache), as reconnecting
+        # clients do.
         local plain=(-host 127.0.0.5 -port 10143 -user "$PH_USER" -pass "$PH_PASS")
         for tls in 1 0; do
             for login in cold warm; do
