@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, c *call) er
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedType,
 			Message: fmt.Sprintf("Content-Type %q: send application/json or message/rfc822", mt)}
 	}
-	raw, err := io.ReadAll(r.Body)
+	raw, err := readBody(r)
 	if err != nil {
 		return err
 	}
@@ -222,7 +223,7 @@ func (s *Server) receivedConn(r *http.Request) *received.Conn {
 // readJSONSend decodes and builds a JSON message (package compose).
 func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 	var m compose.Message
-	if err := decodeJSONBody(strings.NewReader(string(raw)), &m); err != nil {
+	if err := decodeJSONBody(bytes.NewReader(raw), &m); err != nil {
 		return outgoing{}, err
 	}
 	body, err := compose.Build(&m, compose.Options{Date: now})
@@ -275,6 +276,17 @@ func (o *outgoing) addRecipient(addr, field string) error {
 	o.rcpts = append(o.rcpts, a)
 	o.fields = append(o.fields, field)
 	return nil
+}
+
+// readBody reads the whole request body (within MaxBytesReader's limit)
+// into one buffer sized by Content-Length when it is given.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength <= 0 {
+		return io.ReadAll(r.Body)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
+	_, err := buf.ReadFrom(r.Body)
+	return buf.Bytes(), err
 }
 
 // writeRaw writes a JSON body already encoded.
