@@ -50,6 +50,10 @@ type outgoing struct {
 	rcpts     []smtp.Address // envelope recipients, no duplicates
 	fields    []string       // each recipient's request field, for errors
 	body      []byte         // RFC 5322, CRLF
+	// header is submission.ReadHeader's result, when the message was
+	// built here (From: is from, Date and Message-ID are set); nil: read
+	// it from body.
+	header *submission.Header
 	eventData []byte         // {"tags": ..., "metadata": ...} or nil
 }
 
@@ -112,9 +116,14 @@ func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out 
 	if !maySendAs(k, out.from.Canonical()) {
 		return 0, nil, errForbidden("from", fmt.Sprintf("this key may not send from %s", out.from))
 	}
-	hdr, err := submission.ReadHeader(out.body, out.from.String(), s.opts.Hostname, now)
-	if err != nil {
-		return 0, nil, errInvalid("from", "message header: "+err.Error())
+	var hdr submission.Header
+	if out.header != nil {
+		hdr = *out.header
+	} else {
+		var err error
+		if hdr, err = submission.ReadHeader(out.body, out.from.String(), s.opts.Hostname, now); err != nil {
+			return 0, nil, errInvalid("from", "message header: "+err.Error())
+		}
 	}
 	for _, a := range hdr.Senders {
 		if !maySendAs(k, a.Canonical()) {
@@ -238,7 +247,8 @@ func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 	if err != nil {
 		return outgoing{}, errInvalid("from", err.Error())
 	}
-	out := outgoing{from: from, body: body}
+	// compose wrote From: (this address only), Date and Message-ID.
+	out := outgoing{from: from, body: body, header: &submission.Header{Senders: []smtp.Address{from}, SignDomain: from.Domain}}
 	for _, l := range []struct {
 		name string
 		list []compose.Address
