@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8 and ASCII
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Inbound is a received message made ready for JSON: the payload of an
@@ -85,23 +87,33 @@ func (l Limits) withDefaults(raw int) Limits {
 	return l
 }
 
-// ErrNotMessage is returned when raw has no readable header at all.
+// ErrNotMessage is returned when raw does not start with a header field.
 var ErrNotMessage = errors.New("compose: not an RFC 5322 message")
 
 // Parse reads an RFC 5322 message into an Inbound. It never panics on
-// broken input; limits stop the walk and are noted in Problems. Only a
-// header that cannot be read at all is an error.
+// broken input; limits stop the walk and are noted in Problems. A header
+// section that breaks off (a line without a colon, no blank line before
+// the end) keeps the fields read so far, and the rest is read as the body.
+// Only input without a single readable header field is an error.
 func Parse(raw []byte, limits Limits) (*Inbound, error) {
 	limits = limits.withDefaults(len(raw))
-	e, err := message.Read(bytes.NewReader(raw))
-	if e == nil {
+	in := &Inbound{}
+	// textproto.ReadHeader rather than message.Read, which gives up on the
+	// whole message at the first malformed header line.
+	br := bufio.NewReader(bytes.NewReader(raw))
+	th, err := textproto.ReadHeader(br)
+	if err != nil && th.Len() == 0 {
 		return nil, fmt.Errorf("%w: %v", ErrNotMessage, err)
 	}
-	in := &Inbound{}
+	if err != nil && !errors.Is(err, io.EOF) {
+		in.problem("header: %v", err)
+	}
+	h := message.Header{Header: th}
+	e, err := message.New(h, br)
 	if err != nil {
 		in.problem("top level: %v", err)
 	}
-	in.readHeader(mail.Header{Header: e.Header}, limits.MaxHeaders)
+	in.readHeader(mail.Header{Header: h}, limits.MaxHeaders)
 	p := parser{in: in, limits: limits}
 	p.walk(e, 0)
 	return in, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -188,6 +189,23 @@ func TestParseLimits(t *testing.T) {
 	in, _ = Parse([]byte(big), Limits{MaxDecoded: 100})
 	if len(in.Text) != 100 || len(in.Problems) == 0 {
 		t.Errorf("decoded limit: %d bytes", len(in.Text))
+	}
+}
+
+func TestParseBrokenHeader(t *testing.T) {
+	in, err := Parse([]byte("From: a@example.org\r\nSubject: kept\r\nthis line has no colon\r\nX-After: lost\r\n\r\nbody\r\n"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Subject != "kept" || len(in.From) != 1 || len(in.Problems) == 0 || !strings.Contains(in.Text, "body") {
+		t.Errorf("subject %q from %v text %q problems %v", in.Subject, in.From, in.Text, in.Problems)
+	}
+	in, err = Parse([]byte("Subject: header only\r\n"), Limits{})
+	if err != nil || in.Subject != "header only" || len(in.Problems) != 0 {
+		t.Errorf("header only: %+v %v", in, err)
+	}
+	if _, err := Parse([]byte("no header at all\r\n\r\nbody"), Limits{}); !errors.Is(err, ErrNotMessage) {
+		t.Errorf("garbage: %v, want ErrNotMessage", err)
 	}
 }
 
