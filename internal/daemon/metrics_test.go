@@ -63,10 +63,12 @@ print('clients done')
 `
 
 // TestMetrics drives real traffic through a daemon (MX mail accepted and
-// refused, submission with a failed login, a failed IMAP login, a POP3
-// session, outbound delivery that is delivered, deferred then delivered,
-// and bounced) and checks that the scraped counters moved by exactly
-// that; then that /readyz turns 503 once Shutdown begins.
+// refused, the sendmail socket, submission with a failed login, a failed
+// IMAP login, a POP3 session, API sends accepted, refused and with a bad
+// key, outbound delivery that is delivered, deferred then delivered, and
+// bounced) and checks over the http listener that the scraped counters
+// moved by exactly that; then that /readyz turns 503 once Shutdown begins
+// and stays reachable while a transaction in progress finishes.
 func TestMetrics(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
@@ -103,6 +105,8 @@ role = "http"
 address = "127.0.0.1:0"
 [http]
 plaintext = true
+[sendmail]
+socket = %q
 [tls]
 cert_file = %q
 key_file = %q
@@ -117,7 +121,7 @@ retry_max = "1s"
 [[delivery.routes]]
 domain = "remote.test"
 host = %q
-`, filepath.Join(dir, "data"), files.CertFile, files.KeyFile, zones.Addr(), sink.Addr)))
+`, filepath.Join(dir, "data"), filepath.Join(dir, "sendmail.sock"), files.CertFile, files.KeyFile, zones.Addr(), sink.Addr)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +186,15 @@ host = %q
 	if err := sendPlain(mx, "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("MX delivery to an unknown user: %v, want 550", err)
 	}
+	// The local submission socket (posthorn sendmail): one message to a
+	// local account.
+	uc, err := net.DialTimeout("unix", d.SendmailSocket(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sendOn(smtp.NewClient(uc), "user@example.org", "user@example.org"); err != nil {
+		t.Fatalf("sendmail socket: %v", err)
+	}
 
 	port := func(role string) string { return strconv.Itoa(d.Addrs()[role].(*net.TCPAddr).Port) }
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -233,6 +246,8 @@ host = %q
 		{"posthorn_messages_received_total", []string{"listener", "submission", "result", "accepted"}, 1},
 		{"posthorn_messages_received_total", []string{"listener", "submission", "result", "rejected_permanent"}, 0},
 		{"posthorn_messages_received_total", []string{"listener", "api", "result", "accepted"}, 1},
+		{"posthorn_messages_received_total", []string{"listener", "sendmail", "result", "accepted"}, 1},
+		{"posthorn_connections_total", []string{"protocol", "sendmail", "result", "accepted"}, 1},
 		{"posthorn_messages_received_total", []string{"listener", "api", "result", "rejected_permanent"}, 1},
 		{"posthorn_connections_total", []string{"protocol", "smtp", "result", "accepted"}, 2},
 		{"posthorn_connections_total", []string{"protocol", "submission", "result", "accepted"}, 1},
@@ -270,7 +285,7 @@ host = %q
 			t.Errorf("%s%v moved by %v, want %v", w.name, w.labels, got, w.delta)
 		}
 	}
-	for _, role := range []string{"smtp", "submission", "imaps", "pop3s"} {
+	for _, role := range []string{"smtp", "submission", "imaps", "pop3s", "sendmail"} {
 		if !after.Has("posthorn_connections_open", "protocol", role) || after.Value("posthorn_connections_open", "protocol", role) != 0 {
 			t.Errorf("posthorn_connections_open{protocol=%q} = %v after every client left, want a 0 series", role, after.Value("posthorn_connections_open", "protocol", role))
 		}
@@ -370,11 +385,16 @@ func sendPlain(addr, rcpt string) error {
 	if err != nil {
 		return err
 	}
+	return sendOn(c, "sender@client.test", rcpt)
+}
+
+// sendOn sends one message on c and quits.
+func sendOn(c *smtp.Client, from, rcpt string) error {
 	defer c.Close()
 	if err := c.Hello("client.test"); err != nil {
 		return err
 	}
-	if err := c.Mail("sender@client.test", nil); err != nil {
+	if err := c.Mail(from, nil); err != nil {
 		return err
 	}
 	if err := c.Rcpt(rcpt, nil); err != nil {
