@@ -289,7 +289,14 @@ func TestNullMXBouncesAtOnce(t *testing.T) {
 
 func TestGiveUp(t *testing.T) {
 	tb := newTestbed(t, bedOptions{giveUp: 1500 * time.Millisecond, delayWarning: 300 * time.Millisecond})
-	id := tb.enqueue(t, "alice@example.org", []string{"temp999@remote.test"}, testMessage("giveup"), false)
+	ctx := context.Background()
+	tracking := store.NewTrackingID()
+	id, err := tb.st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: []string{"temp999@remote.test"},
+		Body: testMessage("giveup"), TrackingID: tracking, Domain: "example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.w.Wake()
 	start := time.Now()
 	tb.waitGone(t, id, 30*time.Second)
 	if d := time.Since(start); d < 1500*time.Millisecond {
@@ -305,6 +312,22 @@ func TestGiveUp(t *testing.T) {
 	}
 	if p := fail.PerRcpt[0]; p["Action"] != "failed" || p["Status"] != "4.4.7" || !strings.Contains(p["Diagnostic-Code"], "451 4.3.0") {
 		t.Errorf("give-up notification: %v", p)
+	}
+	// The events: queued, deferred at each attempt, then bounced with
+	// the give-up as reason; a temporary failure suppresses nothing.
+	st, err := tb.st.MessageStatus(ctx, "example.org", tracking)
+	if err != nil || len(st.Recipients) != 1 {
+		t.Fatalf("MessageStatus = %+v, %v", st, err)
+	}
+	if r := st.Recipients[0]; r.Status != store.EventBounced || !strings.HasPrefix(r.Reply, "gave up after ") || !strings.Contains(r.Reply, "in the queue: 451 4.3.0") {
+		t.Errorf("status after the give-up: %+v", r)
+	}
+	evs, _ := tb.st.QueryEvents(ctx, store.EventFilter{Domain: "example.org", Types: []store.EventType{store.EventDeferred}})
+	if len(evs) < 2 || evs[0].NextAttempt.IsZero() || !strings.HasPrefix(evs[0].Reply, "451 4.3.0") {
+		t.Errorf("deferred events = %+v, want one per attempt before the give-up", evs)
+	}
+	if sup, _ := tb.st.Suppressions(ctx, "example.org", "", 0); len(sup) != 0 {
+		t.Errorf("a give-up after temporary failures suppressed %+v", sup)
 	}
 }
 

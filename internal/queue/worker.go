@@ -168,6 +168,9 @@ func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outc
 			log.Info("queue: delivered", "rcpt", rcpt, "host", o.Host, "reply", st.Reply)
 		case o.Reply.Permanent() || expired:
 			st.State = store.RecipientFailed
+			if !o.Reply.Permanent() { // the bounced event's reason
+				st.Reply = "gave up after " + now.Sub(m.Queued).Round(time.Second).String() + " in the queue: " + st.Reply
+			}
 			failed = append(failed, dsnRecipient{Address: rcpt, Reply: o.Reply, RemoteMTA: o.Host, Expired: !o.Reply.Permanent()})
 			log.Warn("queue: failed", "rcpt", rcpt, "host", o.Host, "reply", st.Reply, "expired", !o.Reply.Permanent())
 		default:

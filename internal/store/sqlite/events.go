@@ -170,22 +170,41 @@ func (s *Store) MessageStatus(ctx context.Context, domain, trackingID string) (s
 	return st, nil
 }
 
+// pruneBatch is how many rows one pruning transaction deletes at most, so
+// that a large backlog does not hold the writer (and every delivery
+// waiting for it) for long.
+const pruneBatch = 2000
+
 // PruneEvents implements store.Events.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(`DELETE FROM webhook_deliveries WHERE state != 0 AND finished < ?`, before.UnixMicro()); err != nil {
+	var total int64
+	for {
+		var deliveries, events int64
+		err := s.write(ctx, func(w *wtx) error {
+			res, err := w.exec(`DELETE FROM webhook_deliveries WHERE id IN
+				(SELECT id FROM webhook_deliveries WHERE state != 0 AND finished < ? LIMIT ?)`, before.UnixMicro(), pruneBatch)
+			if err != nil {
+				return err
+			}
+			if deliveries, err = res.RowsAffected(); err != nil {
+				return err
+			}
+			res, err = w.exec(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ?
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq) LIMIT ?)`, before.UnixMicro(), pruneBatch)
+			if err != nil {
+				return err
+			}
+			events, err = res.RowsAffected()
 			return err
-		}
-		res, err := w.exec(`DELETE FROM events WHERE time < ? AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq)`,
-			before.UnixMicro())
+		})
 		if err != nil {
-			return err
+			return total, err
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return n, err
+		total += events
+		if deliveries < pruneBatch && events < pruneBatch {
+			return total, nil
+		}
+	}
 }
 
 // eventsFromAttempt are the events FinishAttempt writes for a tracked
