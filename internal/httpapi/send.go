@@ -46,15 +46,15 @@ type recipientResult struct {
 
 // outgoing is a send request read and checked, before the store.
 type outgoing struct {
-	from      smtp.Address   // envelope sender
-	rcpts     []smtp.Address // envelope recipients, no duplicates
-	fields    []string       // each recipient's request field, for errors
-	body      []byte         // RFC 5322, CRLF
+	from   smtp.Address   // envelope sender
+	rcpts  []smtp.Address // envelope recipients, no duplicates
+	fields []string       // each recipient's request field, for errors
+	body   []byte         // RFC 5322, CRLF
 	// header is submission.ReadHeader's result, when the message was
 	// built here (From: is from, Date and Message-ID are set); nil: read
 	// it from body.
-	header *submission.Header
-	eventData []byte         // {"tags": ..., "metadata": ...} or nil
+	header    *submission.Header
+	eventData []byte // {"tags": ..., "metadata": ...} or nil
 }
 
 const maxIdempotencyKey = 255

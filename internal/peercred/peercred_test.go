@@ -4,11 +4,11 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"strconv"
-	"syscall"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
