@@ -51,8 +51,16 @@ func (s *Server) idempotency(ctx context.Context, r *http.Request, k store.APIKe
 	h.Write(body)
 	sum := h.Sum(nil)
 	rec, err := s.opts.Store.IdempotencyRecord(ctx, k.ID, key)
+	if err == nil && s.now().Sub(rec.Created) > IdempotencyTTL {
+		// Expired but not pruned yet: prune now, so that the new record
+		// can be written with the send.
+		if _, err := s.opts.Store.PruneIdempotency(ctx, s.now().Add(-IdempotencyTTL)); err != nil {
+			return idemResult{}, err
+		}
+		err = store.ErrNotFound
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound) || err == nil && s.now().Sub(rec.Created) > IdempotencyTTL:
+	case errors.Is(err, store.ErrNotFound):
 		return idemResult{record: &store.IdempotencyRecord{KeyID: k.ID, Key: key, RequestHash: sum}}, nil
 	case err != nil:
 		return idemResult{}, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/store"
@@ -307,5 +308,31 @@ func TestSendSuppressed(t *testing.T) {
 	evs, err := e.st.QueryEvents(t.Context(), store.EventFilter{Domain: "example.org", Types: []store.EventType{store.EventSuppressed}})
 	if err != nil || len(evs) != 2 {
 		t.Errorf("suppressed events %+v, %v", evs, err)
+	}
+}
+
+// TestIdempotencyExpiry: after IdempotencyTTL the key is free again: the
+// same request sends anew, even before the hourly pruning ran.
+func TestIdempotencyExpiry(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	e := newEnv(t, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	key := e.key("shop", "example.org")
+	body := `{"from": "shop@example.org", "to": ["a@remote.example"], "text": "x"}`
+	post := func() sendResponse {
+		return sent(t, e.do("POST", "/api/v1/messages", key, "application/json", strings.NewReader(body), "Idempotency-Key", "k"), 202)
+	}
+	first := post()
+	if again := post(); again.ID != first.ID {
+		t.Fatalf("retry within the TTL sent anew: %s, %s", first.ID, again.ID)
+	}
+	mu.Lock()
+	now = now.Add(IdempotencyTTL + time.Minute)
+	mu.Unlock()
+	if later := post(); later.ID == first.ID {
+		t.Error("a retry after the TTL got the old answer")
+	}
+	if n := len(e.queued()); n != 2 {
+		t.Errorf("%d messages queued, want 2", n)
 	}
 }
