@@ -62,6 +62,21 @@ func TestDevModeQuickstart(t *testing.T) {
 		t.Errorf("bob's INBOX after the printed sendmail command: %v\n%s", err, out)
 	}
 
+	// The HTTP API on the documented port: the printed command sends to
+	// alice and answers 202's body with the message id.
+	if s.info.Ports["http"] != 10080 {
+		t.Errorf("dev.json http port = %d, want the documented 10080", s.info.Ports["http"])
+	}
+	api := lineAfter(t, banner, "Send from an application through the HTTP API")
+	api = strings.Replace(api, "$(posthorn ", "$("+binary+" ", 1)
+	if out, err := exec.Command("bash", "-c", api).CombinedOutput(); err != nil || !strings.Contains(string(out), `"status":"delivered"`) {
+		t.Fatalf("printed API command: %v\n%s\ncommand: %s", err, out, api)
+	}
+	out, err = exec.Command(binary, "message", "list", "-config", s.info.ConfigFile, "alice@example.test").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Hello from the API") {
+		t.Errorf("alice's INBOX after the printed API command: %v\n%s", err, out)
+	}
+
 	if err := s.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("dev mode did not exit cleanly on SIGTERM: %v\n%s", err, s.out)
 	}

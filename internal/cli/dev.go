@@ -292,5 +292,10 @@ func printDevBanner(w io.Writer, dir string, info DevInfo) {
 		fmt.Fprintf(w, "  printf 'To: bob@%s\\nSubject: Hi\\n\\nIt works.\\n' | %s sendmail -C %s -t\n", info.Domain, self, info.ConfigFile)
 		fmt.Fprintf(w, "  php.ini: sendmail_path = \"%s sendmail -C %s -t -i\"\n", self, info.ConfigFile)
 	}
+	if p, ok := info.Ports["http"]; ok {
+		fmt.Fprintf(w, "\nSend from an application through the HTTP API (a new key each time; keep yours):\n")
+		fmt.Fprintf(w, "  KEY=$(%s apikey create -config %s app-$(date +%%s%%N) %s) && curl -sS http://%s:%d/api/v1/messages -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' -d '{\"from\": \"app@%s\", \"to\": [\"alice@%s\"], \"subject\": \"Hello from the API\", \"text\": \"It works.\"}'\n",
+			self, info.ConfigFile, info.Domain, host, p, info.Domain, info.Domain)
+	}
 	fmt.Fprintf(w, "\nStop with Ctrl-C; start again with the same -dir to keep the mail.\n\n")
 }
