@@ -574,6 +574,10 @@ type HTTP struct {
 	// its token bucket).
 	RateBurst int `toml:"rate_burst"`
 
+	// Most simultaneous connections per http listener; further clients
+	// wait to be accepted until one closes.
+	MaxConnections int `toml:"max_connections"`
+
 	// Longest time to read one request, headers and body.
 	ReadTimeout Duration `toml:"read_timeout"`
 
@@ -668,6 +672,7 @@ func Default() *Config {
 		},
 		HTTP: HTTP{
 			MaxRequestSize: 72 << 20,
+			MaxConnections: 1000,
 			RateLimit:      100,
 			RateBurst:      200,
 			ReadTimeout:    NewDuration(2 * time.Minute),

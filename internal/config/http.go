@@ -17,6 +17,7 @@ func (v *validator) http(h HTTP, ls []Listener, haveTLS bool) {
 	if h.RateLimit > 0 {
 		v.positive(p+"rate_burst", h.RateBurst, "the default is 200")
 	}
+	v.positive(p+"max_connections", h.MaxConnections, "the default is 1000")
 	v.duration(p+"read_timeout", h.ReadTimeout, false)
 	v.duration(p+"idle_timeout", h.IdleTimeout, false)
 	if haveTLS || h.Plaintext {

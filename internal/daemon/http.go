@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/submission"
@@ -26,6 +28,7 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
+	ln = netutil.LimitListener(ln, h.MaxConnections)
 	sender := submission.New(submission.Options{
 		Store:               d.store,
 		Hostname:            d.cfg.Hostname,

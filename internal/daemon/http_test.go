@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +88,56 @@ plaintext = %v
 			t.Errorf("serve error after Shutdown: %v", err)
 		default:
 		}
+	}
+}
+
+// TestHTTPMaxConnections: past http.max_connections a client waits to be
+// accepted until another connection closes.
+func TestHTTPMaxConnections(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+data_dir = %q
+[[listeners]]
+role = "http"
+address = "127.0.0.1:0"
+[http]
+max_connections = 1
+`, t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Shutdown(ctx)
+	}()
+	addr := d.Addrs()["http"].String()
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(first, "GET /api/v1/key HTTP/1.1\r\nHost: x\r\n\r\n")
+	buf := make([]byte, 512)
+	first.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := first.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 401") {
+		t.Fatalf("first connection: %q %v", buf[:n], err)
+	}
+	second, err := net.Dial("tcp", addr) // queued in the kernel's backlog
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	io.WriteString(second, "GET /api/v1/key HTTP/1.1\r\nHost: x\r\n\r\n")
+	second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := second.Read(buf); err == nil {
+		t.Fatalf("second connection served beside the first: %q", buf[:n])
+	}
+	first.Close()
+	second.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := second.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 401") {
+		t.Errorf("second connection after the first closed: %q %v", buf[:n], err)
 	}
 }
