@@ -51,7 +51,7 @@ var devListeners = []struct{ role, what string }{
 	{"imaps", "IMAP over implicit TLS (RFC 8314)"},
 	{"pop3", "POP3 (RFC 1939): STLS, then USER/PASS or AUTH"},
 	{"pop3s", "POP3 over implicit TLS (RFC 8314)"},
-	{"http", "HTTP API (plain HTTP on loopback): Authorization: Bearer KEY from 'posthorn apikey create'"},
+	{"http", "HTTP API (plain HTTP on loopback): Authorization: Bearer KEY from 'posthorn apikey create'; /metrics, /healthz, /readyz"},
 }
 
 // devMaxSocketPath is the longest Unix socket path (see config): a dev
