@@ -24,6 +24,10 @@ func (d *Daemon) startWebhooks() {
 		Metrics:     d.metrics,
 	})
 	d.webhooks.Start()
+	// The SQLite store says when it wrote deliveries: POST them at once.
+	if o, ok := d.store.(interface{ OnWebhookDeliveries(func()) }); ok {
+		o.OnWebhookDeliveries(d.webhooks.Wake)
+	}
 }
 
 // stopWebhooks lets POSTs in flight finish until ctx ends.

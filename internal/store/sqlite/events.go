@@ -45,12 +45,13 @@ func (w *wtx) addEvents(evs []store.Event, now time.Time) error {
 			return err
 		}
 		e.Seq = seq
+		var res sql.Result
 		if e.Endpoint != 0 {
-			_, err = w.exec(`INSERT INTO webhook_deliveries (endpoint_id, event_seq, created, next_attempt)
+			res, err = w.exec(`INSERT INTO webhook_deliveries (endpoint_id, event_seq, created, next_attempt)
 				SELECT id, ?, ?, ? FROM webhook_endpoints WHERE id = ? AND enabled = 1`,
 				seq, now.UnixMicro(), now.UnixMicro(), e.Endpoint)
 		} else {
-			_, err = w.exec(`INSERT INTO webhook_deliveries (endpoint_id, event_seq, created, next_attempt)
+			res, err = w.exec(`INSERT INTO webhook_deliveries (endpoint_id, event_seq, created, next_attempt)
 				SELECT id, ?1, ?2, ?2 FROM webhook_endpoints
 				WHERE domain = ?3 AND enabled = 1 AND pattern = '' AND (types = '' OR instr(',' || types || ',', ',' || ?4 || ',') > 0)`,
 				seq, now.UnixMicro(), e.Domain, string(e.Type))
@@ -58,8 +59,23 @@ func (w *wtx) addEvents(evs []store.Event, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		if n, _ := res.RowsAffected(); n > 0 && w.cur != nil {
+			w.cur.outbox = true
+		}
 	}
 	return nil
+}
+
+// OnWebhookDeliveries sets fn (nil: none) to be called after every commit
+// that wrote webhook deliveries, once the rows are visible: the daemon
+// wakes its webhook worker with it instead of waiting for the next poll.
+// Writes by other processes (the CLI) call nothing. fn must not block.
+func (s *Store) OnWebhookDeliveries(fn func()) {
+	if fn == nil {
+		s.onOutbox.Store(nil)
+		return
+	}
+	s.onOutbox.Store(&fn)
 }
 
 // RecordEvents implements store.Events.

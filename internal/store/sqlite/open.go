@@ -61,6 +61,8 @@ type Store struct {
 	notify store.Notifier // Watch and WatchAccount
 	subs   subscriptions  // WebhookSubscribed's cache
 
+	onOutbox atomic.Pointer[func()] // OnWebhookDeliveries
+
 	commits, requests atomic.Int64 // group-commit statistics
 }
 

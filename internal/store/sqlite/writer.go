@@ -28,6 +28,8 @@ type request struct {
 	done chan struct{}
 	// touched lists what fn changed, for the watchers woken after COMMIT.
 	touched []touched
+	// outbox: fn wrote webhook deliveries (OnWebhookDeliveries).
+	outbox bool
 }
 
 // touched is a mailbox (or, with mailbox 0, an account's mailbox list)
@@ -164,12 +166,17 @@ func (s *Store) commit(batch []*request) {
 	}
 	// Durable and visible to new read transactions: wake the watchers
 	// before answering the callers.
+	outbox := false
 	for _, r := range batch {
 		if r.err == nil {
 			for _, t := range r.touched {
 				s.notify.Notify(t.account, t.mailbox)
 			}
+			outbox = outbox || r.outbox
 		}
+	}
+	if fn := s.onOutbox.Load(); outbox && fn != nil {
+		(*fn)()
 	}
 }
 
