@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 // TestSIGTERMFinishesTransaction sends SIGTERM while a client is in the
 // middle of DATA: the server must stop accepting new connections, let the
 // transaction finish with a 250, store the message and exit with status 0.
+// Meanwhile the http listener answers /readyz with 503.
 func TestSIGTERMFinishesTransaction(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dev")
 	addr := loopbackIP(t)
@@ -43,6 +45,10 @@ func TestSIGTERMFinishesTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	io.WriteString(w, "Subject: in flight during SIGTERM\r\n\r\nfirst half\r\n")
+	readyz := fmt.Sprintf("http://%s:%d/readyz", s.info.Host, s.info.Ports["http"])
+	if code, body := httpGet(t, readyz); code != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM = %d %q", code, body)
+	}
 
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -59,6 +65,10 @@ func TestSIGTERMFinishesTransaction(t *testing.T) {
 			t.Fatal("server still accepts connections 10s after SIGTERM")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+
+	if code, body := httpGet(t, readyz); code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+		t.Errorf("/readyz while the transaction drains = %d %q, want 503 shutting down", code, body)
 	}
 
 	io.WriteString(w, "second half\r\n")
@@ -83,4 +93,19 @@ func TestSIGTERMFinishesTransaction(t *testing.T) {
 	if !strings.Contains(s.out.String(), "stopped") {
 		t.Errorf("no 'stopped' log line:\n%s", s.out)
 	}
+}
+
+// httpGet returns a GET's status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
