@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,16 +9,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/posthorn/posthorn/internal/metrics"
+	"github.com/posthorn/posthorn/internal/smtp"
 )
 
-// TestMetricsCounts: one count per transaction by its outcome; abandoned
+// TestMetricsCounts: one count per transaction by its outcome (MAIL
+// refused by the policy included); abandoned
 // transactions are not messages; connections are counted open and
 // closed, and refused over the limit.
 func TestMetricsCounts(t *testing.T) {
 	t.Parallel()
 	r := metrics.New()
 	_, addr := startServer(t, Options{MaxConnectionsPerIP: 2, MaxMessageBytes: 1000,
-		Conns: r.Conns("smtp"), Received: r.Received("smtp")}, &fakeBackend{})
+		Conns: r.Conns("smtp"), Received: r.Received("smtp")}, mailRejecter{&fakeBackend{}})
 	c := dialGreeted(t, addr)
 	c.send("EHLO client.test\r\n")
 	c.expect("250 ")
@@ -29,6 +32,8 @@ func TestMetricsCounts(t *testing.T) {
 		{"MAIL FROM:<a@remote.test>\r\n", "250 "}, {"RCPT TO:<unknown@example.test>\r\n", "550 "}, {"RSET\r\n", "250 "},
 		// A backend failure at RCPT is 451: one temporary rejection.
 		{"MAIL FROM:<a@remote.test>\r\n", "250 "}, {"RCPT TO:<fail@example.test>\r\n", "451 "}, {"RSET\r\n", "250 "},
+		// Refused by the policy at MAIL (a blocklist, say): permanent.
+		{"MAIL FROM:<spam@remote.test>\r\n", "554 "},
 		// Abandoned: not counted.
 		{"MAIL FROM:<a@remote.test>\r\n", "250 "}, {"RCPT TO:<b@example.test>\r\n", "250 "}, {"RSET\r\n", "250 "},
 		// Too big: 552, permanent.
@@ -54,7 +59,7 @@ func TestMetricsCounts(t *testing.T) {
 # HELP posthorn_messages_received_total Messages offered to posthorn, by listener role (smtp, submission, submissions, api, sendmail) and result (accepted, rejected_temporary for 4xx, rejected_permanent for 5xx). One per transaction, whatever its recipients.
 # TYPE posthorn_messages_received_total counter
 posthorn_messages_received_total{listener="smtp",result="accepted"} 1
-posthorn_messages_received_total{listener="smtp",result="rejected_permanent"} 3
+posthorn_messages_received_total{listener="smtp",result="rejected_permanent"} 4
 posthorn_messages_received_total{listener="smtp",result="rejected_temporary"} 1
 # HELP posthorn_connections_open Connections open now, by protocol (listener role).
 # TYPE posthorn_connections_open gauge
@@ -77,4 +82,20 @@ posthorn_connections_total{protocol="smtp",result="refused"} 1
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// mailRejecter refuses MAIL from spam@ as a blocklist would.
+type mailRejecter struct{ *fakeBackend }
+
+func (b mailRejecter) NewSession(ci ConnInfo) Session {
+	return mailRejectSession{b.fakeBackend.NewSession(ci)}
+}
+
+type mailRejectSession struct{ Session }
+
+func (s mailRejectSession) Mail(ctx context.Context, from string, opts MailOptions) error {
+	if strings.HasPrefix(from, "spam@") {
+		return smtp.NewReply(554, smtp.EnhancedCode{5, 7, 1}, "Listed")
+	}
+	return s.Session.Mail(ctx, from, opts)
 }
