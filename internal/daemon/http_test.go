@@ -17,6 +17,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/httpapi"
 )
 
 // TestHTTPListener: with [tls] the "http" role speaks HTTPS with the
@@ -139,5 +140,64 @@ max_connections = 1
 	second.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := second.Read(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 401") {
 		t.Errorf("second connection after the first closed: %q %v", buf[:n], err)
+	}
+}
+
+// TestHTTPLimitsFromConfig: [http] rate_limit, rate_burst and
+// max_request_size reach the API of a running daemon.
+func TestHTTPLimitsFromConfig(t *testing.T) {
+	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+domains = ["example.org"]
+data_dir = %q
+[[listeners]]
+role = "http"
+address = "127.0.0.1:0"
+[http]
+rate_limit = 0.01
+rate_burst = 2
+max_request_size = "64KiB"
+`, t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Shutdown(ctx)
+	}()
+	token, k := httpapi.NewKey()
+	k.Name, k.Domain = "t", "example.org"
+	if _, err := d.Store().AddAPIKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + d.Addrs()["http"].String()
+	do := func(method, path string, body io.Reader) (int, http.Header) {
+		req, _ := http.NewRequest(method, base+path, body)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Header
+	}
+	// Refused before the key is looked at: no token taken.
+	if code, _ := do("POST", "/api/v1/messages", strings.NewReader(strings.Repeat(" ", 100<<10))); code != 413 {
+		t.Errorf("100 KiB body: %d, want 413", code)
+	}
+	for i := range 2 {
+		if code, _ := do("GET", "/api/v1/key", nil); code != 200 {
+			t.Errorf("request %d within the burst: %d", i, code)
+		}
+	}
+	code, h := do("GET", "/api/v1/key", nil)
+	if code != 429 || h.Get("Retry-After") == "" {
+		t.Errorf("third request: %d Retry-After %q, want 429 with Retry-After", code, h.Get("Retry-After"))
 	}
 }
