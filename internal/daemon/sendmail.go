@@ -35,8 +35,9 @@ func (d *Daemon) newSendmailListener() (*listener, error) {
 	})
 	opts := d.smtpOptions(roleSendmail, nil)
 	// Every local client has the same (no) IP address: only the total
-	// connection limit means something here.
-	opts.MaxConnectionsPerIP, opts.MaxConnectionsPerNet = 0, 0
+	// connection limit means something here (-1: no limit; 0 would be
+	// the default of 100 per IP).
+	opts.MaxConnectionsPerIP, opts.MaxConnectionsPerNet = -1, -1
 	opts.ConnectionRatePerIP, opts.ConnectionRatePerNet = 0, 0
 	return &listener{role: roleSendmail, ln: ln, srv: smtpserver.New(opts, backend)}, nil
 }
