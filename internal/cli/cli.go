@@ -250,7 +250,7 @@ func printTopHelp(w io.Writer, cmds []*command) {
 	fmt.Fprint(w, "posthorn is a complete mail server: SMTP receiving and submission, IMAP, POP3 and an HTTP API.\n\n")
 	fmt.Fprint(w, "Usage: posthorn <command> [arguments]\n\nCommands:\n")
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'posthorn help <command>' or 'posthorn <command> -h' for details.\n")
 }
