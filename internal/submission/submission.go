@@ -166,7 +166,7 @@ var (
 	replyFromNotOurs  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 7, 1}, Text: "From or Sender header address not in one of our domains"}
 	replyUserUnknown  = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "User unknown"}
 	replyNoRecipients = &smtp.Reply{Code: 503, Enhanced: smtp.EnhancedCode{5, 5, 1}, Text: "No valid recipients"}
-	replySuppressed   = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "Recipient suppressed: an earlier message to it bounced permanently"}
+	replySuppressed   = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Text: "Recipient suppressed: on the sender domain's suppression list"}
 )
 
 type session struct {
