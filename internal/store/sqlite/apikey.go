@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, er
 	if err != nil {
 		return store.APIKey{}, err
 	}
+	if err := s.keys.bump(); err != nil {
+		return store.APIKey{}, fmt.Errorf("API key %q added, but the key cache version: %w", k.Name, err)
+	}
 	k.Created = fromMicro(created)
 	return k, nil
 }
@@ -64,21 +68,37 @@ func (s *Store) APIKeys(ctx context.Context, domain string) ([]store.APIKey, err
 }
 
 // APIKeysByPrefix implements store.APIKeys.
+// Answers come from the cache while api_keys is unchanged (see keyCache).
 func (s *Store) APIKeysByPrefix(ctx context.Context, prefix string) ([]store.APIKey, error) {
+	v, ok := s.keys.current()
+	if ks, hit := s.keys.get(v, ok, prefix); hit {
+		return slices.Clone(ks), nil
+	}
 	rows, err := s.query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys k JOIN domains d ON d.id = k.domain_id
 		WHERE k.prefix = ?`, prefix)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r *sql.Rows) (store.APIKey, error) { return scanAPIKey(r) })
+	ks, err := collect(rows, func(r *sql.Rows) (store.APIKey, error) { return scanAPIKey(r) })
+	if err == nil {
+		s.keys.put(v, ok, prefix, slices.Clone(ks))
+	}
+	return ks, err
 }
 
 // RemoveAPIKey implements store.APIKeys.
 func (s *Store) RemoveAPIKey(ctx context.Context, name string) error {
-	return s.write(ctx, func(w *wtx) error {
+	err := s.write(ctx, func(w *wtx) error {
 		res, err := w.exec(`DELETE FROM api_keys WHERE name = ?`, name)
 		return mustAffect(res, err, fmt.Sprintf("API key %q", name))
 	})
+	if err != nil {
+		return err
+	}
+	if err := s.keys.bump(); err != nil {
+		return fmt.Errorf("API key %q revoked, but the key cache version: %w", name, err)
+	}
+	return nil
 }
 
 // IdempotencyRecord implements store.APIKeys.

@@ -52,7 +52,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 
 // RemoveDomain implements store.Directory.
 func (s *Store) RemoveDomain(ctx context.Context, name string) error {
-	return s.write(ctx, func(w *wtx) error {
+	err := s.write(ctx, func(w *wtx) error {
 		var id int64
 		if err := w.queryRow(`SELECT id FROM domains WHERE name = ?`, name).Scan(&id); err != nil {
 			return notFound(err, "domain "+name)
@@ -69,6 +69,10 @@ func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 		_, err = w.exec(`DELETE FROM domains WHERE id = ?`, id)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return s.keys.bump() // the domain's API keys went with it
 }
 
 // domainID returns the id of a domain, or ErrUnknownDomain.

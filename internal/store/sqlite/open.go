@@ -60,6 +60,7 @@ type Store struct {
 	reads  readStmts
 	notify store.Notifier // Watch and WatchAccount
 	subs   subscriptions  // WebhookSubscribed's cache
+	keys   *keyCache      // APIKeysByPrefix's cache
 
 	onOutbox atomic.Pointer[func()] // OnWebhookDeliveries
 
@@ -140,6 +141,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb:      wdb,
 		w:        w,
 		maxBatch: maxBatch,
+		keys:     newKeyCache(path),
 		reqs:     make(chan *request, maxBatch),
 
 		quit: make(chan struct{}),
@@ -165,5 +167,6 @@ func (s *Store) Close() error {
 	<-s.done
 	s.w.close()
 	s.reads.close()
+	s.keys.close()
 	return errors.Join(s.wdb.Close(), s.rdb.Close())
 }
