@@ -89,6 +89,7 @@ func Build(m *Message, opts Options) ([]byte, error) {
 	h.SetDate(date)
 
 	var buf bytes.Buffer
+	buf.Grow(m.sizeHint())
 	w, err := message.CreateWriter(&buf, h.Header)
 	if err != nil {
 		return nil, err
@@ -101,6 +102,19 @@ func Build(m *Message, opts Options) ([]byte, error) {
 		buf.WriteString("\r\n")
 	}
 	return buf.Bytes(), nil
+}
+
+// sizeHint is about the size of the message Build makes, so its buffer
+// is allocated once (measured: the growing buffer was an eighth of the
+// HTTP API's allocations per 2 KiB send): the bodies as they are (most
+// text goes out 7bit or 8bit), attachments already in base64 plus their
+// line breaks, and room for the header fields and part headers.
+func (m *Message) sizeHint() int {
+	n := len(m.Text) + len(m.HTML) + 1024
+	for _, a := range m.Attachments {
+		n += len(a.Content) + len(a.Content)/38 + 256
+	}
+	return n
 }
 
 // encodeText is an unstructured header value, RFC 2047 encoded when not

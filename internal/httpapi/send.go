@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -299,10 +300,17 @@ func readBody(r *http.Request) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// writeRaw writes a JSON body already encoded.
+// writeRaw writes a JSON body already encoded (by json.Marshal, so
+// compact and valid: not checked again).
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
-	writeJSON(w, status, json.RawMessage(b))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(b) // buffered by net/http: two writes, one send
+	w.Write(newline)
 }
+
+var newline = []byte{'\n'}
 
 func isASCII(b []byte) bool {
 	for _, c := range b {
