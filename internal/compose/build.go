@@ -313,6 +313,17 @@ func canonicalLines(b []byte) []byte {
 		return b
 	}
 	out := make([]byte, 0, len(b)+len(b)/40)
+	if bytes.IndexByte(b, '\r') < 0 {
+		// Only LF (text from JSON, usually): copy line by line.
+		for {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return append(out, b...)
+			}
+			out = append(append(out, b[:i]...), '\r', '\n')
+			b = b[i+1:]
+		}
+	}
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '\r':
@@ -329,6 +340,8 @@ func canonicalLines(b []byte) []byte {
 	return out
 }
 
+var cr = []byte{'\r'}
+
 // maxLine is the line limit of RFC 5322 §2.1.1, without the CRLF.
 const maxLine = 998
 
@@ -338,18 +351,19 @@ const maxLine = 998
 // non-ASCII octet, base64 4/3 for all: QP is smaller below one in six);
 // base64 otherwise.
 func textEncoding(b []byte) string {
-	nonASCII, line, longest := 0, 0, 0
-	for _, c := range b {
-		switch {
-		case c == '\n':
-			line = 0
-			continue
-		case c >= 0x80:
-			nonASCII++
+	nonASCII, longest := 0, 0
+	for rest := b; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
 		}
-		if c != '\r' {
-			line++
-			longest = max(longest, line)
+		longest = max(longest, len(line)-bytes.Count(line, cr))
+		for _, c := range line {
+			if c >= 0x80 {
+				nonASCII++
+			}
 		}
 	}
 	switch {
