@@ -21,6 +21,7 @@ import (
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestHTTPAPISend: an application sends through the HTTP API of one
@@ -35,8 +36,8 @@ import (
 // Idempotency-Key answers the same id and nothing arrives twice; a
 // revoked key gets 401 at once.
 func TestHTTPAPISend(t *testing.T) {
-	curl := lookToolOrSkip(t, "curl")
-	py := pythonOrSkip(t)
+	curl := tools.Look(t, "curl")
+	py := tools.Look(t, "python3")
 	n := newOutboundNet(t)
 	root := t.TempDir()
 	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")

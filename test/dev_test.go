@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestDevModeQuickstart does what the README tells a newcomer: start dev
@@ -13,9 +15,7 @@ import (
 // in alice's INBOX with the printed listing command. Then it restarts dev
 // mode and checks that data and passwords survived.
 func TestDevModeQuickstart(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
-	}
+	tools.Look(t, "curl")
 	dir := filepath.Join(t.TempDir(), "dev")
 	addr := loopbackIP(t)
 	s := startDev(t, dir, addr)

@@ -16,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestDKIMSignedDelivery: keys made with `posthorn dkim keygen` and
@@ -23,7 +24,7 @@ import (
 // reaches a second one, whose receiving checks find both signatures
 // (RSA and Ed25519) valid and DMARC aligned.
 func TestDKIMSignedDelivery(t *testing.T) {
-	swaks := lookToolOrSkip(t, "swaks")
+	swaks := tools.Look(t, "swaks")
 	n := newOutboundNet(t)
 	root := t.TempDir()
 	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // Reference stack (shared/refstack) facts, for the IMAPQA_REFSTACK=1 runs
@@ -30,7 +32,7 @@ func refstackOrSkip(t *testing.T) {
 // unless it ends with "all ok".
 func runScript(t *testing.T, s *devServer, script string, args ...string) string {
 	t.Helper()
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	out, err := exec.Command(py, append([]string{filepath.Join("testdata", script)}, args...)...).CombinedOutput()
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "all ok") {
 		server := ""
@@ -52,7 +54,7 @@ func TestRefstackIMAPCommands(t *testing.T) {
 // reach the server (the deletion expunged there, checked with imaplib);
 // a flag set on the server is pulled back.
 func TestDevModeMbsync(t *testing.T) {
-	needTool(t, "mbsync", "isync")
+	tools.Look(t, "mbsync")
 	withDev(t, func(s *devServer) {
 		a := s.info.Accounts[0]
 		runScript(t, s, "mbsync_sync.py", s.info.Host, itoa(s.info.Ports["imaps"]), itoa(s.info.Ports["smtp"]),
@@ -62,7 +64,7 @@ func TestDevModeMbsync(t *testing.T) {
 
 func TestRefstackMbsync(t *testing.T) {
 	refstackOrSkip(t)
-	needTool(t, "mbsync", "isync")
+	tools.Look(t, "mbsync")
 	runScript(t, nil, "mbsync_sync.py", refHost, "2993", "2525", refCA, refUser, refPass, t.TempDir())
 }
 
@@ -75,17 +77,4 @@ func withDev(t *testing.T, fn func(s *devServer)) {
 	if err := s.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("dev mode did not exit cleanly: %v", err)
 	}
-}
-
-// needTool skips (fails under CI=true) when an external command is missing.
-func needTool(t *testing.T, cmd, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(cmd)
-	if err != nil {
-		if ciMode() {
-			t.Fatalf("%s (Debian package %s) is required under CI=true", cmd, pkg)
-		}
-		t.Skipf("%s not installed (Debian package %s)", cmd, pkg)
-	}
-	return p
 }

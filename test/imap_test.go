@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // imapScript sends a message as alice through submission to bob, then
@@ -57,7 +59,7 @@ print("imap ok")
 // TestDevModeIMAP checks the IMAP listeners of dev mode end to end with
 // Python's smtplib and imaplib, against the real binary.
 func TestDevModeIMAP(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	dir := filepath.Join(t.TempDir(), "dev")
 	s := startDev(t, dir, loopbackIP(t))
 	for _, p := range []string{"submission", "imap", "imaps"} {

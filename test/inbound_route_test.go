@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // hookRequest is one POST the test's receiver got.
@@ -36,7 +38,7 @@ type hookRequest struct {
 // timestamp "." body, computed here, not with package webhook), and the
 // attachment bytes are those sent.
 func TestInboundRouteDelivers(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	got := make(chan hookRequest, 8)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -41,8 +41,4 @@ func loopbackIP(t *testing.T) string {
 	return fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(256), 1+rand.IntN(250))
 }
 
-// ciMode reports whether tests run under CI=true, where a missing external
-// tool is a failure, not a skip.
-func ciMode() bool { return os.Getenv("CI") == "true" }
-
 func itoa(n int) string { return strconv.Itoa(n) }

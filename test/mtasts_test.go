@@ -17,6 +17,7 @@ import (
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestMTASTSEnforceWithoutSTARTTLS: the destination publishes an MTA-STS
@@ -25,7 +26,7 @@ import (
 // not delivered in plaintext: it stays in the queue, retried, with the
 // policy named in its last error; the receiver gets nothing.
 func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
-	swaks := lookToolOrSkip(t, "swaks")
+	swaks := tools.Look(t, "swaks")
 	n := newOutboundNet(t)
 	root := t.TempDir()
 	zones := dnstest.Start(t, dnstest.Zone{Origin: "b.test", Records: "@ MX 10 mx\nmx A " + n.b + "\n_mta-sts TXT \"v=STSv1; id=7\"\n"})

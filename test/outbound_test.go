@@ -19,20 +19,8 @@ import (
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
-
-// lookToolOrSkip finds an external tool; under CI=true a missing one fails.
-func lookToolOrSkip(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if ciMode() {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 // outboundNet is a set of loopback addresses for one test: .1 the sending
 // posthorn, .2 a receiving posthorn, .3 Postfix's smtp-sink; MX hosts all
@@ -68,8 +56,8 @@ func addAccount(t *testing.T, dataDir, addr, password string) {
 // to the sender's INBOX as delivery status notifications; the queue ends
 // empty.
 func TestOutboundDelivery(t *testing.T) {
-	swaks := lookToolOrSkip(t, "swaks")
-	smtpSink := lookToolOrSkip(t, "smtp-sink")
+	swaks := tools.Look(t, "swaks")
+	smtpSink := tools.Look(t, "smtp-sink")
 	n := newOutboundNet(t)
 	root := t.TempDir()
 	zones := dnstest.Start(t,
@@ -314,7 +302,7 @@ func readRefstack() map[string]string {
 // message with subject, through Python's imaplib.
 func imapHasSubject(t *testing.T, ref map[string]string, subject string) bool {
 	t.Helper()
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	script := `
 import imaplib, sys
 m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))

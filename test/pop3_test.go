@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // popScript sends a message as alice through submission (587, STARTTLS,
@@ -48,7 +50,7 @@ sys.stdout.buffer.write(b"\r\n".join(lines) + b"\r\n")
 // TestDevModePOP3 checks the POP3 listeners of dev mode end to end with
 // Python's smtplib and poplib, against the real binary.
 func TestDevModePOP3(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	dir := filepath.Join(t.TempDir(), "dev")
 	s := startDev(t, dir, loopbackIP(t))
 	for _, p := range []string{"submission", "pop3", "pop3s"} {
@@ -73,16 +75,4 @@ func TestDevModePOP3(t *testing.T) {
 	if err := s.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
-}
-
-func pythonOrSkip(t *testing.T) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if ciMode() {
-			t.Fatal("python3 is required under CI=true")
-		}
-		t.Skip("python3 not installed")
-	}
-	return py
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // postfixMasterCF is a private Postfix instance's master.cf: one smtpd on
@@ -53,9 +54,9 @@ postlog   unix-dgram n - n - 1 postlogd
 // 550 5.1.1. It needs root (Postfix's master starts as root).
 func startPostfix(t *testing.T, addr, domain, certFile, keyFile string) string {
 	t.Helper()
-	lookToolOrSkip(t, "postfix")
+	tools.Look(t, "postfix")
 	if os.Geteuid() != 0 {
-		if ciMode() {
+		if tools.CI() {
 			t.Fatal("a private Postfix instance needs root, and CI=true")
 		}
 		t.Skip("a private Postfix instance needs root")
@@ -140,7 +141,7 @@ syslog_name = posthorn-test
 // MX record, over STARTTLS, DKIM-signed; Postfix's 550 for an unknown
 // recipient comes back to the sender as a delivery status notification.
 func TestOutboundToPostfix(t *testing.T) {
-	swaks := lookToolOrSkip(t, "swaks")
+	swaks := tools.Look(t, "swaks")
 	n := newOutboundNet(t) // a: posthorn, b: Postfix
 	root := t.TempDir()
 	zones := dnstest.Start(t, dnstest.Zone{Origin: "pf.test", Records: "@ MX 10 mx\nmx A " + n.b})

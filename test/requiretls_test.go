@@ -17,6 +17,7 @@ import (
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // pyRequireTLS submits one message with the REQUIRETLS MAIL FROM
@@ -40,7 +41,7 @@ with smtplib.SMTP(host, port, local_hostname='client.test', timeout=60) as s:
 // is not signed gets ordinary mail but not REQUIRETLS mail, which stays
 // queued (RFC 8689 §4.2.1).
 func TestREQUIRETLSOverDANE(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	n := newOutboundNet(t)
 	root := t.TempDir()
 	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // sendmailEnv is a running posthorn for a.test with the local submission
@@ -28,7 +29,7 @@ type sendmailEnv struct {
 
 func newSendmailEnv(t *testing.T) *sendmailEnv {
 	t.Helper()
-	smtpSink := lookToolOrSkip(t, "smtp-sink")
+	smtpSink := tools.Look(t, "smtp-sink")
 	n := newOutboundNet(t)
 	zones := dnstest.Start(t, dnstest.Zone{Origin: "sink.test", Records: "@ MX 10 mx\nmx A " + n.sink})
 	// A short directory: Unix socket paths are limited to 107 bytes.
@@ -234,7 +235,7 @@ func loginOf(peer string) string {
 // the caller this command exists for: the extra From: and Bcc: headers,
 // -f in additional_params, and mail()'s own To: and Subject:.
 func TestSendmailPHP(t *testing.T) {
-	php := lookToolOrSkip(t, "php")
+	php := tools.Look(t, "php")
 	e := newSendmailEnv(t)
 	script := `exit(mail("alice@a.test", "Order confirmation", "Thank you.\nLine two\n.\nafter a dot line", "From: Web Shop <noreply@a.test>\r\nBcc: bob@a.test", "-fbounces@a.test") ? 0 : 1);`
 	cmd := exec.Command(php, "-n", "-d", "sendmail_path="+binary+" sendmail -C "+e.cfg+" -t -i", "-r", script)

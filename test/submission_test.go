@@ -2,25 +2,20 @@ package test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestDevModeSubmission: dev mode's submission ports take a login from
 // dev.json over STARTTLS (10587) and implicit TLS (10465), verify against
 // the dev CA, and deliver to the other demo account's INBOX.
 func TestDevModeSubmission(t *testing.T) {
-	swaks, err := exec.LookPath("swaks")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swaks is required in CI")
-		}
-		t.Skip("swaks is not installed")
-	}
+	swaks := tools.Look(t, "swaks")
 	dir := filepath.Join(t.TempDir(), "dev")
 	s := startDev(t, dir, loopbackIP(t))
 	if s.info.Ports["submission"] != 10587 || s.info.Ports["submissions"] != 10465 {

@@ -17,21 +17,8 @@ import (
 	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
-
-func python(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim, nacl, authres").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 with the dkim module (Debian python3-dkim, python3-nacl, python3-authres) is missing and CI=true")
-	}
-	t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
-	return ""
-}
 
 // arcSign adds one ARC set with dkimpy (an independent implementation;
 // its ARC signing is RSA only): an Authentication-Results of the hop goes
@@ -53,7 +40,7 @@ type hop struct {
 
 func TestVerifyDkimpyChains(t *testing.T) {
 	t.Parallel()
-	py := python(t)
+	py := tools.Python(t, "dkim", "nacl", "authres")
 	dir := t.TempDir()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

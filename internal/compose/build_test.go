@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/mail"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 	"golang.org/x/net/idna"
 )
 
@@ -138,18 +139,6 @@ func mimeCharset(ct string) string {
 	return p["charset"]
 }
 
-func lookTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
 type pyResult struct {
 	From, To, Cc, ReplyTo, Bcc []Address
 	Subject                    string
@@ -181,7 +170,7 @@ func (p pyTree) String() string {
 // process.
 func pythonReadBack(t *testing.T, raws ...[]byte) []pyResult {
 	t.Helper()
-	py := lookTool(t, "python3")
+	py := tools.Look(t, "python3")
 	dir := t.TempDir()
 	args := []string{"testdata/readback.py"}
 	for i, raw := range raws {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/metrics/metricstest"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // pyClients is one run of Python's smtplib, imaplib and poplib against
@@ -70,13 +70,7 @@ print('clients done')
 // moved by exactly that; then that /readyz turns 503 once Shutdown begins
 // and stays reachable while a transaction in progress finishes.
 func TestMetrics(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 is required in CI: %v", err)
-		}
-		t.Skipf("python3 not installed: %v", err)
-	}
+	py := tools.Look(t, "python3")
 	dir := t.TempDir()
 	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
 	if err != nil {

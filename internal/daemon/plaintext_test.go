@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // plaintextLogins logs in over IMAP (143) and POP3 (110) without TLS with
@@ -43,13 +43,7 @@ except poplib.error_proto as e:
 // client log in over IMAP and POP3 without TLS; without it both refuse
 // (PRIVACYREQUIRED, LOGINDISABLED).
 func TestPlaintextOnLoopback(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 is required in CI: %v", err)
-		}
-		t.Skipf("python3 not installed: %v", err)
-	}
+	py := tools.Look(t, "python3")
 	dir := t.TempDir()
 	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/greylist"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // checkWorld is the test's own DNS: senders with SPF, DKIM and DMARC
@@ -288,26 +289,11 @@ func TestTrustedNetwork(t *testing.T) {
 	}
 }
 
-// pythonDkim returns a Python interpreter with dkimpy and authres.
-func pythonDkim(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim, authres").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 with the dkim and authres modules (Debian python3-dkim, python3-authres) is missing and CI=true")
-	}
-	t.Skip("python3 with the dkim and authres modules (Debian python3-dkim, python3-authres) is missing")
-	return ""
-}
-
 // TestPythonSigned: a message signed by python3-dkim (dkimpy, an
 // independent implementation) verifies end to end.
 func TestPythonSigned(t *testing.T) {
 	t.Parallel()
-	py := pythonDkim(t)
+	py := tools.Python(t, "dkim", "authres")
 	w := newCheckWorld(t)
 	e := newEnv(t, envOpts{checks: w.checks(t)})
 	dir := t.TempDir()
@@ -339,7 +325,7 @@ sys.stdout.buffer.write(sig + msg)
 // refused.
 func TestTrustedSealer(t *testing.T) {
 	t.Parallel()
-	py := pythonDkim(t)
+	py := tools.Python(t, "dkim", "authres")
 	w := newCheckWorld(t)
 	dir := t.TempDir()
 	msgFile, keyFile := filepath.Join(dir, "msg"), filepath.Join(dir, "key")

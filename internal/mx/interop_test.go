@@ -8,22 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // Interop with real clients: Python's smtplib and swaks. When a tool is
 // missing the test is skipped, except in CI (CI=true), where it fails.
-
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
 
 func runTool(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -69,7 +59,7 @@ s.quit()
 
 func TestInteropPython(t *testing.T) {
 	t.Parallel()
-	py := lookTool(t, "python3")
+	py := tools.Look(t, "python3")
 	e := newEnv(t, envOpts{})
 	host, port, _ := strings.Cut(e.addr, ":")
 	for _, tc := range []struct {
@@ -108,7 +98,7 @@ func TestInteropPython(t *testing.T) {
 
 func TestInteropSwaks(t *testing.T) {
 	t.Parallel()
-	swaks := lookTool(t, "swaks")
+	swaks := tools.Look(t, "swaks")
 	e := newEnv(t, envOpts{})
 	for _, tc := range []struct {
 		name  string

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestQuota: RFC 9208 storage quota at the MX. A full account's RCPT gets
@@ -100,7 +101,7 @@ s.quit()
 // refused with 452 4.2.2 (a temporary failure: it retries later).
 func TestQuotaPython(t *testing.T) {
 	t.Parallel()
-	py := lookTool(t, "python3")
+	py := tools.Look(t, "python3")
 	e := newEnv(t, envOpts{})
 	ctx := context.Background()
 	if err := e.st.SetQuota(ctx, "bob@example.test", 10); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // runFetchmail polls the server at addr once as alice, delivering each
@@ -19,7 +21,7 @@ import (
 // fetchmail's exit code: 0 mail retrieved, 1 no mail.
 func runFetchmail(t *testing.T, addr, home, outDir string, keep bool) int {
 	t.Helper()
-	fm := needTool(t, "fetchmail")
+	fm := tools.Look(t, "fetchmail")
 	host, port, _ := net.SplitHostPort(addr)
 	mda := filepath.Join(home, "mda.sh")
 	script := "#!/bin/sh\nexec cat > \"$(mktemp " + outDir + "/$(date +%s%N).XXXXXX)\"\n"
@@ -98,7 +100,7 @@ func delivered(t *testing.T, dir string) []string {
 // once, leaves them on the server, and on the next poll takes only the
 // new one (which relies on UIDL being stable).
 func TestFetchmailKeep(t *testing.T) {
-	needTool(t, "fetchmail")
+	tools.Look(t, "fetchmail")
 	e := newEnv(t)
 	e.fill(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true})
@@ -128,7 +130,7 @@ func TestFetchmailKeep(t *testing.T) {
 
 // TestFetchmailDelete: without keep, fetchmail deletes what it took.
 func TestFetchmailDelete(t *testing.T) {
-	needTool(t, "fetchmail")
+	tools.Look(t, "fetchmail")
 	e := newEnv(t)
 	e.fill(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true})

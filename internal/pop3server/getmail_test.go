@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // runGetmail retrieves alice's mail once with getmail6, keeping or
@@ -17,7 +19,7 @@ import (
 // to run as root, which CI is).
 func runGetmail(t *testing.T, addr, dir string, keep bool) {
 	t.Helper()
-	gm := needTool(t, "getmail")
+	gm := tools.Look(t, "getmail")
 	host, port, _ := net.SplitHostPort(addr)
 	out := filepath.Join(dir, "out")
 	if err := os.MkdirAll(out, 0o700); err != nil {
@@ -83,7 +85,7 @@ func getmailMessages(t *testing.T, dir string) []string {
 // TestGetmailKeep: getmail6 keeps mail on the server, and the next time
 // takes only the new message (by UIDL); the bytes arrive intact.
 func TestGetmailKeep(t *testing.T) {
-	needTool(t, "getmail")
+	tools.Look(t, "getmail")
 	e := newEnv(t)
 	e.fill(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true})
@@ -114,7 +116,7 @@ func TestGetmailKeep(t *testing.T) {
 
 // TestGetmailDelete: with delete, getmail6 removes what it took.
 func TestGetmailDelete(t *testing.T) {
-	needTool(t, "getmail")
+	tools.Look(t, "getmail")
 	e := newEnv(t)
 	e.fill(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true})

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // poplibResult is what testdata/poplib_client.py prints.
@@ -29,7 +31,7 @@ type poplibResult struct {
 
 func runPoplib(t *testing.T, addr, mode, caFile string, dele ...string) poplibResult {
 	t.Helper()
-	py := needTool(t, "python3")
+	py := tools.Look(t, "python3")
 	host, port, _ := net.SplitHostPort(addr)
 	args := append([]string{"testdata/poplib_client.py", host, port, alice, alicePW, mode, caFile}, dele...)
 	cmd := exec.Command(py, args...)

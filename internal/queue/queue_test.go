@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // testbed is a worker with a store, a test DNS server and two receiving
@@ -206,23 +206,9 @@ out["orig_headers"] = parts[2].get_payload() if isinstance(parts[2].get_payload(
 print(json.dumps(out))
 `
 
-func python(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 is required in CI")
-	}
-	t.Skip("python3 not installed")
-	return ""
-}
-
 func readDSN(t *testing.T, msg []byte) dsnReport {
 	t.Helper()
-	cmd := exec.Command(python(t), "-c", parseDSN)
+	cmd := exec.Command(tools.Python(t), "-c", parseDSN)
 	cmd.Stdin = bytes.NewReader(msg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

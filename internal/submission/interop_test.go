@@ -9,24 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // Interop with real clients: swaks, msmtp and Python's smtplib
 // authenticate over STARTTLS (587) and implicit TLS (465), verifying our
 // certificate, and send to a local user who finds the message in INBOX.
 // A missing tool skips its test, except in CI (CI=true), where it fails.
-
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
 
 // toolTimeout bounds one run of a client: several logins, each an argon2id
 // check that takes seconds under the race detector on a busy machine.
@@ -61,7 +51,7 @@ func (e *env) wantDelivered(t *testing.T, what, subject string) {
 
 func TestInteropSwaks(t *testing.T) {
 	t.Parallel()
-	swaks := lookTool(t, "swaks")
+	swaks := tools.Look(t, "swaks")
 	e := newEnv(t, envOpts{})
 	for _, tc := range []struct {
 		name string
@@ -99,7 +89,7 @@ func TestInteropSwaks(t *testing.T) {
 
 func TestInteropMsmtp(t *testing.T) {
 	t.Parallel()
-	msmtp := lookTool(t, "msmtp")
+	msmtp := tools.Look(t, "msmtp")
 	e := newEnv(t, envOpts{})
 	for _, tc := range []struct {
 		name     string
@@ -148,7 +138,7 @@ s.quit()
 
 func TestInteropPython(t *testing.T) {
 	t.Parallel()
-	py := lookTool(t, "python3")
+	py := tools.Look(t, "python3")
 	e := newEnv(t, envOpts{})
 	for _, tc := range []struct {
 		addr, mode, mech, ir string

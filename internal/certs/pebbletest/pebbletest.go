@@ -27,6 +27,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // CA is a running pebble.
@@ -49,8 +51,8 @@ type CA struct {
 // certificates are valid for validity.
 func Start(t testing.TB, validity time.Duration) *CA {
 	t.Helper()
-	pebble := lookTool(t, "pebble")
-	chall := lookTool(t, "pebble-challtestsrv")
+	pebble := tools.Look(t, "pebble")
+	chall := tools.Look(t, "pebble-challtestsrv")
 	dir := t.TempDir()
 
 	dnsPort, mgmtChall := FreePort(t), FreePort(t)
@@ -131,18 +133,6 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func lookTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and localhost (pebble's

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // Python returns a Python interpreter that has dkimpy and PyNaCl (for
@@ -19,16 +21,7 @@ import (
 // test is skipped, or fails under CI=true.
 func Python(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import dkim, nacl").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("python3 with the dkim module (Debian python3-dkim) is missing and CI=true")
-	}
-	t.Skip("python3 with the dkim module (Debian python3-dkim) is missing")
-	return ""
+	return tools.Python(t, "dkim", "nacl")
 }
 
 // Run runs a Python script with args and returns its standard output.
