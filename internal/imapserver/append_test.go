@@ -17,16 +17,16 @@ func TestAppend(t *testing.T) {
 	drafts := e.mailbox(t, e.alice, "Drafts")
 	msg := "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nSubject: afternoon meeting\r\n\r\nHello Joe\r\n"
 	// RFC 9051 §6.3.12 example, into Drafts.
-	c.send(`A003 APPEND drafts (\Seen \Recent $Important) "07-Feb-1994 21:52:25 -0800" {` + itoa(len(msg)) + `}`)
-	c.expect("+ ")
-	c.send(msg)
-	if got, want := c.line(), "A003 NO [TRYCREATE] No such mailbox"; got != want {
+	c.Send(`A003 APPEND drafts (\Seen \Recent $Important) "07-Feb-1994 21:52:25 -0800" {` + itoa(len(msg)) + `}`)
+	c.Expect("+ ")
+	c.Send(msg)
+	if got, want := c.Line(), "A003 NO [TRYCREATE] No such mailbox"; got != want {
 		t.Fatalf("APPEND to a missing mailbox: %q, want %q", got, want)
 	}
-	c.send(`A004 APPEND Drafts (\Seen \Recent $Important) "07-Feb-1994 21:52:25 -0800" {` + itoa(len(msg)) + `}`)
-	c.expect("+ ")
-	c.send(msg)
-	if got, want := c.line(), "A004 OK [APPENDUID "+itoa(drafts.UIDValidity)+" 1] APPEND completed"; got != want {
+	c.Send(`A004 APPEND Drafts (\Seen \Recent $Important) "07-Feb-1994 21:52:25 -0800" {` + itoa(len(msg)) + `}`)
+	c.Expect("+ ")
+	c.Send(msg)
+	if got, want := c.Line(), "A004 OK [APPENDUID "+itoa(drafts.UIDValidity)+" 1] APPEND completed"; got != want {
 		t.Fatalf("APPEND: %q, want %q", got, want)
 	}
 	ctx := context.Background()
@@ -46,8 +46,8 @@ func TestAppend(t *testing.T) {
 		t.Errorf("body %q", body)
 	}
 	// LITERAL+ (RFC 7888) and a second message: the next UID.
-	c.send("A005 APPEND Drafts {12+}\r\nSubject: y\r\n")
-	if got, want := c.line(), "A005 OK [APPENDUID "+itoa(drafts.UIDValidity)+" 2] APPEND completed"; got != want {
+	c.Send("A005 APPEND Drafts {12+}\r\nSubject: y\r\n")
+	if got, want := c.Line(), "A005 OK [APPENDUID "+itoa(drafts.UIDValidity)+" 2] APPEND completed"; got != want {
 		t.Fatalf("APPEND LITERAL+: %q, want %q", got, want)
 	}
 	c.transcript("A006", "APPEND Drafts {0+}\r\n", "A006 NO [CANNOT] Empty message")
@@ -61,8 +61,8 @@ func TestAppendBinary(t *testing.T) {
 	e := newEnv(t)
 	c := loggedIn(t, e.plain(t))
 	msg := "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\r\n"
-	c.send("a APPEND INBOX ~{" + itoa(len(msg)) + "+}\r\n" + msg)
-	c.expect("a OK [APPENDUID ")
+	c.Send("a APPEND INBOX ~{" + itoa(len(msg)) + "+}\r\n" + msg)
+	c.Expect("a OK [APPENDUID ")
 	inbox := e.mailbox(t, e.alice, store.Inbox)
 	msgs, _ := e.st.Messages(context.Background(), inbox.ID)
 	if len(msgs) != 1 {
@@ -82,6 +82,6 @@ func TestAppendUTF8(t *testing.T) {
 	msg := "Subject: caf\u00e9\r\n\r\n\u00e9\r\n"
 	c.transcript("a", "APPEND INBOX UTF8 (~{"+itoa(len(msg))+"+}\r\n"+msg+")", "a BAD UTF8 message data needs ENABLE UTF8=ACCEPT")
 	c.ok("b", "ENABLE UTF8=ACCEPT")
-	c.send("c APPEND INBOX UTF8 (~{" + itoa(len(msg)) + "+}\r\n" + msg + ")")
-	c.expect("c OK [APPENDUID ")
+	c.Send("c APPEND INBOX UTF8 (~{" + itoa(len(msg)) + "+}\r\n" + msg + ")")
+	c.Expect("c OK [APPENDUID ")
 }

@@ -27,7 +27,7 @@ func tlsClient(t *testing.T, e *testEnv) *client {
 	_, addr := e.start(t, Options{TLSConfig: srvTLS})
 	c := dialGreeted(t, addr)
 	c.ok("s", "STARTTLS")
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	return c
 }
 
@@ -46,18 +46,18 @@ func TestAuthenticatePlainSASLIR(t *testing.T) {
 func TestAuthenticatePlainContinuationAndCancel(t *testing.T) {
 	e := newEnv(t)
 	c := tlsClient(t, e)
-	c.send("a AUTHENTICATE PLAIN")
-	if got := c.line(); got != "+ " {
+	c.Send("a AUTHENTICATE PLAIN")
+	if got := c.Line(); got != "+ " {
 		t.Fatalf("challenge %q, want %q", got, "+ ")
 	}
-	c.send("*")
-	if got := c.line(); got != "a BAD AUTHENTICATE cancelled" {
+	c.Send("*")
+	if got := c.Line(); got != "a BAD AUTHENTICATE cancelled" {
 		t.Fatalf("cancel: %q", got)
 	}
-	c.send("b AUTHENTICATE PLAIN")
-	c.expect("+ ")
-	c.send(b64("\x00" + bob + "\x00" + bobPW))
-	c.expect("b OK [CAPABILITY ")
+	c.Send("b AUTHENTICATE PLAIN")
+	c.Expect("+ ")
+	c.Send(b64("\x00" + bob + "\x00" + bobPW))
+	c.Expect("b OK [CAPABILITY ")
 	c.transcript("c", `LIST "" INBOX`, `* LIST (\HasNoChildren) "/" INBOX`, "c OK LIST completed")
 }
 
@@ -68,9 +68,9 @@ func scramLogin(t *testing.T, c *client, mech string, conv *scram.ClientConversa
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.send("a AUTHENTICATE " + mech + " " + b64(first))
+	c.Send("a AUTHENTICATE " + mech + " " + b64(first))
 	for {
-		l := c.line()
+		l := c.Line()
 		if strings.HasPrefix(l, "a ") {
 			return l
 		}
@@ -85,7 +85,7 @@ func scramLogin(t *testing.T, c *client, mech string, conv *scram.ClientConversa
 		if err != nil {
 			t.Fatalf("client step: %v", err)
 		}
-		c.send(b64(resp))
+		c.Send(b64(resp))
 	}
 }
 
@@ -109,7 +109,7 @@ func TestAuthenticateSCRAM(t *testing.T) {
 func TestAuthenticateSCRAMPlus(t *testing.T) {
 	e := newEnv(t)
 	c := tlsClient(t, e)
-	cs := c.nc.(*tls.Conn).ConnectionState()
+	cs := c.NC.(*tls.Conn).ConnectionState()
 	cb, err := scram.NewTLSExporterBinding(&cs)
 	if err != nil {
 		t.Fatal(err)

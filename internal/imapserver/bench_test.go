@@ -14,8 +14,8 @@ func BenchmarkNoop(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		c.send("n NOOP")
-		c.expect("n OK")
+		c.Send("n NOOP")
+		c.Expect("n OK")
 	}
 }
 
@@ -30,8 +30,8 @@ func BenchmarkLoginLogout(b *testing.B) {
 	for b.Loop() {
 		c := loggedIn(b, addr)
 		c.ok("s", "SELECT INBOX")
-		c.send("z LOGOUT")
+		c.Send("z LOGOUT")
 		c.until("z")
-		c.nc.Close()
+		c.NC.Close()
 	}
 }

@@ -1,12 +1,10 @@
 package imapserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -193,28 +192,18 @@ func (e *testEnv) plain(t testing.TB) string {
 }
 
 // client is a raw IMAP client for transcripts.
-type client struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
+type client struct{ *linetest.Conn }
 
 func dial(t testing.TB, addr string) *client {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, testTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return &client{linetest.Dial(t, addr, testTimeout)}
 }
 
 // dialGreeted dials and reads the OK greeting.
 func dialGreeted(t testing.TB, addr string) *client {
 	t.Helper()
 	c := dial(t, addr)
-	c.expect("* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
+	c.Expect("* OK [CAPABILITY IMAP4rev1 IMAP4rev2")
 	return c
 }
 
@@ -226,50 +215,20 @@ func loggedIn(t testing.TB, addr string) *client {
 	return c
 }
 
-func (c *client) send(line string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, line+"\r\n"); err != nil {
-		c.t.Fatalf("write %q: %v", line, err)
-	}
-}
-
-// line reads one line, which must end in CRLF, and returns it without.
-func (c *client) line() string {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("reading a line: got %q, %v", l, err)
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		c.t.Fatalf("line %q does not end in CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n")
-}
-
-// expect reads a line that starts with prefix and returns it.
-func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	l := c.line()
-	if !strings.HasPrefix(l, prefix) {
-		c.t.Fatalf("got %q, want prefix %q", l, prefix)
-	}
-	return l
-}
-
 // run sends "tag line" and returns every response line up to and
 // including the tagged one.
 func (c *client) run(tag, line string) []string {
-	c.t.Helper()
-	c.send(tag + " " + line)
+	c.T.Helper()
+	c.Send(tag + " " + line)
 	return c.until(tag)
 }
 
 // until reads lines up to and including the one tagged tag.
 func (c *client) until(tag string) []string {
-	c.t.Helper()
+	c.T.Helper()
 	var lines []string
 	for {
-		l := c.line()
+		l := c.Line()
 		lines = append(lines, l)
 		if strings.HasPrefix(l, tag+" ") {
 			return lines
@@ -279,51 +238,27 @@ func (c *client) until(tag string) []string {
 
 // transcript sends "tag line" and asserts the exact response lines.
 func (c *client) transcript(tag, line string, want ...string) {
-	c.t.Helper()
+	c.T.Helper()
 	got := c.run(tag, line)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		c.t.Fatalf("%s %s:\ngot:\n  %s\nwant:\n  %s", tag, line, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		c.T.Fatalf("%s %s:\ngot:\n  %s\nwant:\n  %s", tag, line, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
 
 // ok sends a command and asserts its tagged OK; it returns the untagged
 // lines.
 func (c *client) ok(tag, line string) []string {
-	c.t.Helper()
+	c.T.Helper()
 	got := c.run(tag, line)
 	if last := got[len(got)-1]; !strings.HasPrefix(last, tag+" OK") {
-		c.t.Fatalf("%s %s: got %q", tag, line, got)
+		c.T.Fatalf("%s %s: got %q", tag, line, got)
 	}
 	return got[:len(got)-1]
 }
 
 func (c *client) login(user, pw string) {
-	c.t.Helper()
+	c.T.Helper()
 	c.ok("L", fmt.Sprintf("LOGIN %q %q", user, pw))
-}
-
-// expectClosed asserts the server closed the connection.
-func (c *client) expectClosed() {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err == nil {
-		c.t.Fatalf("got %q, want the connection closed", l)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.t.Fatalf("connection still open after %v", testTimeout)
-	}
-}
-
-// starttls upgrades the client connection.
-func (c *client) starttls(cfg *tls.Config) {
-	c.t.Helper()
-	tc := tls.Client(c.nc, cfg)
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.nc = tc
-	c.r = bufio.NewReader(tc)
 }
 
 // testTLS returns a server config for imap.test and a client that trusts

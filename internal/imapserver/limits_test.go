@@ -14,12 +14,12 @@ func TestLineTooLong(t *testing.T) {
 	e := newEnv(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxLineLength: MinMaxLineLength})
 	c := dialGreeted(t, addr)
-	c.send("a LOGIN " + strings.Repeat("x", MinMaxLineLength) + " y")
-	if got := c.line(); got != "a BAD [TOOBIG] command line too long" {
+	c.Send("a LOGIN " + strings.Repeat("x", MinMaxLineLength) + " y")
+	if got := c.Line(); got != "a BAD [TOOBIG] command line too long" {
 		t.Fatalf("long line: %q", got)
 	}
-	c.expect("* BYE ")
-	c.expectClosed()
+	c.Expect("* BYE ")
+	c.ExpectClosed()
 }
 
 func TestAppendLimit(t *testing.T) {
@@ -29,17 +29,17 @@ func TestAppendLimit(t *testing.T) {
 	// RFC 7889 §4: refused before the "+", the session goes on.
 	c.transcript("a", "APPEND INBOX {1001}", "a NO [TOOBIG] literal too large")
 	c.transcript("b", "STATUS INBOX (APPENDLIMIT)", "* STATUS INBOX (APPENDLIMIT 1000)", "b OK STATUS completed")
-	c.send("c APPEND INBOX {12}")
-	c.expect("+ ")
-	c.send("Subject: x\r\n")
-	c.expect("c OK [APPENDUID ")
+	c.Send("c APPEND INBOX {12}")
+	c.Expect("+ ")
+	c.Send("Subject: x\r\n")
+	c.Expect("c OK [APPENDUID ")
 	// A non-synchronizing literal over the limit is already on its way:
 	// the server answers and closes (RFC 7888 §4).
-	c.send("d APPEND INBOX {1001+}")
-	if got := c.line(); got != "d BAD [TOOBIG] literal too large" {
+	c.Send("d APPEND INBOX {1001+}")
+	if got := c.Line(); got != "d BAD [TOOBIG] literal too large" {
 		t.Fatalf("non-sync literal over the limit: %q", got)
 	}
-	c.expect("* BYE ")
+	c.Expect("* BYE ")
 }
 
 func TestAppendBeforeLogin(t *testing.T) {
@@ -55,10 +55,10 @@ func TestConnectionLimits(t *testing.T) {
 	c1 := loggedIn(t, addr)
 	c2 := dialGreeted(t, addr)
 	c3 := dial(t, addr)
-	if got := c3.line(); got != "* BYE [UNAVAILABLE] Too many connections, try again later" {
+	if got := c3.Line(); got != "* BYE [UNAVAILABLE] Too many connections, try again later" {
 		t.Fatalf("third connection: %q", got)
 	}
-	c3.expectClosed()
+	c3.ExpectClosed()
 	// One session per account: the second login is refused, then allowed
 	// once the first has gone.
 	c2.transcript("a", `LOGIN alice@example.test "alice pw with spaces"`, "a NO [LIMIT] Too many connections for this account, try again later")
@@ -81,8 +81,8 @@ func TestConnectionLimitPerIP(t *testing.T) {
 	_, addr := e.start(t, Options{MaxConnectionsPerIP: 1})
 	dialGreeted(t, addr)
 	c := dial(t, addr)
-	c.expect("* BYE [UNAVAILABLE] ")
-	c.expectClosed()
+	c.Expect("* BYE [UNAVAILABLE] ")
+	c.ExpectClosed()
 }
 
 func TestAutologout(t *testing.T) {
@@ -90,22 +90,22 @@ func TestAutologout(t *testing.T) {
 	_, addr := e.startWith(t, Options{AllowPlaintextAuth: true}, func(s *Server) { s.idleTimeout = 300 * time.Millisecond })
 	start := time.Now() // before the server can start its timer
 	c := dialGreeted(t, addr)
-	if got := c.line(); got != "* BYE Autologout; idle for too long" {
+	if got := c.Line(); got != "* BYE Autologout; idle for too long" {
 		t.Fatalf("autologout: %q", got)
 	}
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("autologout after %v, before the timeout", d)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 
 	// IDLE does not stop the timer (RFC 9051 §5.4).
 	c = loggedIn(t, addr)
-	c.send("i IDLE")
-	c.expect("+ idling")
-	if got := c.line(); got != "* BYE Autologout; idle for too long" {
+	c.Send("i IDLE")
+	c.Expect("+ idling")
+	if got := c.Line(); got != "* BYE Autologout; idle for too long" {
 		t.Fatalf("autologout in IDLE: %q", got)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestErrorCap(t *testing.T) {
@@ -116,22 +116,22 @@ func TestErrorCap(t *testing.T) {
 	c.transcript("b", "FETCH 1 FLAGS", "b BAD Command not valid in this state")
 	// NO answers do not count.
 	c.transcript("c", "LOGIN nobody@example.test x", "c NO [AUTHENTICATIONFAILED] Authentication failed")
-	c.send("d FROB")
-	if got := c.line(); got != "d BAD unknown command FROB" {
+	c.Send("d FROB")
+	if got := c.Line(); got != "d BAD unknown command FROB" {
 		t.Fatalf("third BAD: %q", got)
 	}
-	if got := c.line(); got != "* BYE Too many invalid commands" {
+	if got := c.Line(); got != "* BYE Too many invalid commands" {
 		t.Fatalf("after the cap: %q", got)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestHTTPRequestDropped(t *testing.T) {
 	e := newEnv(t)
 	c := dialGreeted(t, e.plain(t))
-	c.send("GET / HTTP/1.1")
-	c.expect("* BYE This is an IMAP server")
-	c.expectClosed()
+	c.Send("GET / HTTP/1.1")
+	c.Expect("* BYE This is an IMAP server")
+	c.ExpectClosed()
 }
 
 func TestShutdownEndsIdleSessions(t *testing.T) {
@@ -139,17 +139,17 @@ func TestShutdownEndsIdleSessions(t *testing.T) {
 	srv, addr := e.start(t, Options{AllowPlaintextAuth: true})
 	waiting := dialGreeted(t, addr)
 	idling := loggedIn(t, addr)
-	idling.send("i IDLE")
-	idling.expect("+ idling")
+	idling.Send("i IDLE")
+	idling.Expect("+ idling")
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waiting.expect("* BYE Server shutting down")
-	waiting.expectClosed()
-	idling.expect("* BYE Server shutting down")
-	idling.expectClosed()
+	waiting.Expect("* BYE Server shutting down")
+	waiting.ExpectClosed()
+	idling.Expect("* BYE Server shutting down")
+	idling.ExpectClosed()
 }
 
 // TestShutdownFinishesCommand: a session in the middle of a command (an
@@ -159,8 +159,8 @@ func TestShutdownFinishesCommand(t *testing.T) {
 	e := newEnv(t)
 	srv, addr := e.start(t, Options{AllowPlaintextAuth: true})
 	c := loggedIn(t, addr)
-	c.send("a APPEND INBOX {12}")
-	c.expect("+ ")
+	c.Send("a APPEND INBOX {12}")
+	c.Expect("+ ")
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -168,10 +168,10 @@ func TestShutdownFinishesCommand(t *testing.T) {
 		done <- srv.Shutdown(ctx)
 	}()
 	waitFor(t, "Shutdown to start", srv.conns.Draining)
-	c.send("Subject: x\r\n")
-	c.expect("a OK [APPENDUID ")
-	c.expect("* BYE Server shutting down")
-	c.expectClosed()
+	c.Send("Subject: x\r\n")
+	c.Expect("a OK [APPENDUID ")
+	c.Expect("* BYE Server shutting down")
+	c.ExpectClosed()
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}

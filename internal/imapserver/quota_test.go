@@ -30,9 +30,9 @@ func TestQuota(t *testing.T) {
 	// A non-synchronizing literal is read and thrown away; the session
 	// goes on.
 	c.transcript("h", "APPEND INBOX {3000+}\r\n"+strings.Repeat("z", 3000), "h NO [OVERQUOTA] Quota exceeded")
-	c.send("i APPEND INBOX {12}")
-	c.expect("+ ")
-	c.send("Subject: z\r\n")
-	c.expect("i OK [APPENDUID ")
+	c.Send("i APPEND INBOX {12}")
+	c.Expect("+ ")
+	c.Send("Subject: z\r\n")
+	c.Expect("i OK [APPENDUID ")
 	c.transcript("j", `SETQUOTA "" (STORAGE 512)`, "j NO [NOPERM] Quotas are set by the administrator")
 }

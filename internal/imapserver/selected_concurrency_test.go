@@ -125,7 +125,7 @@ func TestConcurrentSessions(t *testing.T) {
 	all := make([]*session, sessions)
 	for i := range all {
 		s := &session{c: loggedIn(t, addr), mine: map[uint32]bool{}}
-		s.c.nc.SetDeadline(time.Now().Add(10 * testTimeout))
+		s.c.NC.SetDeadline(time.Now().Add(10 * testTimeout))
 		if i%2 == 1 {
 			run(s, "ENABLE QRESYNC")
 		}

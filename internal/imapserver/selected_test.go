@@ -104,15 +104,15 @@ func TestIdlePush(t *testing.T) {
 	e := newEnv(t)
 	c := loggedIn(t, e.plain(t))
 	c.ok("a", "SELECT INBOX")
-	c.send("i IDLE")
-	c.expect("+ idling")
+	c.Send("i IDLE")
+	c.Expect("+ idling")
 	var lat []time.Duration
 	for n := 1; n <= 50; n++ {
 		e.deliver(t, e.alice, "Subject: push\r\n\r\nx\r\n")
 		start := time.Now()
 		want := "* " + itoa(n) + " EXISTS"
 		for {
-			l := c.line()
+			l := c.Line()
 			if l == want {
 				break
 			}
@@ -122,8 +122,8 @@ func TestIdlePush(t *testing.T) {
 		}
 		lat = append(lat, time.Since(start))
 	}
-	c.send("DONE")
-	c.expect("i OK IDLE terminated")
+	c.Send("DONE")
+	c.Expect("i OK IDLE terminated")
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
 	t.Logf("IDLE push latency over %d deliveries: p50 %v, p99 %v, max %v", len(lat), p50, p99, lat[len(lat)-1])
@@ -131,10 +131,10 @@ func TestIdlePush(t *testing.T) {
 		t.Errorf("IDLE push p99 %v, over 1s", p99)
 	}
 	// Not DONE: another line ends IDLE with BAD.
-	c.send("j IDLE")
-	c.expect("+ idling")
-	c.send("NOT DONE")
-	c.expect("j BAD Expected DONE")
+	c.Send("j IDLE")
+	c.Expect("+ idling")
+	c.Send("NOT DONE")
+	c.Expect("j BAD Expected DONE")
 }
 
 // TestIdleAppendOtherSession: an APPEND by another session wakes IDLE
@@ -144,14 +144,14 @@ func TestIdleAppendOtherSession(t *testing.T) {
 	addr := e.plain(t)
 	c := loggedIn(t, addr)
 	c.ok("a", "SELECT INBOX")
-	c.send("i IDLE")
-	c.expect("+ idling")
+	c.Send("i IDLE")
+	c.Expect("+ idling")
 	other := loggedIn(t, addr)
-	other.send("b APPEND INBOX {12+}\r\nSubject: x\r\n")
-	other.expect("b OK [APPENDUID ")
-	c.expect("* 1 EXISTS")
-	c.send("DONE")
-	c.expect("i OK IDLE terminated")
+	other.Send("b APPEND INBOX {12+}\r\nSubject: x\r\n")
+	other.Expect("b OK [APPENDUID ")
+	c.Expect("* 1 EXISTS")
+	c.Send("DONE")
+	c.Expect("i OK IDLE terminated")
 }
 
 // TestSelectedMailboxDeleted: when another session deletes the selected
@@ -167,16 +167,16 @@ func TestSelectedMailboxDeleted(t *testing.T) {
 	b := loggedIn(t, addr)
 	b.ok("d", "DELETE Tmp")
 	a.transcript("e", `STORE 1 +FLAGS (\Seen)`, "e NO [NONEXISTENT] Selected mailbox was deleted")
-	a.expect("* BYE Selected mailbox was deleted, closing")
-	a.expectClosed()
+	a.Expect("* BYE Selected mailbox was deleted, closing")
+	a.ExpectClosed()
 
 	// In IDLE the deletion ends the session at once.
 	a = loggedIn(t, addr)
 	a.ok("f", "CREATE Tmp2")
 	a.ok("g", "SELECT Tmp2")
-	a.send("i IDLE")
-	a.expect("+ idling")
+	a.Send("i IDLE")
+	a.Expect("+ idling")
 	b.ok("h", "DELETE Tmp2")
-	a.expect("* BYE Selected mailbox was deleted, closing")
-	a.expectClosed()
+	a.Expect("* BYE Selected mailbox was deleted, closing")
+	a.ExpectClosed()
 }

@@ -55,12 +55,12 @@ func TestSelectedTranscript(t *testing.T) {
 	d.transcript("b4", "NOOP", "* 2 EXPUNGE", "* 1 EXPUNGE", "b4 OK NOOP completed")
 
 	// IDLE: a delivery is pushed as EXISTS.
-	d.send("b5 IDLE")
-	d.expect("+ ")
+	d.Send("b5 IDLE")
+	d.Expect("+ ")
 	e.deliver(t, e.alice, selMsg)
-	d.expect("* 1 EXISTS")
-	d.send("DONE")
-	d.expect("b5 OK")
+	d.Expect("* 1 EXISTS")
+	d.Send("DONE")
+	d.Expect("b5 OK")
 
 	// MOVE: COPYUID first, then the expunge (RFC 6851 §4.3).
 	archive := strconv.FormatUint(uint64(e.mailbox(t, e.alice, "Archive").UIDValidity), 10)

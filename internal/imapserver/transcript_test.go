@@ -22,7 +22,7 @@ func TestGreetingAndCapabilityBeforeTLS(t *testing.T) {
 	srvTLS, _ := testTLS(t)
 	_, addr := e.start(t, Options{TLSConfig: srvTLS})
 	c := dial(t, addr)
-	if got, want := c.line(), "* OK [CAPABILITY "+preAuthCapsPlain+"] posthorn IMAP4rev2 server ready"; got != want {
+	if got, want := c.Line(), "* OK [CAPABILITY "+preAuthCapsPlain+"] posthorn IMAP4rev2 server ready"; got != want {
 		t.Fatalf("greeting %q, want %q", got, want)
 	}
 	c.transcript("a1", "CAPABILITY", "* CAPABILITY "+preAuthCapsPlain, "a1 OK CAPABILITY completed")
@@ -33,7 +33,7 @@ func TestGreetingAndCapabilityBeforeTLS(t *testing.T) {
 	c.transcript("a4", "AUTHENTICATE PLAIN", "a4 NO [PRIVACYREQUIRED] Plaintext authentication disallowed without TLS; use STARTTLS")
 	c.transcript("a5", "SELECT INBOX", "a5 BAD Command not valid in this state")
 	c.transcript("a6", "LOGOUT", "* BYE Logging out", "a6 OK LOGOUT completed")
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestStartTLSThenLogin(t *testing.T) {
@@ -43,11 +43,11 @@ func TestStartTLSThenLogin(t *testing.T) {
 	c := dialGreeted(t, addr)
 	// A command pipelined behind STARTTLS is discarded, never run
 	// (CVE-2011-0411).
-	c.send("t1 STARTTLS\r\nt2 LOGIN alice@example.test \"alice pw with spaces\"")
-	if got := c.line(); got != "t1 OK Begin TLS negotiation now" {
+	c.Send("t1 STARTTLS\r\nt2 LOGIN alice@example.test \"alice pw with spaces\"")
+	if got := c.Line(); got != "t1 OK Begin TLS negotiation now" {
 		t.Fatalf("STARTTLS: %q", got)
 	}
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	c.transcript("t3", "CAPABILITY", "* CAPABILITY "+preAuthCapsTLS, "t3 OK CAPABILITY completed")
 	c.transcript("t4", "STARTTLS", "t4 BAD STARTTLS not available")
 	c.transcript("t5", `LOGIN alice@example.test "alice pw with spaces"`,
@@ -61,8 +61,8 @@ func TestImplicitTLS(t *testing.T) {
 	srvTLS, cliTLS := testTLS(t)
 	_, addr := e.start(t, Options{TLSConfig: srvTLS, ImplicitTLS: true})
 	c := dial(t, addr)
-	c.starttls(cliTLS)
-	if got, want := c.line(), "* OK [CAPABILITY "+preAuthCapsTLS+"] posthorn IMAP4rev2 server ready"; got != want {
+	c.StartTLS(cliTLS)
+	if got, want := c.Line(), "* OK [CAPABILITY "+preAuthCapsTLS+"] posthorn IMAP4rev2 server ready"; got != want {
 		t.Fatalf("greeting %q, want %q", got, want)
 	}
 	c.login(alice, alicePW)
@@ -77,22 +77,22 @@ func TestLoginFailures(t *testing.T) {
 	// The third failure ends the session; the internal error's text never
 	// reaches the client.
 	c.transcript("c", `LOGIN broken@example.test x`, "c NO [UNAVAILABLE] Authentication temporarily unavailable")
-	if got := c.line(); got != "* BYE Too many failed logins" {
+	if got := c.Line(); got != "* BYE Too many failed logins" {
 		t.Fatalf("after 3 failures: %q", got)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestLoginLiteralPassword(t *testing.T) {
 	e := newEnv(t)
 	addr := e.plain(t)
 	c := dialGreeted(t, addr)
-	c.send("a LOGIN {18}")
-	c.expect("+ ")
-	c.send(`alice@example.test {20}`)
-	c.expect("+ ")
-	c.send(alicePW)
-	c.expect("a OK [CAPABILITY ")
+	c.Send("a LOGIN {18}")
+	c.Expect("+ ")
+	c.Send(`alice@example.test {20}`)
+	c.Expect("+ ")
+	c.Send(alicePW)
+	c.Expect("a OK [CAPABILITY ")
 }
 
 func TestBadCommands(t *testing.T) {
@@ -101,8 +101,8 @@ func TestBadCommands(t *testing.T) {
 	c := dialGreeted(t, addr)
 	c.transcript("a", "FROB", "a BAD unknown command FROB")
 	c.transcript("b", "LOGIN", "b BAD expected ' '")
-	c.send("")
-	if got := c.line(); !strings.HasPrefix(got, "* BAD ") {
+	c.Send("")
+	if got := c.Line(); !strings.HasPrefix(got, "* BAD ") {
 		t.Fatalf("empty line: %q", got)
 	}
 }

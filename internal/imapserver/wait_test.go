@@ -19,8 +19,8 @@ import (
 func tlsIdleClient(t *testing.T, addr string, cfg *tls.Config) *client {
 	t.Helper()
 	c := dial(t, addr)
-	c.starttls(cfg)
-	c.expect("* OK [CAPABILITY ")
+	c.StartTLS(cfg)
+	c.Expect("* OK [CAPABILITY ")
 	c.login(alice, alicePW)
 	c.ok("s", "SELECT INBOX")
 	return c
@@ -53,20 +53,20 @@ func TestTLSPipelinedRecord(t *testing.T) {
 		for i := range n {
 			fmt.Fprintf(&b, "n%08d NOOP\r\n", i)
 		}
-		if _, err := c.nc.Write([]byte(b.String())); err != nil {
+		if _, err := c.NC.Write([]byte(b.String())); err != nil {
 			t.Fatal(err)
 		}
-		c.expect("a" + strings.Repeat("x", pad) + " OK")
+		c.Expect("a" + strings.Repeat("x", pad) + " OK")
 		for i := range n {
-			c.expect(fmt.Sprintf("n%08d OK", i))
+			c.Expect(fmt.Sprintf("n%08d OK", i))
 		}
 	}
-	if _, err := c.nc.Write([]byte("i IDLE\r\nDONE\r\nz NOOP\r\n")); err != nil {
+	if _, err := c.NC.Write([]byte("i IDLE\r\nDONE\r\nz NOOP\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	c.expect("+ idling")
-	c.expect("i OK IDLE terminated")
-	c.expect("z OK")
+	c.Expect("+ idling")
+	c.Expect("i OK IDLE terminated")
+	c.Expect("z OK")
 }
 
 // TestTLSIdle: over TLS, a delivery reaches an IDLE session as EXISTS and
@@ -76,31 +76,31 @@ func TestTLSIdle(t *testing.T) {
 	e := newEnv(t)
 	_, addr, cfg := startImplicitTLS(t, e, func(*Server) {})
 	c := tlsIdleClient(t, addr, cfg)
-	c.send("i IDLE")
-	c.expect("+ idling")
+	c.Send("i IDLE")
+	c.Expect("+ idling")
 	for n := 1; n <= 3; n++ {
 		e.deliver(t, e.alice, "Subject: push\r\n\r\nx\r\n")
-		c.expect(fmt.Sprintf("* %d EXISTS", n))
+		c.Expect(fmt.Sprintf("* %d EXISTS", n))
 	}
-	c.send("DONE")
-	c.expect("i OK IDLE terminated")
+	c.Send("DONE")
+	c.Expect("i OK IDLE terminated")
 	c.ok("c", "CREATE Tmp")
 	c.ok("g", "SELECT Tmp")
-	c.send("j IDLE")
-	c.expect("+ idling")
+	c.Send("j IDLE")
+	c.Expect("+ idling")
 	other := tlsIdleClient(t, addr, cfg)
 	other.ok("d", "DELETE Tmp")
-	c.expect("* BYE Selected mailbox was deleted, closing")
-	c.expectClosed()
+	c.Expect("* BYE Selected mailbox was deleted, closing")
+	c.ExpectClosed()
 
 	_, addr, cfg = startImplicitTLS(t, e, func(s *Server) { s.idleTimeout = 2 * time.Second })
 	c = tlsIdleClient(t, addr, cfg)
-	c.send("i IDLE")
-	c.expect("+ idling")
-	if got := c.line(); got != "* BYE Autologout; idle for too long" {
+	c.Send("i IDLE")
+	c.Expect("+ idling")
+	if got := c.Line(); got != "* BYE Autologout; idle for too long" {
 		t.Fatalf("autologout in IDLE over TLS: %q", got)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 // TestTLSShutdownEndsIdle: Shutdown wakes TLS sessions waiting for a
@@ -110,16 +110,16 @@ func TestTLSShutdownEndsIdle(t *testing.T) {
 	srv, addr, cfg := startImplicitTLS(t, e, func(*Server) {})
 	waiting := tlsIdleClient(t, addr, cfg)
 	idling := tlsIdleClient(t, addr, cfg)
-	idling.send("i IDLE")
-	idling.expect("+ idling")
+	idling.Send("i IDLE")
+	idling.Expect("+ idling")
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{waiting, idling} {
-		c.expect("* BYE Server shutting down")
-		c.expectClosed()
+		c.Expect("* BYE Server shutting down")
+		c.ExpectClosed()
 	}
 }
 
@@ -135,8 +135,8 @@ func TestIdleHoldsOneGoroutine(t *testing.T) {
 	var cs []*client
 	for range n {
 		c := tlsIdleClient(t, addr, cfg)
-		c.send("i IDLE")
-		c.expect("+ idling")
+		c.Send("i IDLE")
+		c.Expect("+ idling")
 		cs = append(cs, c)
 	}
 	var got int
@@ -146,7 +146,7 @@ func TestIdleHoldsOneGoroutine(t *testing.T) {
 	})
 	e.deliver(t, e.alice, "Subject: push\r\n\r\nx\r\n")
 	for _, c := range cs {
-		c.expect("* 1 EXISTS")
+		c.Expect("* 1 EXISTS")
 	}
 	waitFor(t, "goroutines to settle after the push", func() bool {
 		got = runtime.NumGoroutine() - before

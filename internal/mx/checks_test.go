@@ -110,17 +110,17 @@ func message(from string) string {
 // sendRaw runs one transaction and returns the reply to the end of data.
 func sendRaw(e *env, mailFrom, body string) string {
 	c := e.dialRaw()
-	c.send("EHLO client.good.test\r\n")
-	c.expect("250 ")
-	c.send("MAIL FROM:<" + mailFrom + ">\r\n")
-	c.expect("250 ")
-	c.send("RCPT TO:<alice@example.test>\r\n")
-	c.expect("250 ")
-	c.send("DATA\r\n")
-	c.expect("354 ")
-	c.send(body + ".\r\n")
-	line := c.expect("")
-	c.send("QUIT\r\n")
+	c.Write("EHLO client.good.test\r\n")
+	c.ExpectReply("250 ")
+	c.Write("MAIL FROM:<" + mailFrom + ">\r\n")
+	c.ExpectReply("250 ")
+	c.Write("RCPT TO:<alice@example.test>\r\n")
+	c.ExpectReply("250 ")
+	c.Write("DATA\r\n")
+	c.ExpectReply("354 ")
+	c.Write(body + ".\r\n")
+	line := c.ExpectReply("")
+	c.Write("QUIT\r\n")
 	return line
 }
 
@@ -250,12 +250,12 @@ func TestDNSBL(t *testing.T) {
 		c.DNSBL, c.DNSBLReject = []string{"clean.test", "bl.test"}, true
 		e := newEnv(t, envOpts{checks: c})
 		r := e.dialRaw()
-		r.send("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\n")
-		r.expect("250 ")
-		r.expect("554 5.7.1 ")
+		r.Write("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\n")
+		r.ExpectReply("250 ")
+		r.ExpectReply("554 5.7.1 ")
 		// The verdict holds for the rest of the session.
-		r.send("MAIL FROM:<other@good.test>\r\n")
-		r.expect("554 5.7.1 ")
+		r.Write("MAIL FROM:<other@good.test>\r\n")
+		r.ExpectReply("554 5.7.1 ")
 	})
 	t.Run("header", func(t *testing.T) {
 		c := w.checks(t)
@@ -379,11 +379,11 @@ func TestGreylisting(t *testing.T) {
 	greylisted := func() {
 		t.Helper()
 		r := e.dialRaw()
-		r.send("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\nRCPT TO:<alice@example.test>\r\n")
-		r.expect("250 ")
-		r.expect("250 ")
-		r.expect("451 4.7.1 ")
-		r.send("QUIT\r\n")
+		r.Write("EHLO client.good.test\r\nMAIL FROM:<bounce@good.test>\r\nRCPT TO:<alice@example.test>\r\n")
+		r.ExpectReply("250 ")
+		r.ExpectReply("250 ")
+		r.ExpectReply("451 4.7.1 ")
+		r.Write("QUIT\r\n")
 	}
 	greylisted()
 	if got := e.inbox("alice@example.test"); len(got) != 0 {

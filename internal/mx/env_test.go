@@ -1,11 +1,9 @@
 package mx
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/pem"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 const testTimeout = 10 * time.Second
@@ -178,52 +177,13 @@ func queuedID(t testing.TB, reply string) string {
 }
 
 // raw is a line-level SMTP client for transcripts.
-type raw struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
+type raw struct{ *linetest.Conn }
 
 func (e *env) dialRaw() *raw {
 	e.t.Helper()
-	nc, err := net.DialTimeout("tcp", e.addr, testTimeout)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	c := &raw{t: e.t, nc: nc, r: bufio.NewReader(nc)}
-	c.expect("220 ")
+	c := &raw{linetest.Dial(e.t, e.addr, testTimeout)}
+	c.ExpectReply("220 ")
 	return c
-}
-
-func (c *raw) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// expect reads one reply and checks its last line's prefix.
-func (c *raw) expect(prefix string) string {
-	c.t.Helper()
-	var lines []string
-	for {
-		l, err := c.r.ReadString('\n')
-		if err != nil {
-			c.t.Fatalf("waiting for %q after %q: %v", prefix, lines, err)
-		}
-		l = strings.TrimSuffix(l, "\r\n")
-		lines = append(lines, l)
-		if len(l) < 4 || l[3] != '-' {
-			break
-		}
-	}
-	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, prefix) {
-		c.t.Fatalf("got %q, want prefix %q", lines, prefix)
-	}
-	return last
 }
 
 func smtpserverOpts(maxErrors int) smtpserver.Options {

@@ -100,16 +100,16 @@ func TestPipelinedAndDedup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	c := e.dialRaw()
-	c.send("EHLO client.test\r\nMAIL FROM:<>\r\nRCPT TO:<Alice@EXAMPLE.test>\r\nRCPT TO:<team@example.test>\r\nRCPT TO:<alice+tag@example.test>\r\nRCPT TO:<anyone@other.test>\r\nDATA\r\n")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\nMAIL FROM:<>\r\nRCPT TO:<Alice@EXAMPLE.test>\r\nRCPT TO:<team@example.test>\r\nRCPT TO:<alice+tag@example.test>\r\nRCPT TO:<anyone@other.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
 	for i := 0; i < 5; i++ {
-		c.expect("250 2.0.0")
+		c.ExpectReply("250 2.0.0")
 	}
-	c.expect("354 ")
+	c.ExpectReply("354 ")
 	body := "Subject: pipelined\r\n\r\nline\r\n"
-	c.send(body + ".\r\nQUIT\r\n")
-	id := queuedID(t, c.expect("250 2.0.0 Ok: queued as "))
-	c.expect("221 ")
+	c.Write(body + ".\r\nQUIT\r\n")
+	id := queuedID(t, c.ExpectReply("250 2.0.0 Ok: queued as "))
+	c.ExpectReply("221 ")
 	want := trace("", "client.test", "ESMTP", id, "", "") + body
 	e.wantOne("alice@example.test", want)
 	e.wantOne("bob@example.test", want)
@@ -134,30 +134,30 @@ func TestSMTPUTF8(t *testing.T) {
 
 	// Without SMTPUTF8, non-ASCII addresses are refused.
 	r := e.dialRaw()
-	r.send("EHLO client.test\r\n")
-	r.expect("250 ")
-	r.send("MAIL FROM:<sénder@remote.test>\r\n")
-	r.expect("553 5.6.7")
-	r.send("MAIL FROM:<sender@remote.test>\r\n")
-	r.expect("250 ")
-	r.send("RCPT TO:<jöran@example.test>\r\n")
-	r.expect("553 5.6.7")
+	r.Write("EHLO client.test\r\n")
+	r.ExpectReply("250 ")
+	r.Write("MAIL FROM:<sénder@remote.test>\r\n")
+	r.ExpectReply("553 5.6.7")
+	r.Write("MAIL FROM:<sender@remote.test>\r\n")
+	r.ExpectReply("250 ")
+	r.Write("RCPT TO:<jöran@example.test>\r\n")
+	r.ExpectReply("553 5.6.7")
 }
 
 func TestBDAT(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	c := e.dialRaw()
-	c.send("EHLO client.test\r\nMAIL FROM:<sender@remote.test> BODY=8BITMIME\r\nRCPT TO:<alice@example.test>\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\nMAIL FROM:<sender@remote.test> BODY=8BITMIME\r\nRCPT TO:<alice@example.test>\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
 	part1 := "Subject: chunks\r\n\r\n"
 	part2 := ".no unstuffing in BDAT\r\n.\r\n"
-	c.send("BDAT " + itoa(len(part1)) + "\r\n" + part1)
-	c.expect("250 2.0.0")
-	c.send("BDAT " + itoa(len(part2)) + " LAST\r\n" + part2)
-	id := queuedID(t, c.expect("250 2.0.0 Ok: queued as "))
+	c.Write("BDAT " + itoa(len(part1)) + "\r\n" + part1)
+	c.ExpectReply("250 2.0.0")
+	c.Write("BDAT " + itoa(len(part2)) + " LAST\r\n" + part2)
+	id := queuedID(t, c.ExpectReply("250 2.0.0 Ok: queued as "))
 	e.wantOne("alice@example.test", trace("sender@remote.test", "client.test", "ESMTP", id, "alice@example.test", "")+part1+part2)
 }
 
@@ -176,8 +176,8 @@ func TestRejections(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{smtp: smtpserverOpts(4)})
 	c := e.dialRaw()
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
 	for _, st := range []struct{ send, want string }{
 		{"MAIL FROM:<no-at-sign>\r\n", "501 "},
 		{"MAIL FROM:<a@bad!domain.test>\r\n", "501 5.1.7"},
@@ -187,8 +187,8 @@ func TestRejections(t *testing.T) {
 		{"RCPT TO:<rcpt@bad!domain.test>\r\n", "501 5.1.3"},
 		{"RCPT TO:<alice@example.test>\r\n", "421 4.7.0"},
 	} {
-		c.send(st.send)
-		c.expect(st.want)
+		c.Write(st.send)
+		c.ExpectReply(st.want)
 	}
 	if got := e.inbox("alice@example.test"); len(got) != 0 {
 		t.Errorf("stored %q", got)
@@ -202,15 +202,15 @@ func TestSmuggling(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	for _, probe := range []string{"\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n"} {
 		c := e.dialRaw()
-		c.send("EHLO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
-		c.expect("250 ")
-		c.expect("250 ")
-		c.expect("250 ")
-		c.expect("354 ")
-		c.send("Subject: one\r\n\r\nx" + probe + "MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
-		c.expect("550 5.6.0")
-		c.send("QUIT\r\n")
-		c.expect("221 ")
+		c.Write("EHLO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+		c.ExpectReply("250 ")
+		c.ExpectReply("250 ")
+		c.ExpectReply("250 ")
+		c.ExpectReply("354 ")
+		c.Write("Subject: one\r\n\r\nx" + probe + "MAIL FROM:<evil@remote.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n")
+		c.ExpectReply("550 5.6.0")
+		c.Write("QUIT\r\n")
+		c.ExpectReply("221 ")
 	}
 	for _, a := range []string{"alice@example.test", "bob@example.test"} {
 		if got := e.inbox(a); len(got) != 0 {
@@ -230,13 +230,13 @@ func TestDeliverFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{wrap: func(s store.Store) store.Store { return failingStore{s} }})
 	c := e.dialRaw()
-	c.send("EHLO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("Subject: x\r\n\r\ny\r\n.\r\n")
-	got := c.expect("451 4.3.0")
+	c.Write("EHLO client.test\r\nMAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("Subject: x\r\n\r\ny\r\n.\r\n")
+	got := c.ExpectReply("451 4.3.0")
 	if strings.Contains(got, "disk") {
 		t.Errorf("reply leaks the error: %q", got)
 	}

@@ -31,24 +31,24 @@ func TestQuota(t *testing.T) {
 
 	// 500 bytes left: a declared SIZE of 600 does not fit, 100 does.
 	c := e.dialRaw()
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
-	c.send("MAIL FROM:<sender@remote.test> SIZE=600\r\n")
-	c.expect("250 ")
-	c.send("RCPT TO:<alice@example.test>\r\n")
-	c.expect("452 4.2.2 Mailbox full")
-	c.send("RCPT TO:<team@example.test>\r\n") // an alias reaching alice
-	c.expect("452 4.2.2")
-	c.send("RSET\r\n")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
+	c.Write("MAIL FROM:<sender@remote.test> SIZE=600\r\n")
+	c.ExpectReply("250 ")
+	c.Write("RCPT TO:<alice@example.test>\r\n")
+	c.ExpectReply("452 4.2.2 Mailbox full")
+	c.Write("RCPT TO:<team@example.test>\r\n") // an alias reaching alice
+	c.ExpectReply("452 4.2.2")
+	c.Write("RSET\r\n")
+	c.ExpectReply("250 ")
 
 	// No SIZE: RCPT passes, the message is too big for what is left.
-	c.send("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("Subject: big\r\n\r\n" + strings.Repeat("0123456789\r\n", 60) + ".\r\n")
-	c.expect("452 4.2.2 Mailbox full")
+	c.Write("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("Subject: big\r\n\r\n" + strings.Repeat("0123456789\r\n", 60) + ".\r\n")
+	c.ExpectReply("452 4.2.2 Mailbox full")
 	if got := e.inbox(alice.Address); len(got) != 1 {
 		t.Errorf("alice's INBOX holds %d messages, want the 1 appended", len(got))
 	}
@@ -58,28 +58,28 @@ func TestQuota(t *testing.T) {
 	if _, err := e.st.Append(ctx, inbox.ID, store.AppendOptions{}, make([]byte, 500)); err != nil {
 		t.Fatal(err)
 	}
-	c.send("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("452 4.2.2")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("Subject: small\r\n\r\nhi\r\n.\r\n")
-	c.expect("250 ")
+	c.Write("MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("452 4.2.2")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("Subject: small\r\n\r\nhi\r\n.\r\n")
+	c.ExpectReply("250 ")
 	if got := e.inbox("bob@example.test"); len(got) != 1 {
 		t.Errorf("bob's INBOX holds %d messages, want 1", len(got))
 	}
-	c.send("QUIT\r\n")
-	c.expect("221 ")
+	c.Write("QUIT\r\n")
+	c.ExpectReply("221 ")
 
 	// Unlimited again: accepted.
 	if err := e.st.SetQuota(ctx, alice.Address, 0); err != nil {
 		t.Fatal(err)
 	}
 	c = e.dialRaw()
-	c.send("EHLO client.test\r\nMAIL FROM:<sender@remote.test> SIZE=600\r\nRCPT TO:<alice@example.test>\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\nMAIL FROM:<sender@remote.test> SIZE=600\r\nRCPT TO:<alice@example.test>\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
 }
 
 // pyFull sends with smtplib to a full mailbox and prints how the server

@@ -7,10 +7,10 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/connserver"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 func plainResp(user, pw string) string {
@@ -48,7 +48,7 @@ func TestPlaintextRefusedBeforeTLS(t *testing.T) {
 		C: STLS
 		S: +OK Begin TLS negotiation
 	`)
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	runScript(t, c, `
 		C: CAPA
 		S: +OK Capability list follows
@@ -97,15 +97,15 @@ func TestSTLSPipelinedCommandsDiscarded(t *testing.T) {
 	srvTLS, cliTLS, _ := testTLS(t)
 	_, addr := e.start(t, Options{TLSConfig: srvTLS})
 	c := dialGreeted(t, addr)
-	c.send("STLS\r\nUSER " + alice)
-	c.expect("+OK Begin TLS negotiation")
-	tc := tls.Client(c.nc, cliTLS)
+	c.Send("STLS\r\nUSER " + alice)
+	c.Expect("+OK Begin TLS negotiation")
+	tc := tls.Client(c.NC, cliTLS)
 	if err := tc.Handshake(); err != nil {
 		// The pipelined bytes reached the handshake: refused, not run.
 		t.Logf("handshake failed, as it may: %v", err)
 		return
 	}
-	c.nc, c.r = tc, bufio.NewReader(tc)
+	c.NC, c.R = tc, bufio.NewReader(tc)
 	c.cmd("PASS "+alicePW, "-ERR Send USER first")
 }
 
@@ -118,10 +118,8 @@ func TestImplicitTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
-	c.expect("+OK pop.test POP3 server ready")
+	c := &client{linetest.Wrap(t, nc, testTimeout)}
+	c.Expect("+OK pop.test POP3 server ready")
 	c.cmd("CAPA", "+OK")
 	if capa := strings.Join(c.multi(), "\n"); strings.Contains(capa, "STLS") || !strings.Contains(capa, "USER") {
 		t.Errorf("CAPA with implicit TLS:\n%s", capa)
@@ -164,7 +162,7 @@ func TestLoginFailures(t *testing.T) {
 		C: AUTH PLAIN `+plainResp(alice, "wrong")+`
 		S: -ERR [AUTH] Authentication failed
 	`)
-	c.expectClosed() // the third failure ends the session
+	c.ExpectClosed() // the third failure ends the session
 
 	c = dialGreeted(t, addr)
 	runScript(t, c, `

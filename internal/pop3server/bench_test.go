@@ -37,15 +37,15 @@ func BenchmarkRETR(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	i := 0
 	for b.Loop() {
-		c.nc.SetDeadline(time.Now().Add(testTimeout))
-		fmt.Fprintf(c.nc, "RETR %d\r\n", i%n+1)
+		c.NC.SetDeadline(time.Now().Add(testTimeout))
+		fmt.Fprintf(c.NC, "RETR %d\r\n", i%n+1)
 		i++
-		l, err := c.r.ReadSlice('\n')
+		l, err := c.R.ReadSlice('\n')
 		if err != nil || !bytes.HasPrefix(l, []byte("+OK")) {
 			b.Fatalf("RETR: %q, %v", l, err)
 		}
 		for {
-			l, err := c.r.ReadSlice('\n')
+			l, err := c.R.ReadSlice('\n')
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func BenchmarkLogin(b *testing.B) {
 				c := dialGreeted(b, addr)
 				c.login(alice, alicePW)
 				c.cmd("QUIT", "+OK")
-				c.nc.Close()
+				c.NC.Close()
 			}
 		})
 	}

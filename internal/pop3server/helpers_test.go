@@ -1,7 +1,6 @@
 package pop3server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -13,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -26,6 +24,7 @@ import (
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -255,75 +254,35 @@ func (e *testEnv) startWith(t testing.TB, opts Options, a Authenticator) (*Serve
 }
 
 // client is a raw POP3 client for transcripts.
-type client struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
+type client struct{ *linetest.Conn }
 
 func dial(t testing.TB, addr string) *client {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, testTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return &client{linetest.Dial(t, addr, testTimeout)}
 }
 
 // dialGreeted dials and reads the +OK greeting.
 func dialGreeted(t testing.TB, addr string) *client {
 	t.Helper()
 	c := dial(t, addr)
-	c.expect("+OK ")
+	c.Expect("+OK ")
 	return c
-}
-
-func (c *client) send(line string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, line+"\r\n"); err != nil {
-		c.t.Fatalf("write %q: %v", line, err)
-	}
-}
-
-// line reads one line, which must end in CRLF, and returns it without.
-func (c *client) line() string {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("reading a line: got %q, %v", l, err)
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		c.t.Fatalf("line %q does not end in CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n")
-}
-
-// expect reads a line that starts with prefix and returns it.
-func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	l := c.line()
-	if !strings.HasPrefix(l, prefix) {
-		c.t.Fatalf("got %q, want prefix %q", l, prefix)
-	}
-	return l
 }
 
 // cmd sends line and expects a reply starting with prefix.
 func (c *client) cmd(line, prefix string) string {
-	c.t.Helper()
-	c.send(line)
-	return c.expect(prefix)
+	c.T.Helper()
+	c.Send(line)
+	return c.Expect(prefix)
 }
 
 // multi reads the lines of a multi-line reply up to the final ".",
 // undoing the dot-stuffing.
 func (c *client) multi() []string {
-	c.t.Helper()
+	c.T.Helper()
 	var lines []string
 	for {
-		l := c.line()
+		l := c.Line()
 		if l == "." {
 			return lines
 		}
@@ -337,7 +296,7 @@ func (c *client) multi() []string {
 // message reads a multi-line reply and returns the octets it carried, in
 // CRLF form, as a client that undoes the stuffing has them.
 func (c *client) message() string {
-	c.t.Helper()
+	c.T.Helper()
 	var b strings.Builder
 	for _, l := range c.multi() {
 		b.WriteString(l + "\r\n")
@@ -346,33 +305,9 @@ func (c *client) message() string {
 }
 
 func (c *client) login(user, pw string) {
-	c.t.Helper()
+	c.T.Helper()
 	c.cmd("USER "+user, "+OK")
 	c.cmd("PASS "+pw, "+OK ")
-}
-
-// expectClosed asserts the server closed the connection.
-func (c *client) expectClosed() {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err == nil {
-		c.t.Fatalf("got %q, want the connection closed", l)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.t.Fatalf("connection still open after %v", testTimeout)
-	}
-}
-
-// starttls upgrades the client connection after "+OK" to STLS.
-func (c *client) starttls(cfg *tls.Config) {
-	c.t.Helper()
-	tc := tls.Client(c.nc, cfg)
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.nc = tc
-	c.r = bufio.NewReader(tc)
 }
 
 // testTLS returns a server TLS config with a fresh self-signed certificate

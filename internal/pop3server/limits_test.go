@@ -13,14 +13,14 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	c1 := dialGreeted(t, addr)
 	dialGreeted(t, addr)
 	c3 := dial(t, addr)
-	c3.expect("-ERR [SYS/TEMP] Too many connections")
-	c3.expectClosed()
+	c3.Expect("-ERR [SYS/TEMP] Too many connections")
+	c3.ExpectClosed()
 	// A slot frees when a connection ends.
 	c1.cmd("QUIT", "+OK")
-	c1.expectClosed()
+	c1.ExpectClosed()
 	waitFor(t, "a free slot", func() bool {
 		c := dial(t, addr)
-		return strings.HasPrefix(c.line(), "+OK")
+		return strings.HasPrefix(c.Line(), "+OK")
 	})
 }
 
@@ -29,8 +29,8 @@ func TestMaxConnections(t *testing.T) {
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxConnections: 1, MaxConnectionsPerIP: -1})
 	dialGreeted(t, addr)
 	c := dial(t, addr)
-	c.expect("-ERR [SYS/TEMP] Too many connections")
-	c.expectClosed()
+	c.Expect("-ERR [SYS/TEMP] Too many connections")
+	c.ExpectClosed()
 }
 
 func TestMaxConnectionsPerAccount(t *testing.T) {
@@ -54,9 +54,9 @@ func TestLineTooLong(t *testing.T) {
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaxLineLength: 600})
 	c := dialGreeted(t, addr)
 	c.cmd("USER "+strings.Repeat("a", 600-len("USER \r\n")), "+OK") // exactly the limit
-	c.send("USER " + strings.Repeat("a", 600))
-	c.expect("-ERR Line too long")
-	c.expectClosed()
+	c.Send("USER " + strings.Repeat("a", 600))
+	c.Expect("-ERR Line too long")
+	c.ExpectClosed()
 }
 
 // RFC 1939 §3 autologout: an idle session is ended, and what it marked is
@@ -69,8 +69,8 @@ func TestAutologout(t *testing.T) {
 	c.login(alice, alicePW)
 	c.cmd("DELE 1", "+OK")
 	start := time.Now()
-	c.expect("-ERR Autologout")
-	c.expectClosed()
+	c.Expect("-ERR Autologout")
+	c.ExpectClosed()
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("autologout after %v, want about 300ms", d)
 	}
@@ -98,8 +98,8 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	for _, cl := range []*client{c, idle} {
-		cl.expect("-ERR [SYS/TEMP] Server shutting down")
-		cl.expectClosed()
+		cl.Expect("-ERR [SYS/TEMP] Server shutting down")
+		cl.ExpectClosed()
 	}
 	if got := e.inbox(t, e.alice); len(got) != 3 {
 		t.Errorf("INBOX has %d messages after shutdown, want 3", len(got))

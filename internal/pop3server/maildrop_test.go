@@ -18,7 +18,7 @@ func TestDeleQuitDeletes(t *testing.T) {
 	c.cmd("DELE 1", "+OK")
 	c.cmd("DELE 3", "+OK")
 	c.cmd("QUIT", "+OK Bye, 2 messages deleted")
-	c.expectClosed()
+	c.ExpectClosed()
 	if got := e.inbox(t, e.alice); !slices.Equal(got, []string{msg2}) {
 		t.Fatalf("INBOX after DELE 1, DELE 3, QUIT = %q, want only msg2", got)
 	}
@@ -68,16 +68,16 @@ func TestDeleThenDrop(t *testing.T) {
 	c.login(alice, alicePW)
 	c.cmd("DELE 1", "+OK")
 	c.cmd("DELE 2", "+OK")
-	c.nc.Close()
+	c.NC.Close()
 
 	var c2 *client
 	waitFor(t, "the maildrop lock to be released", func() bool {
 		c2 = dialGreeted(t, addr)
 		c2.cmd("USER "+alice, "+OK")
-		c2.send("PASS " + alicePW)
-		l := c2.line()
+		c2.Send("PASS " + alicePW)
+		l := c2.Line()
 		if l == "-ERR [IN-USE] Maildrop already in use by another POP3 session" {
-			c2.nc.Close()
+			c2.NC.Close()
 			return false
 		}
 		if l != "+OK Logged in, 3 messages ("+fmt.Sprint(len(msg1)+len(msg2)+len(msg3))+" octets)" {

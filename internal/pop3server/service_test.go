@@ -106,7 +106,7 @@ func TestServiceSCRAMAndPlain(t *testing.T) {
 
 	c := dialGreeted(t, addr)
 	c.cmd("STLS", "+OK")
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	c.cmd("CAPA", "+OK")
 	capa := strings.Join(c.multi(), "\n")
 	if !strings.Contains(capa, "SCRAM-SHA-256") {
@@ -123,13 +123,13 @@ func TestServiceSCRAMAndPlain(t *testing.T) {
 
 	c = dialGreeted(t, addr)
 	c.cmd("STLS", "+OK")
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	c.cmd("AUTH PLAIN "+plainResp(bob, bobPW), "+OK Logged in")
 	c.cmd("QUIT", "+OK")
 
 	c = dialGreeted(t, addr)
 	c.cmd("STLS", "+OK")
-	c.starttls(cliTLS)
+	c.StartTLS(cliTLS)
 	c.cmd("USER "+alice, "+OK")
 	c.cmd("PASS "+alicePW, "+OK Logged in")
 }
@@ -157,7 +157,7 @@ func TestServiceThrottle(t *testing.T) {
 		C: PASS alice pw with spaces
 		S: -ERR [SYS/TEMP] Too many failed logins, try again later
 	`)
-	c.expectClosed()
+	c.ExpectClosed()
 	c = dialGreeted(t, addr)
 	c.cmd("USER "+bob, "+OK")
 	c.cmd("PASS "+bobPW, "+OK Logged in")

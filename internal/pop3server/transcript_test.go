@@ -19,10 +19,10 @@ func runScript(t *testing.T, c *client, script string) {
 		switch {
 		case l == "":
 		case strings.HasPrefix(l, "C: "):
-			c.send(strings.TrimPrefix(l, "C: "))
+			c.Send(strings.TrimPrefix(l, "C: "))
 		case strings.HasPrefix(l, "S: "):
 			want := strings.TrimPrefix(l, "S: ")
-			got := c.line()
+			got := c.Line()
 			if prefix, ok := strings.CutSuffix(want, "*"); ok {
 				if !strings.HasPrefix(got, prefix) {
 					t.Fatalf("got %q, want prefix %q", got, prefix)
@@ -216,7 +216,7 @@ func TestTranscriptCommands(t *testing.T) {
 		C: QUIT
 		S: +OK Bye, 0 messages deleted
 	`, total, len(msg1), len(msg2), len(msg3), uidl[0], uidl[1], uidl[2], total-len(msg2)))
-	c.expectClosed()
+	c.ExpectClosed()
 	if got := e.inbox(t, e.alice); len(got) != 3 {
 		t.Errorf("INBOX has %d messages after RSET and QUIT, want 3", len(got))
 	}
@@ -230,7 +230,7 @@ func TestTranscriptQuitInAuthorization(t *testing.T) {
 		C: QUIT
 		S: +OK Bye
 	`)
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestTranscriptMalformed(t *testing.T) {
@@ -260,16 +260,16 @@ func TestTranscriptMalformed(t *testing.T) {
 		c.cmd("BAD!", "-ERR Malformed command")
 	}
 	c.cmd("BAD!", "-ERR Too many bad commands")
-	c.expectClosed()
+	c.ExpectClosed()
 }
 
 func TestTranscriptHTTP(t *testing.T) {
 	e := newEnv(t)
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true})
 	c := dialGreeted(t, addr)
-	c.send("GET / HTTP/1.1")
-	c.expect("-ERR This is a POP3 server")
-	c.expectClosed()
+	c.Send("GET / HTTP/1.1")
+	c.Expect("-ERR This is a POP3 server")
+	c.ExpectClosed()
 }
 
 func TestBareLFBody(t *testing.T) {

@@ -1,11 +1,12 @@
 package smtpserver
 
 import (
-	"bufio"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // dialFrom dials addr from the loopback address src (127.0.0.0/8 is all
@@ -17,9 +18,7 @@ func dialFrom(t testing.TB, src, addr string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return &client{linetest.Wrap(t, nc, testTimeout)}
 }
 
 const refused = "421 4.7.0 mx.test Too many connections, try again later"
@@ -29,12 +28,12 @@ const refused = "421 4.7.0 mx.test Too many connections, try again later"
 func TestConnectionsPerNet(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, Options{MaxConnections: -1, MaxConnectionsPerIP: -1, MaxConnectionsPerNet: 2}, &fakeBackend{})
-	dialFrom(t, "127.0.0.2", addr).expect("220 ")
-	dialFrom(t, "127.0.0.3", addr).expect("220 ")
+	dialFrom(t, "127.0.0.2", addr).ExpectReply("220 ")
+	dialFrom(t, "127.0.0.3", addr).ExpectReply("220 ")
 	c := dialFrom(t, "127.0.0.4", addr)
-	c.expect(refused)
-	c.expectClosed()
-	dialFrom(t, "127.0.1.2", addr).expect("220 ")
+	c.ExpectReply(refused)
+	c.ExpectClosed()
+	dialFrom(t, "127.0.1.2", addr).ExpectReply("220 ")
 }
 
 // TestConnectionRate: the third connection within a minute from one IP is
@@ -47,22 +46,22 @@ func TestConnectionRate(t *testing.T) {
 		_, addr := startServer(t, Options{ConnectionRatePerIP: 2}, &fakeBackend{})
 		for range 2 {
 			c := dialFrom(t, "127.0.0.2", addr)
-			c.expect("220 ")
-			c.send("QUIT\r\n")
-			c.expect("221 ")
+			c.ExpectReply("220 ")
+			c.Write("QUIT\r\n")
+			c.ExpectReply("221 ")
 		}
 		c := dialFrom(t, "127.0.0.2", addr)
-		c.expect(refused)
-		c.expectClosed()
-		dialFrom(t, "127.0.0.3", addr).expect("220 ")
+		c.ExpectReply(refused)
+		c.ExpectClosed()
+		dialFrom(t, "127.0.0.3", addr).ExpectReply("220 ")
 	})
 	t.Run("per net", func(t *testing.T) {
 		t.Parallel()
 		_, addr := startServer(t, Options{ConnectionRatePerNet: 2}, &fakeBackend{})
-		dialFrom(t, "127.0.0.2", addr).expect("220 ")
-		dialFrom(t, "127.0.0.3", addr).expect("220 ")
-		dialFrom(t, "127.0.0.4", addr).expect(refused)
-		dialFrom(t, "127.0.1.4", addr).expect("220 ")
+		dialFrom(t, "127.0.0.2", addr).ExpectReply("220 ")
+		dialFrom(t, "127.0.0.3", addr).ExpectReply("220 ")
+		dialFrom(t, "127.0.0.4", addr).ExpectReply(refused)
+		dialFrom(t, "127.0.1.4", addr).ExpectReply("220 ")
 	})
 }
 
@@ -88,16 +87,5 @@ func TestRateLimiterRefill(t *testing.T) {
 	r.allow(netip.MustParseAddr("192.0.2.2"), t0.Add(3*time.Minute))
 	if _, ok := r.buckets[ip]; ok || len(r.buckets) != 1 {
 		t.Errorf("buckets after sweep: %v", r.buckets)
-	}
-}
-
-func TestNetOf(t *testing.T) {
-	for in, want := range map[string]string{
-		"192.0.2.77":           "192.0.2.0/24",
-		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
-	} {
-		if got := netOf(netip.MustParseAddr(in)).String(); got != want {
-			t.Errorf("netOf(%s) = %s, want %s", in, got, want)
-		}
 	}
 }

@@ -1,7 +1,6 @@
 package smtpserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // authBackend is fakeBackend whose sessions record logins.
@@ -97,18 +97,14 @@ func plainIR(user, pass string) string {
 
 // startTLS upgrades c after STARTTLS and greets again.
 func (c *client) startTLS(cfg *tls.Config) []string {
-	c.t.Helper()
-	c.send("STARTTLS\r\n")
-	c.expect("220 ")
-	tc := tls.Client(c.nc, cfg)
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("handshake: %v", err)
-	}
-	c.nc, c.r = tc, bufio.NewReader(tc)
-	c.send("EHLO client.test\r\n")
-	lines, err := c.reply()
+	c.T.Helper()
+	c.Write("STARTTLS\r\n")
+	c.ExpectReply("220 ")
+	c.StartTLS(cfg)
+	c.Write("EHLO client.test\r\n")
+	lines, err := c.Reply()
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return lines
 }
@@ -120,46 +116,46 @@ func TestAuthSubmissionFlow(t *testing.T) {
 	_, addr := startServer(t, Options{TLSConfig: srvTLS, Authenticator: authService(t, auth.ThrottleOptions{}), RequireAuth: true}, be)
 
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\n")
-	lines, _ := c.reply()
+	c.Write("EHLO client.test\r\n")
+	lines, _ := c.Reply()
 	if strings.Contains(strings.Join(lines, "\n"), "AUTH") {
 		t.Errorf("AUTH advertised in plain text: %q", lines)
 	}
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
-	c.expect("530 5.7.0 Must issue a STARTTLS command first")
-	c.send("MAIL FROM:<alice@example.test>\r\n")
-	c.expect("530 5.7.0 Must issue a STARTTLS command first")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
+	c.ExpectReply("530 5.7.0 Must issue a STARTTLS command first")
+	c.Write("MAIL FROM:<alice@example.test>\r\n")
+	c.ExpectReply("530 5.7.0 Must issue a STARTTLS command first")
 
 	lines = c.startTLS(cliTLS)
 	if !strings.Contains(strings.Join(lines, "\n"), "AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN") {
 		t.Errorf("EHLO in TLS lacks the mechanisms: %q", lines)
 	}
-	c.send("MAIL FROM:<alice@example.test>\r\n")
-	c.expect("530 5.7.0 Authentication required")
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "wrong") + "\r\n")
-	c.expect("535 5.7.8")
-	c.send("AUTH CRAM-MD5\r\n")
-	c.expect("504 5.5.4")
-	c.send("AUTH PLAIN\r\n")
-	c.expect("334 ")
-	c.send("AAAA\r\n") // three NULs: malformed
-	c.expect("501 5.5.2")
-	c.send("AUTH LOGIN\r\n")
-	if got := c.expect("334 "); got != "334 "+base64.StdEncoding.EncodeToString([]byte("Username:")) {
+	c.Write("MAIL FROM:<alice@example.test>\r\n")
+	c.ExpectReply("530 5.7.0 Authentication required")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "wrong") + "\r\n")
+	c.ExpectReply("535 5.7.8")
+	c.Write("AUTH CRAM-MD5\r\n")
+	c.ExpectReply("504 5.5.4")
+	c.Write("AUTH PLAIN\r\n")
+	c.ExpectReply("334 ")
+	c.Write("AAAA\r\n") // three NULs: malformed
+	c.ExpectReply("501 5.5.2")
+	c.Write("AUTH LOGIN\r\n")
+	if got := c.ExpectReply("334 "); got != "334 "+base64.StdEncoding.EncodeToString([]byte("Username:")) {
 		t.Errorf("LOGIN challenge %q", got)
 	}
-	c.send(base64.StdEncoding.EncodeToString([]byte("alice@example.test")) + "\r\n")
-	c.expect("334 ")
-	c.send(base64.StdEncoding.EncodeToString([]byte("correct horse")) + "\r\n")
-	c.expect("235 2.0.0")
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
-	c.expect("503 5.5.1")
-	c.send("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("Subject: x\r\n\r\nhi\r\n.\r\n")
-	c.expect("250 ")
+	c.Write(base64.StdEncoding.EncodeToString([]byte("alice@example.test")) + "\r\n")
+	c.ExpectReply("334 ")
+	c.Write(base64.StdEncoding.EncodeToString([]byte("correct horse")) + "\r\n")
+	c.ExpectReply("235 2.0.0")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
+	c.ExpectReply("503 5.5.1")
+	c.Write("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("Subject: x\r\n\r\nhi\r\n.\r\n")
+	c.ExpectReply("250 ")
 
 	be.mu.Lock()
 	defer be.mu.Unlock()
@@ -178,19 +174,17 @@ func TestAuthFailuresCountAsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
-	c.expect("220 ")
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
+	c := &client{linetest.Wrap(t, nc, testTimeout)}
+	c.ExpectReply("220 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
 	for i := range 3 {
-		c.send("AUTH PLAIN " + plainIR("alice@example.test", "guess"+string(rune('a'+i))) + "\r\n")
-		c.expect("535 5.7.8")
+		c.Write("AUTH PLAIN " + plainIR("alice@example.test", "guess"+string(rune('a'+i))) + "\r\n")
+		c.ExpectReply("535 5.7.8")
 	}
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
-	c.expect("421 4.7.0")
-	c.expectClosed()
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
+	c.ExpectReply("421 4.7.0")
+	c.ExpectClosed()
 }
 
 // TestAuthThrottled: a locked-out account gets 454 4.7.0, even with the
@@ -204,16 +198,14 @@ func TestAuthThrottled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
-	c.expect("220 ")
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "guess1") + "\r\n")
-	c.expect("535 5.7.8")
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "guess2") + "\r\n")
-	c.expect("535 5.7.8")
-	c.send("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
-	c.expect("454 4.7.0")
+	c := &client{linetest.Wrap(t, nc, testTimeout)}
+	c.ExpectReply("220 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "guess1") + "\r\n")
+	c.ExpectReply("535 5.7.8")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "guess2") + "\r\n")
+	c.ExpectReply("535 5.7.8")
+	c.Write("AUTH PLAIN " + plainIR("alice@example.test", "correct horse") + "\r\n")
+	c.ExpectReply("454 4.7.0")
 }

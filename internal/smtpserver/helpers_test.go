@@ -1,11 +1,8 @@
 package smtpserver
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -13,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/smtp"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // testTimeout bounds every wait in these tests. Generous: a connection
@@ -138,85 +136,19 @@ func startServer(t testing.TB, opts Options, be Backend) (*Server, string) {
 }
 
 // client is a raw SMTP client for transcripts.
-type client struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
+type client struct{ *linetest.Conn }
 
 func dial(t testing.TB, addr string) *client {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, testTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	return &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	return &client{linetest.Dial(t, addr, testTimeout)}
 }
 
 // dialGreeted dials and reads the 220 greeting.
 func dialGreeted(t testing.TB, addr string) *client {
 	t.Helper()
 	c := dial(t, addr)
-	c.expect("220 ")
+	c.ExpectReply("220 ")
 	return c
-}
-
-func (c *client) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.t.Fatalf("write %q: %v", s, err)
-	}
-}
-
-// reply reads one (possibly multi-line) reply and returns all its lines.
-func (c *client) reply() ([]string, error) {
-	var lines []string
-	for {
-		l, err := c.r.ReadString('\n')
-		if err != nil {
-			return lines, err
-		}
-		if !strings.HasSuffix(l, "\r\n") {
-			return lines, fmt.Errorf("reply line %q does not end in CRLF", l)
-		}
-		l = strings.TrimSuffix(l, "\r\n")
-		lines = append(lines, l)
-		if len(l) < 4 || (l[3] != ' ' && l[3] != '-') {
-			return lines, fmt.Errorf("malformed reply line %q", l)
-		}
-		if l[3] == ' ' {
-			return lines, nil
-		}
-	}
-}
-
-// expect reads a reply whose last line starts with prefix and returns it.
-func (c *client) expect(prefix string) string {
-	c.t.Helper()
-	lines, err := c.reply()
-	if err != nil {
-		c.t.Fatalf("waiting for %q: got %q, %v", prefix, lines, err)
-	}
-	last := lines[len(lines)-1]
-	if !strings.HasPrefix(last, prefix) {
-		c.t.Fatalf("got reply %q, want prefix %q", lines, prefix)
-	}
-	return last
-}
-
-// expectClosed asserts the server closed the connection.
-func (c *client) expectClosed() {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	if err == nil {
-		c.t.Fatalf("got %q, want the connection closed", l)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		c.t.Fatalf("connection still open after %v", testTimeout)
-	}
 }
 
 // waitFor polls cond until it holds or testTimeout passes.

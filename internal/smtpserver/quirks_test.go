@@ -15,9 +15,9 @@ func TestGoSMTPDataReaderQuirks(t *testing.T) {
 	_, addr := startServer(t, Options{DataBlockTimeout: 300 * time.Millisecond}, be)
 	start := func() *client {
 		c := dialGreeted(t, addr)
-		c.send("EHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+		c.Write("EHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
 		for _, w := range []string{"250 ", "250 ", "250 ", "354 "} {
-			c.expect(w)
+			c.ExpectReply(w)
 		}
 		return c
 	}
@@ -26,8 +26,8 @@ func TestGoSMTPDataReaderQuirks(t *testing.T) {
 	// drops both octets instead of keeping the (bare) CR, so the bare CR
 	// check never sees it.
 	c := start()
-	c.send("a\r\n.\rX\r\n.\r\n")
-	c.expect("250 ")
+	c.Write("a\r\n.\rX\r\n.\r\n")
+	c.ExpectReply("250 ")
 	if msgs := be.messages(); len(msgs) != 1 || string(msgs[0].body) != "a\r\nX\r\n" {
 		t.Errorf("stored %+v; go-smtp's dot-CR handling changed", msgs)
 	}
@@ -35,6 +35,6 @@ func TestGoSMTPDataReaderQuirks(t *testing.T) {
 	// A CR right before CRLF "." CRLF: go-smtp loses the CR state and does
 	// not see the end of data; the session times out.
 	c = start()
-	c.send("x\r\r\n.\r\n")
-	c.expect("421 4.4.2")
+	c.Write("x\r\r\n.\r\n")
+	c.ExpectReply("421 4.4.2")
 }

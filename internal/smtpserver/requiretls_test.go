@@ -1,8 +1,6 @@
 package smtpserver
 
 import (
-	"bufio"
-	"crypto/tls"
 	"slices"
 	"strings"
 	"testing"
@@ -18,28 +16,24 @@ func TestREQUIRETLS(t *testing.T) {
 	be := &fakeBackend{}
 	_, addr := startServer(t, Options{TLSConfig: srvTLS}, be)
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\n")
+	c.Write("EHLO client.test\r\n")
 	if l := c.ehloLines(); strings.Contains(l, "REQUIRETLS") {
 		t.Errorf("REQUIRETLS advertised without TLS: %q", l)
 	}
-	c.send("MAIL FROM:<a@b.test> REQUIRETLS\r\n")
-	c.expect("530 5.7.10")
-	c.send("STARTTLS\r\n")
-	c.expect("220 ")
-	tc := tls.Client(c.nc, cliTLS)
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	c.r, c.nc = bufio.NewReader(tc), tc
-	c.send("EHLO client.test\r\n")
+	c.Write("MAIL FROM:<a@b.test> REQUIRETLS\r\n")
+	c.ExpectReply("530 5.7.10")
+	c.Write("STARTTLS\r\n")
+	c.ExpectReply("220 ")
+	c.StartTLS(cliTLS)
+	c.Write("EHLO client.test\r\n")
 	if l := c.ehloLines(); !strings.Contains(l, "250-REQUIRETLS") && !strings.Contains(l, "250 REQUIRETLS") {
 		t.Errorf("REQUIRETLS not advertised inside TLS: %q", l)
 	}
-	c.send("MAIL FROM:<a@b.test> REQUIRETLS\r\n")
-	c.expect("250 ")
-	c.send("RSET\r\nMAIL FROM:<a@b.test>\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
+	c.Write("MAIL FROM:<a@b.test> REQUIRETLS\r\n")
+	c.ExpectReply("250 ")
+	c.Write("RSET\r\nMAIL FROM:<a@b.test>\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	if !slices.Equal(be.requireTLS, []bool{true, false}) {
@@ -49,10 +43,10 @@ func TestREQUIRETLS(t *testing.T) {
 
 // ehloLines reads a reply and returns its lines joined by newlines.
 func (c *client) ehloLines() string {
-	c.t.Helper()
-	lines, err := c.reply()
+	c.T.Helper()
+	lines, err := c.Reply()
 	if err != nil {
-		c.t.Fatal(err)
+		c.T.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -1,7 +1,6 @@
 package smtpserver
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // TestSTARTTLSDropsPipelinedCommands checks RFC 3207 §4.2: a command sent
@@ -21,18 +21,13 @@ func TestSTARTTLSDropsPipelinedCommands(t *testing.T) {
 	be := &fakeBackend{}
 	_, addr := startServer(t, Options{TLSConfig: srvTLS}, be)
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
-	c.send("STARTTLS\r\nMAIL FROM:<a@b.test>\r\n")
-	c.expect("220 ")
-	tc := tls.Client(c.nc, cliTLS)
-	if err := tc.Handshake(); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	c.r = bufio.NewReader(tc)
-	c.nc = tc
-	c.send("EHLO client.test\r\n")
-	lines, err := c.reply()
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
+	c.Write("STARTTLS\r\nMAIL FROM:<a@b.test>\r\n")
+	c.ExpectReply("220 ")
+	c.StartTLS(cliTLS)
+	c.Write("EHLO client.test\r\n")
+	lines, err := c.Reply()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,17 +35,17 @@ func TestSTARTTLSDropsPipelinedCommands(t *testing.T) {
 		t.Errorf("STARTTLS advertised inside TLS: %q", lines)
 	}
 	// Had the MAIL run, this RCPT would be accepted.
-	c.send("RCPT TO:<c@d.test>\r\n")
-	c.expect("502 5.5.1")
+	c.Write("RCPT TO:<c@d.test>\r\n")
+	c.ExpectReply("502 5.5.1")
 	if n := be.mailCount(); n != 0 {
 		t.Errorf("backend saw %d MAIL commands, want 0", n)
 	}
-	c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("x: y\r\n\r\nz\r\n.\r\n")
-	c.expect("250 ")
+	c.Write("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("x: y\r\n\r\nz\r\n.\r\n")
+	c.ExpectReply("250 ")
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	last := be.infos[len(be.infos)-1]
@@ -67,12 +62,10 @@ func TestImplicitTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tc.Close()
-	tc.SetDeadline(time.Now().Add(testTimeout))
-	c := &client{t: t, nc: tc, r: bufio.NewReader(tc)}
-	c.expect("220 ")
-	c.send("EHLO client.test\r\n")
-	lines, _ := c.reply()
+	c := &client{linetest.Wrap(t, tc, testTimeout)}
+	c.ExpectReply("220 ")
+	c.Write("EHLO client.test\r\n")
+	lines, _ := c.Reply()
 	if strings.Contains(strings.Join(lines, "\n"), "STARTTLS") {
 		t.Errorf("STARTTLS advertised with implicit TLS: %q", lines)
 	}
@@ -93,22 +86,22 @@ func TestConnectionLimits(t *testing.T) {
 			c1 := dialGreeted(t, addr)
 			c2 := dialGreeted(t, addr)
 			c3 := dial(t, addr)
-			c3.expect("421 4.7.0 mx.test Too many connections, try again later")
-			c3.expectClosed()
+			c3.ExpectReply("421 4.7.0 mx.test Too many connections, try again later")
+			c3.ExpectClosed()
 			// A slot frees up when a connection ends.
-			c1.send("QUIT\r\n")
-			c1.expect("221 ")
-			c1.expectClosed()
+			c1.Write("QUIT\r\n")
+			c1.ExpectReply("221 ")
+			c1.ExpectClosed()
 			var c4 *client
 			waitFor(t, "a connection slot after QUIT", func() bool {
 				c4 = dial(t, addr)
-				lines, err := c4.reply()
+				lines, err := c4.Reply()
 				return err == nil && strings.HasPrefix(lines[0], "220 ")
 			})
-			c2.send("NOOP\r\n")
-			c2.expect("250 ")
-			c4.send("NOOP\r\n")
-			c4.expect("250 ")
+			c2.Write("NOOP\r\n")
+			c2.ExpectReply("250 ")
+			c4.Write("NOOP\r\n")
+			c4.ExpectReply("250 ")
 		})
 	}
 }
@@ -117,11 +110,11 @@ func TestCommandTimeout(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, Options{CommandTimeout: 200 * time.Millisecond}, &fakeBackend{})
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
 	start := time.Now()
-	c.expect("421 4.4.2")
-	c.expectClosed()
+	c.ExpectReply("421 4.4.2")
+	c.ExpectClosed()
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("timeout took %v", d)
 	}
@@ -139,29 +132,29 @@ func TestDataBlockTimeout(t *testing.T) {
 		DataTotalTimeout: 5 * time.Second,
 	}, be)
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
+	c.Write("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
 	// Trickle for longer than the command timeout: each read restarts the
 	// block timeout.
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; i < 6; i++ {
 		<-tick.C
-		c.send("line\r\n")
+		c.Write("line\r\n")
 	}
-	c.send(".\r\n")
-	c.expect("250 2.0.0")
+	c.Write(".\r\n")
+	c.ExpectReply("250 2.0.0")
 	// Now stall inside DATA.
-	c.send("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
-	c.expect("354 ")
-	c.send("partial\r\n")
-	c.expect("421 4.4.2")
-	c.expectClosed()
+	c.Write("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
+	c.ExpectReply("354 ")
+	c.Write("partial\r\n")
+	c.ExpectReply("421 4.4.2")
+	c.ExpectClosed()
 	if n := len(be.messages()); n != 1 {
 		t.Errorf("stored %d messages, want 1", n)
 	}
@@ -174,9 +167,9 @@ func TestDataTotalTimeout(t *testing.T) {
 		DataTotalTimeout: 400 * time.Millisecond,
 	}, &fakeBackend{})
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+	c.Write("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
 	for _, w := range []string{"250 ", "250 ", "250 ", "354 "} {
-		c.expect(w)
+		c.ExpectReply(w)
 	}
 	stop := make(chan struct{})
 	defer close(stop)
@@ -188,14 +181,14 @@ func TestDataTotalTimeout(t *testing.T) {
 			case <-stop:
 				return
 			case <-tick.C:
-				if _, err := c.nc.Write([]byte("more\r\n")); err != nil {
+				if _, err := c.NC.Write([]byte("more\r\n")); err != nil {
 					return
 				}
 			}
 		}
 	}()
-	c.expect("421 4.4.2")
-	c.expectClosed()
+	c.ExpectReply("421 4.4.2")
+	c.ExpectClosed()
 }
 
 // TestShutdownFinishesTransaction: Shutdown lets a transaction in flight
@@ -214,28 +207,28 @@ func TestShutdownFinishesTransaction(t *testing.T) {
 	addr := l.Addr().String()
 
 	busy := dialGreeted(t, addr)
-	busy.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+	busy.Write("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
 	for _, w := range []string{"250 ", "250 ", "250 ", "354 "} {
-		busy.expect(w)
+		busy.ExpectReply(w)
 	}
-	busy.send("Subject: in flight\r\n\r\nfirst half\r\n")
+	busy.Write("Subject: in flight\r\n\r\nfirst half\r\n")
 
 	idle := dialGreeted(t, addr)
-	idle.send("EHLO client.test\r\n")
-	idle.expect("250 ")
+	idle.Write("EHLO client.test\r\n")
+	idle.ExpectReply("250 ")
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(ctx) }()
 
-	idle.expect("421 ")
-	idle.expectClosed()
+	idle.ExpectReply("421 ")
+	idle.ExpectClosed()
 
-	busy.send("second half\r\n.\r\n")
-	busy.expect("250 2.0.0 Ok: queued as ")
-	busy.expect("421 ")
-	busy.expectClosed()
+	busy.Write("second half\r\n.\r\n")
+	busy.ExpectReply("250 2.0.0 Ok: queued as ")
+	busy.ExpectReply("421 ")
+	busy.ExpectClosed()
 
 	select {
 	case err := <-shut:
@@ -269,15 +262,15 @@ func TestShutdownDeadline(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	c := dialGreeted(t, l.Addr().String())
-	c.send("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n")
-	c.expect("250 ")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\nMAIL FROM:<a@b.test>\r\n")
+	c.ExpectReply("250 ")
+	c.ExpectReply("250 ")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want deadline exceeded", err)
 	}
-	c.expectClosed()
+	c.ExpectClosed()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}

@@ -208,13 +208,13 @@ func TestTranscripts(t *testing.T) {
 			_, addr := startServer(t, tt.opts, be)
 			c := dialGreeted(t, addr)
 			for _, st := range tt.steps {
-				c.send(st.send)
+				c.Write(st.send)
 				for _, w := range st.want {
 					if w == closed {
-						c.expectClosed()
+						c.ExpectClosed()
 						continue
 					}
-					c.expect(w)
+					c.ExpectReply(w)
 				}
 			}
 			msgs := be.messages()
@@ -238,8 +238,8 @@ func TestEHLOExtensions(t *testing.T) {
 		}
 		_, addr := startServer(t, opts, &fakeBackend{})
 		c := dialGreeted(t, addr)
-		c.send("EHLO client.test\r\n")
-		lines, err := c.reply()
+		c.Write("EHLO client.test\r\n")
+		lines, err := c.Reply()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,11 +1,9 @@
 package submission
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // testTimeout bounds each connection of a test: logins cost argon2id runs,
@@ -204,11 +203,7 @@ func (e *env) queue() []store.QueuedMessage {
 }
 
 // raw is a line-level SMTP client for transcripts.
-type raw struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
-}
+type raw struct{ *linetest.Conn }
 
 // dial587 connects to the STARTTLS port and reads the greeting.
 func (e *env) dial587() *raw {
@@ -232,65 +227,31 @@ func (e *env) dial465() *raw {
 }
 
 func (e *env) greet(nc net.Conn) *raw {
-	e.t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	c := &raw{t: e.t, nc: nc, r: bufio.NewReader(nc)}
-	c.expect("220 ")
+	c := &raw{linetest.Wrap(e.t, nc, testTimeout)}
+	c.ExpectReply("220 ")
 	return c
 }
 
 // startTLS runs STARTTLS and EHLO again; it returns the EHLO reply.
 func (c *raw) startTLS(cfg *tls.Config) string {
-	c.t.Helper()
-	c.send("STARTTLS\r\n")
+	c.T.Helper()
+	c.Write("STARTTLS\r\n")
 	return c.upgrade(cfg)
 }
 
 // upgrade reads the reply to a STARTTLS already sent, runs the handshake
 // and EHLO again; it returns the EHLO reply.
 func (c *raw) upgrade(cfg *tls.Config) string {
-	c.t.Helper()
-	c.expect("220 ")
-	tc := tls.Client(c.nc, cfg)
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.nc, c.r = tc, bufio.NewReader(tc)
-	c.send("EHLO client.test\r\n")
+	c.T.Helper()
+	c.ExpectReply("220 ")
+	c.StartTLS(cfg)
+	c.Write("EHLO client.test\r\n")
 	return c.expectAll("250 ")
 }
 
-func (c *raw) send(s string) {
-	c.t.Helper()
-	if _, err := io.WriteString(c.nc, s); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// expect reads one reply and checks its last line's prefix.
-func (c *raw) expect(prefix string) string {
-	c.t.Helper()
-	all := c.expectAll(prefix)
-	return all[strings.LastIndexByte(strings.TrimSuffix(all, "\n"), '\n')+1:]
-}
-
-// expectAll is expect returning every line of the reply.
+// expectAll reads one reply whose last line starts with prefix and
+// returns all its lines, joined by newlines.
 func (c *raw) expectAll(prefix string) string {
-	c.t.Helper()
-	var lines []string
-	for {
-		l, err := c.r.ReadString('\n')
-		if err != nil {
-			c.t.Fatalf("waiting for %q after %q: %v", prefix, lines, err)
-		}
-		l = strings.TrimSuffix(l, "\r\n")
-		lines = append(lines, l)
-		if len(l) < 4 || l[3] != '-' {
-			break
-		}
-	}
-	if last := lines[len(lines)-1]; !strings.HasPrefix(last, prefix) {
-		c.t.Fatalf("got %q, want prefix %q", lines, prefix)
-	}
-	return strings.Join(lines, "\n")
+	c.T.Helper()
+	return strings.Join(c.ExpectReplyLines(prefix), "\n")
 }

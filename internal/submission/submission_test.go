@@ -337,27 +337,27 @@ func TestRefusals(t *testing.T) {
 
 	// AUTH and MAIL before STARTTLS; no AUTH advertised in plain text.
 	r := e.dial587()
-	r.send("EHLO client.test\r\n")
+	r.Write("EHLO client.test\r\n")
 	if ehlo := r.expectAll("250 "); strings.Contains(ehlo, "AUTH") || !strings.Contains(ehlo, "STARTTLS") {
 		t.Errorf("plain-text EHLO: %q", ehlo)
 	}
-	r.send("AUTH PLAIN " + plainIR("alice@example.test", alicePW) + "\r\n")
-	r.expect("530 5.7.0 Must issue a STARTTLS command first")
-	r.send("MAIL FROM:<alice@example.test>\r\n")
-	r.expect("530 5.7.0 Must issue a STARTTLS command first")
+	r.Write("AUTH PLAIN " + plainIR("alice@example.test", alicePW) + "\r\n")
+	r.ExpectReply("530 5.7.0 Must issue a STARTTLS command first")
+	r.Write("MAIL FROM:<alice@example.test>\r\n")
+	r.ExpectReply("530 5.7.0 Must issue a STARTTLS command first")
 
 	// In TLS, no relay (or any mail) without AUTH.
 	if ehlo := r.startTLS(e.cliTLS); !strings.Contains(ehlo, "AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN") {
 		t.Errorf("EHLO in TLS: %q", ehlo)
 	}
-	r.send("MAIL FROM:<someone@remote.test>\r\n")
-	r.expect("530 5.7.0 Authentication required")
-	r.send("RCPT TO:<victim@remote.test>\r\n")
-	r.expect("502 5.5.1") // no transaction
+	r.Write("MAIL FROM:<someone@remote.test>\r\n")
+	r.ExpectReply("530 5.7.0 Authentication required")
+	r.Write("RCPT TO:<victim@remote.test>\r\n")
+	r.ExpectReply("502 5.5.1") // no transaction
 
 	// Wrong password.
-	r.send("AUTH PLAIN " + plainIR("alice@example.test", "not-her-password") + "\r\n")
-	r.expect("535 5.7.8")
+	r.Write("AUTH PLAIN " + plainIR("alice@example.test", "not-her-password") + "\r\n")
+	r.ExpectReply("535 5.7.8")
 
 	// A revoked app password.
 	app := auth.GeneratePassword()
@@ -366,19 +366,19 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := e.dial465()
-	r2.send("EHLO client.test\r\nAUTH PLAIN " + plainIR("alice@example.test", app) + "\r\n")
-	r2.expect("250 ")
-	r2.expect("235 ")
+	r2.Write("EHLO client.test\r\nAUTH PLAIN " + plainIR("alice@example.test", app) + "\r\n")
+	r2.ExpectReply("250 ")
+	r2.ExpectReply("235 ")
 	if err := e.st.RemoveAppPassword(ctx, "alice@example.test", "phone"); err != nil {
 		t.Fatal(err)
 	}
 	r3 := e.dial465()
-	r3.send("EHLO client.test\r\nAUTH PLAIN " + plainIR("alice@example.test", app) + "\r\n")
-	r3.expect("250 ")
-	r3.expect("535 5.7.8")
+	r3.Write("EHLO client.test\r\nAUTH PLAIN " + plainIR("alice@example.test", app) + "\r\n")
+	r3.ExpectReply("250 ")
+	r3.ExpectReply("535 5.7.8")
 	// The revocation does not end the session already logged in.
-	r2.send("MAIL FROM:<alice@example.test>\r\n")
-	r2.expect("250 ")
+	r2.Write("MAIL FROM:<alice@example.test>\r\n")
+	r2.ExpectReply("250 ")
 }
 
 // TestBruteForceLockout: after N failures the correct password is still
@@ -388,14 +388,14 @@ func TestBruteForceLockout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{throttle: auth.ThrottleOptions{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 100}})
 	r := e.dial465()
-	r.send("EHLO client.test\r\n")
-	r.expect("250 ")
+	r.Write("EHLO client.test\r\n")
+	r.ExpectReply("250 ")
 	for i := range 3 {
-		r.send("AUTH PLAIN " + plainIR("bob@example.test", "guess-"+string(rune('a'+i))) + "\r\n")
-		r.expect("535 5.7.8")
+		r.Write("AUTH PLAIN " + plainIR("bob@example.test", "guess-"+string(rune('a'+i))) + "\r\n")
+		r.ExpectReply("535 5.7.8")
 	}
-	r.send("AUTH PLAIN " + plainIR("bob@example.test", bobPW) + "\r\n")
-	r.expect("454 4.7.0")
+	r.Write("AUTH PLAIN " + plainIR("bob@example.test", bobPW) + "\r\n")
+	r.ExpectReply("454 4.7.0")
 	c := e.client587()
 	err := c.Auth(sasl.NewLoginClient("bob@example.test", bobPW))
 	wantCode(t, "correct password on 587 during the lockout", err, 454, gosmtp.EnhancedCode{4, 7, 0})
@@ -411,11 +411,11 @@ func TestSTARTTLSPipelined(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	r := e.dial587()
-	r.send("EHLO client.test\r\n")
-	r.expect("250 ")
-	r.send("STARTTLS\r\nAUTH PLAIN " + plainIR("alice@example.test", alicePW) + "\r\nMAIL FROM:<alice@example.test>\r\n")
+	r.Write("EHLO client.test\r\n")
+	r.ExpectReply("250 ")
+	r.Write("STARTTLS\r\nAUTH PLAIN " + plainIR("alice@example.test", alicePW) + "\r\nMAIL FROM:<alice@example.test>\r\n")
 	r.upgrade(e.cliTLS)
 	// Had the AUTH run, this MAIL would be accepted.
-	r.send("MAIL FROM:<alice@example.test>\r\n")
-	r.expect("530 5.7.0 Authentication required")
+	r.Write("MAIL FROM:<alice@example.test>\r\n")
+	r.ExpectReply("530 5.7.0 Authentication required")
 }
