@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/clientnet"
 )
 
 // Options configure a List. Zero durations take the defaults.
@@ -109,22 +111,11 @@ func (l *List) Close() error {
 	return err
 }
 
-// NetOf returns the /24 or /64 network of ip.
-func NetOf(ip netip.Addr) netip.Prefix {
-	ip = ip.Unmap()
-	bits := 24
-	if ip.Is6() {
-		bits = 64
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
 // Allow records an attempt to deliver from sender to rcpt by a client at ip
 // and reports whether to accept it now.
 func (l *List) Allow(ip netip.Addr, sender, rcpt string) bool {
 	now := l.opts.Now()
-	n := NetOf(ip)
+	n := clientnet.Of(ip)
 	key := n.String() + " " + strings.ToLower(sender) + " " + strings.ToLower(rcpt)
 	l.mu.Lock()
 	defer l.mu.Unlock()

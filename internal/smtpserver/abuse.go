@@ -3,24 +3,13 @@ package smtpserver
 import (
 	"net/netip"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/clientnet"
 )
 
 // Per-network limits: a client that controls one address usually controls
 // its neighbours, so concurrency and connection rates are also counted per
 // /24 (IPv4) and per /64 (IPv6, the usual size of one site's subnet).
-
-// netOf returns the /24 or /64 that ip belongs to.
-func netOf(ip netip.Addr) netip.Prefix {
-	bits := 24
-	if ip.Is6() {
-		bits = 64
-	}
-	p, err := ip.Prefix(bits)
-	if err != nil {
-		return netip.Prefix{} // the zero address of pipes: one bucket
-	}
-	return p
-}
 
 // rateLimiter counts new connections per key with a token bucket: each
 // key may open perMinute connections at once, and regains one every
@@ -87,7 +76,7 @@ func (r *rateLimiter[K]) sweep(now time.Time) {
 // held.
 func (s *Server) overLimit(ip netip.Addr, now time.Time) string {
 	o := &s.opts
-	n := netOf(ip)
+	n := clientnet.Of(ip)
 	switch {
 	case o.MaxConnections > 0 && len(s.conns) >= o.MaxConnections:
 		return "connections"

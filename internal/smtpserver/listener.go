@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/clientnet"
 )
 
 // listener admits connections within the total and per-IP limits. A
@@ -54,7 +56,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 	c := &conn{Conn: nc, srv: s, id: newID(), ip: ip, draining: s.draining}
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
-	s.perNet[netOf(ip)]++
+	s.perNet[clientnet.Of(ip)]++
 	s.mu.Unlock()
 	s.opts.Conns.Opened()
 	return c
@@ -68,7 +70,7 @@ func (s *Server) release(c *conn) {
 	} else {
 		delete(s.perIP, c.ip)
 	}
-	n := netOf(c.ip)
+	n := clientnet.Of(c.ip)
 	if k := s.perNet[n] - 1; k > 0 {
 		s.perNet[n] = k
 	} else {
