@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/pebbletest"
-	"github.com/posthorn/posthorn/internal/config"
 )
 
 // TestACMESubmissions: a daemon configured with [tls.acme] obtains a
@@ -23,7 +21,8 @@ import (
 func TestACMESubmissions(t *testing.T) {
 	ca := pebbletest.Start(t, 90*24*time.Hour)
 	dir := t.TempDir()
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mail.example.test"
+	logs := &lockedBuffer{}
+	d := startConfig(t, fmt.Sprintf(`hostname = "mail.example.test"
 data_dir = %q
 [[listeners]]
 role = "submissions"
@@ -34,20 +33,7 @@ directory_url = %q
 ca_file = %q
 tls_address = "127.0.0.1:%d"
 http_address = "127.0.0.1:%d"
-`, filepath.Join(dir, "data"), ca.DirURL, ca.CAFile, ca.TLSPort, ca.HTTPPort)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	d, err := Start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	}()
+`, filepath.Join(dir, "data"), ca.DirURL, ca.CAFile, ca.TLSPort, ca.HTTPPort), slog.New(slog.NewTextHandler(logs, nil)))
 	addr := d.Addrs()["submissions"].String()
 	roots := ca.Roots(t)
 	deadline := time.Now().Add(60 * time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/emersion/go-smtp"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/posthorn/posthorn/internal/auth"
-	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -41,19 +41,7 @@ trusted_networks = []
 greylisting = true
 greylist_delay = "1s"
 `, dataDir, srv.Addr())
-	cfg, err := config.Parse("test.toml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	})
+	d := startConfig(t, doc, slog.New(slog.DiscardHandler))
 	cred, _ := auth.NewCredentials("a-long-password")
 	if _, err := d.Store().AddAccount(context.Background(), "user@checks.example", cred); err != nil {
 		t.Fatal(err)
@@ -74,6 +62,7 @@ greylist_delay = "1s"
 		t.Errorf("greylist state: %v", err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
+	var err error
 	for {
 		err = send("x@reject.test")
 		if err == nil || !strings.Contains(err.Error(), "451") || time.Now().After(deadline) {

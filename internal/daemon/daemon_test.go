@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,32 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startConfig parses doc, a configuration file, and starts a daemon
+// with it; the daemon shuts down when the test ends.
+func startConfig(t testing.TB, doc string, logger *slog.Logger) *Daemon {
+	t.Helper()
+	cfg, err := config.Parse("test.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, cfg, logger)
+}
+
+// start starts a daemon with cfg; it shuts down when the test ends.
+func start(t testing.TB, cfg *config.Config, logger *slog.Logger) *Daemon {
+	t.Helper()
+	d, err := Start(context.Background(), cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Shutdown(ctx)
+	})
+	return d
+}
+
 // startDaemon runs a daemon on 127.0.0.1:0 with a fresh data directory,
 // serving domain with one account user@domain.
 func startDaemon(t *testing.T, domain string) (*Daemon, *lockedBuffer) {
@@ -57,15 +84,7 @@ format = "json"
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	})
+	d := start(t, cfg, logger)
 	cred, err := auth.NewCredentials("a-long-password")
 	if err != nil {
 		t.Fatal(err)

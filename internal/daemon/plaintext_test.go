@@ -13,7 +13,6 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs"
-	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -55,7 +54,7 @@ func TestPlaintextOnLoopback(t *testing.T) {
 	}
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprint("plaintext_on_loopback=", on), func(t *testing.T) {
-			cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+			d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 domains = ["example.org"]
 data_dir = %q
 [[listeners]]
@@ -69,19 +68,7 @@ cert_file = %q
 key_file = %q
 [auth]
 plaintext_on_loopback = %v
-`, filepath.Join(t.TempDir(), "data"), files.CertFile, files.KeyFile, on)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				d.Shutdown(ctx)
-			}()
+`, filepath.Join(t.TempDir(), "data"), files.CertFile, files.KeyFile, on), slog.New(slog.DiscardHandler))
 			if _, err := d.Store().AddAccount(context.Background(), "user@example.org", cred); err != nil {
 				t.Fatal(err)
 			}

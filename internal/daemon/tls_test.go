@@ -44,7 +44,7 @@ func TestSIGHUPReloadsCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+	d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 data_dir = %q
 [[listeners]]
 role = "submissions"
@@ -52,19 +52,7 @@ address = "127.0.0.1:0"
 [tls]
 cert_file = %q
 key_file = %q
-`, filepath.Join(dir, "data"), files.CertFile, files.KeyFile)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	}()
+`, filepath.Join(dir, "data"), files.CertFile, files.KeyFile), slog.New(slog.DiscardHandler))
 	addr := d.Addrs()["submissions"].String()
 	ca, _ := os.ReadFile(files.CAFile)
 	pool := x509.NewCertPool()
