@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // validateOpenAPI is run by python3: it validates the document on stdin
@@ -36,13 +37,7 @@ print("valid")
 // validator that accepts anything cannot pass the test. The module comes
 // with the machine's Python (pip); Debian has no package of it.
 func TestOpenAPIDocumentValid(t *testing.T) {
-	py := pythonOrSkip(t)
-	if out, err := exec.Command(py, "-c", "import openapi_spec_validator").CombinedOutput(); err != nil {
-		if ciMode() {
-			t.Fatalf("python3 module openapi_spec_validator is required under CI=true: %v\n%s", err, out)
-		}
-		t.Skipf("python3 module openapi_spec_validator not installed: %s", out)
-	}
+	py := tools.Python(t, "openapi_spec_validator")
 	ip := loopbackIP(t)
 	addr := fmt.Sprintf("%s:%d", ip, deliverytest.FreePort(t, ip))
 	dir := t.TempDir()

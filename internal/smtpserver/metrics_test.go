@@ -22,8 +22,8 @@ func TestMetricsCounts(t *testing.T) {
 	_, addr := startServer(t, Options{MaxConnectionsPerIP: 2, MaxMessageBytes: 1000,
 		Conns: r.Conns("smtp"), Received: r.Received("smtp")}, mailRejecter{&fakeBackend{}})
 	c := dialGreeted(t, addr)
-	c.send("EHLO client.test\r\n")
-	c.expect("250 ")
+	c.Write("EHLO client.test\r\n")
+	c.ExpectReply("250 ")
 	dialog := []struct{ send, want string }{
 		// Accepted.
 		{"MAIL FROM:<a@remote.test>\r\n", "250 "}, {"RCPT TO:<b@example.test>\r\n", "250 "}, {"DATA\r\n", "354 "},
@@ -44,16 +44,16 @@ func TestMetricsCounts(t *testing.T) {
 		{"Subject: x\r\n\r\nbare\nLF\r\n.\r\n", "550 "},
 	}
 	for _, d := range dialog {
-		c.send(d.send)
-		c.expect(d.want)
+		c.Write(d.send)
+		c.ExpectReply(d.want)
 	}
 	c2 := dialGreeted(t, addr)
 	refused := dial(t, addr) // the third from this IP
-	refused.expect("421 ")
-	c.send("QUIT\r\n")
-	c.expect("221 ")
-	c2.send("QUIT\r\n")
-	c2.expect("221 ")
+	refused.ExpectReply("421 ")
+	c.Write("QUIT\r\n")
+	c.ExpectReply("221 ")
+	c2.Write("QUIT\r\n")
+	c2.ExpectReply("221 ")
 
 	want := `
 # HELP posthorn_messages_received_total Messages offered to posthorn, by listener role (smtp, submission, submissions, api, sendmail) and result (accepted, rejected_temporary for 4xx, rejected_permanent for 5xx). One per transaction, whatever its recipients.
