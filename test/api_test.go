@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
@@ -62,10 +62,7 @@ func TestHTTPAPISend(t *testing.T) {
 	srvB := startServe(t, dirB, serveConfig("mx.b.test", dataB, "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr())+
 		"[checks]\ntrusted_networks = []\n[delivery]\nenabled = false\n", fmt.Sprintf("%s:%d", n.b, n.port))
 
-	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, []net.IP{net.ParseIP(n.a)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"}, net.ParseIP(n.a))
 	httpAddr := fmt.Sprintf("%s:%d", n.a, deliverytest.FreePort(t, n.a))
 	cfgA := serveConfig("mail.a.test", dataA, "http", httpAddr, zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nsource_address = %q\nretry_min = \"1s\"\nretry_max = \"2s\"\n",

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
@@ -59,10 +59,7 @@ enabled = false
 `, filepath.Join(dirB, "data"), n.b, n.port, zones.Addr())
 	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
 
-	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	cfgA := fmt.Sprintf(`hostname = "mail.a.test"
 domains = ["a.test"]

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
@@ -58,10 +58,7 @@ enabled = false
 	if err := os.WriteFile(filepath.Join(dataA, "mta-sts", "b.test.json"), cached, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	srvA := startServe(t, dirA, fmt.Sprintf(`hostname = "mail.a.test"
 domains = ["a.test"]

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
@@ -69,10 +69,7 @@ func TestOutboundDelivery(t *testing.T) {
 	// Receiving posthorn for b.test, with a certificate (STARTTLS).
 	dirB := filepath.Join(root, "b")
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
-	tlsB, err := certs.EnsureDev(filepath.Join(dirB, "tls"), []string{"mx.b.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsB := certstest.Dev(t, filepath.Join(dirB, "tls"), []string{"mx.b.test"})
 	cfgB := serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nenabled = false\n", tlsB.CertFile, tlsB.KeyFile)
 	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
@@ -94,10 +91,7 @@ func TestOutboundDelivery(t *testing.T) {
 	dirA := filepath.Join(root, "a")
 	dataA := filepath.Join(dirA, "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
-	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, []net.IP{net.ParseIP(n.a)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"}, net.ParseIP(n.a))
 	subPort := deliverytest.FreePort(t, n.a)
 	cfgA := serveConfig("mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n%s",

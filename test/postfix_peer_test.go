@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
@@ -145,10 +145,7 @@ func TestOutboundToPostfix(t *testing.T) {
 	n := newOutboundNet(t) // a: posthorn, b: Postfix
 	root := t.TempDir()
 	zones := dnstest.Start(t, dnstest.Zone{Origin: "pf.test", Records: "@ MX 10 mx\nmx A " + n.b})
-	pfTLS, err := certs.EnsureDev(filepath.Join(root, "pftls"), []string{"mx.pf.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pfTLS := certstest.Dev(t, filepath.Join(root, "pftls"), []string{"mx.pf.test"})
 	maildir := startPostfix(t, fmt.Sprintf("%s:%d", n.b, n.port), "pf.test", pfTLS.CertFile, pfTLS.KeyFile)
 
 	dataA := filepath.Join(root, "a", "data")
@@ -156,10 +153,7 @@ func TestOutboundToPostfix(t *testing.T) {
 	if out, err := run(t, nil, "dkim", "keygen", "-data-dir", dataA, "a.test"); err != nil {
 		t.Fatalf("dkim keygen: %v\n%s", err, out)
 	}
-	tlsA, err := certs.EnsureDev(filepath.Join(root, "a", "tls"), []string{"mail.a.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(root, "a", "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	cfgA := serveConfig("mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
@@ -48,10 +49,7 @@ func TestREQUIRETLSOverDANE(t *testing.T) {
 
 	// B's certificate is from a private CA nobody trusts: only DANE can
 	// vouch for it.
-	tlsB, err := certs.EnsureDev(filepath.Join(dirB, "tls"), []string{"mx.b.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsB := certstest.Dev(t, filepath.Join(dirB, "tls"), []string{"mx.b.test"})
 	pair, err := certs.Load(tlsB.CertFile, tlsB.KeyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -84,10 +82,7 @@ enabled = false
 
 	dataA := filepath.Join(dirA, "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
-	tlsA, err := certs.EnsureDev(filepath.Join(dirA, "tls"), []string{"mail.a.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	srvA := startServe(t, dirA, fmt.Sprintf(`hostname = "mail.a.test"
 domains = ["a.test"]

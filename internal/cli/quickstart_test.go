@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 )
 
@@ -110,10 +111,7 @@ func TestQuickstartAndDNSCheck(t *testing.T) {
 		file.WriteString(l[1] + "\n")
 	}
 	policy.Store(file.String())
-	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mta-sts.example.com"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mta-sts.example.com"})
 	pair, err := certs.Load(files.CertFile, files.KeyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/httpapi"
 )
@@ -26,10 +26,7 @@ import (
 // and Shutdown ends it cleanly.
 func TestHTTPListener(t *testing.T) {
 	dir := t.TempDir()
-	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"}, net.ParseIP("127.0.0.1"))
 	caPEM, err := os.ReadFile(files.CAFile)
 	if err != nil {
 		t.Fatal(err)

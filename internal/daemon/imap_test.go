@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/config"
 )
 
@@ -36,10 +36,7 @@ address = "127.0.0.1:0"
 		t.Fatalf("Start with imap and no TLS: %v", err)
 	}
 
-	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"}, net.ParseIP("127.0.0.1"))
 	d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 data_dir = %q
 [[listeners]]

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/auth"
-	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -44,10 +44,7 @@ except poplib.error_proto as e:
 func TestPlaintextOnLoopback(t *testing.T) {
 	py := tools.Look(t, "python3")
 	dir := t.TempDir()
-	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"}, net.ParseIP("127.0.0.1"))
 	cred, err := auth.NewCredentials("a-long-password")
 	if err != nil {
 		t.Fatal(err)

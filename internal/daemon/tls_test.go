@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/config"
 )
 
@@ -40,10 +41,7 @@ address = "127.0.0.1:0"
 // sending SIGHUP changes what the 465 listener serves, without a restart.
 func TestSIGHUPReloadsCertificates(t *testing.T) {
 	dir := t.TempDir()
-	files, err := certs.EnsureDev(filepath.Join(dir, "tls"), []string{"mx.example.org"}, []net.IP{net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"}, net.ParseIP("127.0.0.1"))
 	d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 data_dir = %q
 [[listeners]]

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/delivery"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns"
@@ -42,10 +43,7 @@ type tlsBed struct {
 
 func newTLSBed(t *testing.T) *tlsBed {
 	t.Helper()
-	files, err := certs.EnsureDev(t.TempDir(), []string{"mx.example.net", "mta-sts.example.net"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, t.TempDir(), []string{"mx.example.net", "mta-sts.example.net"})
 	pair, err := certs.Load(files.CertFile, files.KeyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
 	"github.com/posthorn/posthorn/internal/testutil/linetest"
@@ -74,10 +75,7 @@ func authServiceOpts(t testing.TB, opts auth.ServiceOptions) *auth.Service {
 // client config trusting the CA.
 func devTLS(t *testing.T) (server, client *tls.Config) {
 	t.Helper()
-	f, err := certs.EnsureDev(t.TempDir(), []string{"mx.test"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := certstest.Dev(t, t.TempDir(), []string{"mx.test"})
 	pair, err := certs.Load(f.CertFile, f.KeyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs"
+	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/smtpserver"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
@@ -105,10 +106,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		Sleep:    func(context.Context, time.Duration) error { return nil }, // no real waiting in tests
 	})
 
-	files, err := certs.EnsureDev(filepath.Join(t.TempDir(), "tls"), []string{e.hostname}, []net.IP{net.ParseIP("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := certstest.Dev(t, filepath.Join(t.TempDir(), "tls"), []string{e.hostname}, net.ParseIP("127.0.0.1"))
 	pair, err := certs.Load(files.CertFile, files.KeyFile)
 	if err != nil {
 		t.Fatal(err)

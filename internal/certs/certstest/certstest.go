@@ -6,7 +6,10 @@ package certstest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"testing"
+
+	"github.com/posthorn/posthorn/internal/certs"
 )
 
 // SelfSigned returns a server TLS config with a fresh self-signed
@@ -19,4 +22,15 @@ func SelfSigned(t testing.TB, name string) (server, client *tls.Config) {
 	server = &tls.Config{Certificates: []tls.Certificate{cert}}
 	client = &tls.Config{RootCAs: pool, ServerName: name}
 	return server, client
+}
+
+// Dev is certs.EnsureDev for tests: a development CA under dir and a
+// certificate it issued for names and ips; an error fails the test.
+func Dev(t testing.TB, dir string, names []string, ips ...net.IP) certs.DevFiles {
+	t.Helper()
+	f, err := certs.EnsureDev(dir, names, ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
