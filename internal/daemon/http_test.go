@@ -92,26 +92,14 @@ plaintext = %v
 // TestHTTPMaxConnections: past http.max_connections a client waits to be
 // accepted until another connection closes.
 func TestHTTPMaxConnections(t *testing.T) {
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+	d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 data_dir = %q
 [[listeners]]
 role = "http"
 address = "127.0.0.1:0"
 [http]
 max_connections = 1
-`, t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	}()
+`, t.TempDir()), slog.New(slog.DiscardHandler))
 	addr := d.Addrs()["http"].String()
 	first, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -143,7 +131,7 @@ max_connections = 1
 // TestHTTPLimitsFromConfig: [http] rate_limit, rate_burst and
 // max_request_size reach the API of a running daemon.
 func TestHTTPLimitsFromConfig(t *testing.T) {
-	cfg, err := config.Parse("test.toml", []byte(fmt.Sprintf(`hostname = "mx.example.org"
+	d := startConfig(t, fmt.Sprintf(`hostname = "mx.example.org"
 domains = ["example.org"]
 data_dir = %q
 [[listeners]]
@@ -153,19 +141,7 @@ address = "127.0.0.1:0"
 rate_limit = 0.01
 rate_burst = 2
 max_request_size = "64KiB"
-`, t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	}()
+`, t.TempDir()), slog.New(slog.DiscardHandler))
 	token, k := httpapi.NewKey()
 	k.Name, k.Domain = "t", "example.org"
 	if _, err := d.Store().AddAPIKey(context.Background(), k); err != nil {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -36,15 +35,7 @@ socket = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	})
+	d := start(t, cfg, logger)
 	const n = 150
 	for i := range n {
 		c, err := net.DialTimeout("unix", d.SendmailSocket(), 10*time.Second)
