@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
 
 // devInfo mirrors DIR/dev.json, the stable interface of dev mode.
@@ -39,34 +40,17 @@ type devServer struct {
 	dir  string
 	addr string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	info devInfo
 	done chan struct{} // closed when the process has exited
 	err  error         // its exit error, valid after done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // spawn starts the posthorn binary with args; it is killed when the test
 // ends if still running.
 func spawn(t *testing.T, dir string, args ...string) *devServer {
 	t.Helper()
-	s := &devServer{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+	s := &devServer{t: t, dir: dir, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {

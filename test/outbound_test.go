@@ -19,6 +19,7 @@ import (
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -193,7 +194,7 @@ func startSmtpSink(t *testing.T, smtpSink, addr string) string {
 	}
 	os.Chmod(dir, 0o777)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	var out syncBuffer
+	var out syncbuf.Buffer
 	sink := exec.Command(smtpSink, "-u", "nobody", "-d", dir+"/%M.", addr, "256")
 	sink.Stdout, sink.Stderr = &out, &out
 	if err := sink.Start(); err != nil {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
 
 // fakeClock is the throttle's clock in tests: Sleep advances it and
@@ -57,31 +57,13 @@ func (c *fakeClock) Slept() []time.Duration {
 	return append([]time.Duration(nil), c.slept...)
 }
 
-// lockedBuffer is a log sink safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a Service over a fresh SQLite store with the domain example.org.
 type env struct {
 	t     *testing.T
 	st    store.Store
 	svc   *Service
 	clock *fakeClock
-	logs  *lockedBuffer
+	logs  *syncbuf.Buffer
 }
 
 func newEnv(t *testing.T, opts ServiceOptions) *env {
@@ -94,7 +76,7 @@ func newEnv(t *testing.T, opts ServiceOptions) *env {
 	if err := st.AddDomain(context.Background(), "example.org"); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, st: st, clock: newFakeClock(), logs: &lockedBuffer{}}
+	e := &env{t: t, st: st, clock: newFakeClock(), logs: &syncbuf.Buffer{}}
 	opts.Now, opts.Sleep = e.clock.Now, e.clock.Sleep
 	opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.svc = NewService(st, opts)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/pebbletest"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
 
 // TestACMESubmissions: a daemon configured with [tls.acme] obtains a
@@ -21,7 +22,7 @@ import (
 func TestACMESubmissions(t *testing.T) {
 	ca := pebbletest.Start(t, 90*24*time.Hour)
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	d := startConfig(t, fmt.Sprintf(`hostname = "mail.example.test"
 data_dir = %q
 [[listeners]]

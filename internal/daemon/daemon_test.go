@@ -1,13 +1,11 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +14,8 @@ import (
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
-
-// lockedBuffer collects log output written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startConfig parses doc, a configuration file, and starts a daemon
 // with it; the daemon shuts down when the test ends.
@@ -64,7 +45,7 @@ func start(t testing.TB, cfg *config.Config, logger *slog.Logger) *Daemon {
 
 // startDaemon runs a daemon on 127.0.0.1:0 with a fresh data directory,
 // serving domain with one account user@domain.
-func startDaemon(t *testing.T, domain string) (*Daemon, *lockedBuffer) {
+func startDaemon(t *testing.T, domain string) (*Daemon, *syncbuf.Buffer) {
 	t.Helper()
 	doc := fmt.Sprintf(`hostname = "mx.%s"
 domains = [%q]
@@ -79,7 +60,7 @@ format = "json"
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger, err := NewLogger(logs, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/metrics/metricstest"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -119,7 +120,7 @@ host = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger, err := NewLogger(logs, "debug", "text")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
 
 // TestSendmailSocketNoPerIPLimit: every local client of the sendmail
@@ -31,7 +32,7 @@ socket = %q
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger, err := NewLogger(&lockedBuffer{}, "info", "text")
+	logger, err := NewLogger(&syncbuf.Buffer{}, "info", "text")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@
 package pebbletest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,10 +23,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -44,7 +43,7 @@ type CA struct {
 	HTTPPort, TLSPort int
 
 	mgmtURL string
-	out     *lockedBuffer
+	out     *syncbuf.Buffer
 }
 
 // Start runs pebble-challtestsrv and pebble until the test ends. Issued
@@ -172,28 +171,10 @@ func selfSigned(t testing.TB, certFile, keyFile, caFile string) *x509.CertPool {
 	return pool
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // start runs a process until the test ends.
-func start(t testing.TB, env []string, name string, args ...string) *lockedBuffer {
+func start(t testing.TB, env []string, name string, args ...string) *syncbuf.Buffer {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
