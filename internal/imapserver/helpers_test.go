@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -155,33 +154,12 @@ func (e *testEnv) start(t testing.TB, opts Options) (*Server, string) {
 // serves (test-only fields such as idleTimeout).
 func (e *testEnv) startWith(t testing.TB, opts Options, adjust func(*Server)) (*Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Hostname == "" {
 		opts.Hostname = "imap.test"
 	}
 	srv := New(opts, e.st, e.auth)
 	adjust(srv)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(testTimeout):
-			t.Errorf("Serve did not return %v after Shutdown", testTimeout)
-		}
-	})
-	return srv, l.Addr().String()
+	return srv, linetest.Serve(t, srv, testTimeout)
 }
 
 // plain starts a server that takes logins in plain text on loopback.

@@ -225,32 +225,11 @@ func (e *testEnv) start(t testing.TB, opts Options) (*Server, string) {
 // startWith is start with another Authenticator.
 func (e *testEnv) startWith(t testing.TB, opts Options, a Authenticator) (*Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Hostname == "" {
 		opts.Hostname = "pop.test"
 	}
 	srv := New(opts, e.st, a)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(testTimeout):
-			t.Errorf("Serve did not return %v after Shutdown", testTimeout)
-		}
-	})
-	return srv, l.Addr().String()
+	return srv, linetest.Serve(t, srv, testTimeout)
 }
 
 // client is a raw POP3 client for transcripts.

@@ -3,7 +3,6 @@ package smtpserver
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -107,32 +106,11 @@ func (s *fakeSession) Close() {}
 // down when the test ends.
 func startServer(t testing.TB, opts Options, be Backend) (*Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if opts.Hostname == "" {
 		opts.Hostname = "mx.test"
 	}
 	srv := New(opts, be)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(testTimeout):
-			t.Errorf("Serve did not return %v after Shutdown", testTimeout)
-		}
-	})
-	return srv, l.Addr().String()
+	return srv, linetest.Serve(t, srv, testTimeout)
 }
 
 // client is a raw SMTP client for transcripts.

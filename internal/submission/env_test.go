@@ -142,23 +142,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 // serve runs srv on a loopback port until the test ends.
 func serve(t testing.TB, srv *smtpserver.Server) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return l.Addr().String()
+	return linetest.Serve(t, srv, testTimeout)
 }
 
 // inbox returns the bodies in an account's INBOX, in UID order.
