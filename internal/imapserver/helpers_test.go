@@ -245,18 +245,6 @@ func testTLS(t testing.TB) (server, client *tls.Config) {
 	return certstest.SelfSigned(t, "imap.test")
 }
 
-// waitFor polls cond until it holds or testTimeout passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // inbox returns the messages in acct's INBOX.
 func (e *testEnv) inbox(t testing.TB, acct store.Account) []store.Message {
 	t.Helper()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 )
 
 // Limits (package doc, "Limits"): each answer and that the session goes
@@ -167,7 +169,7 @@ func TestShutdownFinishesCommand(t *testing.T) {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	waitFor(t, "Shutdown to start", srv.conns.Draining)
+	poll.Until(t, testTimeout, "Shutdown to start", srv.conns.Draining)
 	c.Send("Subject: x\r\n")
 	c.Expect("a OK [APPENDUID ")
 	c.Expect("* BYE Server shutting down")

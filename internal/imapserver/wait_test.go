@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 )
 
 // The waits of session.loop over TLS: the goroutine that waits parks on
@@ -140,7 +142,7 @@ func TestIdleHoldsOneGoroutine(t *testing.T) {
 		cs = append(cs, c)
 	}
 	var got int
-	waitFor(t, "goroutines to settle", func() bool {
+	poll.Until(t, testTimeout, "goroutines to settle", func() bool {
 		got = runtime.NumGoroutine() - before
 		return got <= n
 	})
@@ -148,7 +150,7 @@ func TestIdleHoldsOneGoroutine(t *testing.T) {
 	for _, c := range cs {
 		c.Expect("* 1 EXISTS")
 	}
-	waitFor(t, "goroutines to settle after the push", func() bool {
+	poll.Until(t, testTimeout, "goroutines to settle after the push", func() bool {
 		got = runtime.NumGoroutine() - before
 		return got <= n
 	})

@@ -328,15 +328,3 @@ func testTLS(t testing.TB) (server, client *tls.Config, caFile string) {
 	client = &tls.Config{RootCAs: pool, ServerName: "pop.test"}
 	return server, client, caFile
 }
-
-// waitFor polls cond until it holds or testTimeout passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 )
 
 func TestMaxConnectionsPerIP(t *testing.T) {
@@ -18,7 +20,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	// A slot frees when a connection ends.
 	c1.cmd("QUIT", "+OK")
 	c1.ExpectClosed()
-	waitFor(t, "a free slot", func() bool {
+	poll.Until(t, testTimeout, "a free slot", func() bool {
 		c := dial(t, addr)
 		return strings.HasPrefix(c.Line(), "+OK")
 	})

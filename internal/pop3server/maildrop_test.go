@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 )
 
 func TestDeleQuitDeletes(t *testing.T) {
@@ -71,7 +72,7 @@ func TestDeleThenDrop(t *testing.T) {
 	c.NC.Close()
 
 	var c2 *client
-	waitFor(t, "the maildrop lock to be released", func() bool {
+	poll.Until(t, testTimeout, "the maildrop lock to be released", func() bool {
 		c2 = dialGreeted(t, addr)
 		c2.cmd("USER "+alice, "+OK")
 		c2.Send("PASS " + alicePW)

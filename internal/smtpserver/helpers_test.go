@@ -128,15 +128,3 @@ func dialGreeted(t testing.TB, addr string) *client {
 	c.ExpectReply("220 ")
 	return c
 }
-
-// waitFor polls cond until it holds or testTimeout passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/testutil/linetest"
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 )
 
 // TestSTARTTLSDropsPipelinedCommands checks RFC 3207 §4.2: a command sent
@@ -93,7 +94,7 @@ func TestConnectionLimits(t *testing.T) {
 			c1.ExpectReply("221 ")
 			c1.ExpectClosed()
 			var c4 *client
-			waitFor(t, "a connection slot after QUIT", func() bool {
+			poll.Until(t, testTimeout, "a connection slot after QUIT", func() bool {
 				c4 = dial(t, addr)
 				lines, err := c4.Reply()
 				return err == nil && strings.HasPrefix(lines[0], "220 ")
