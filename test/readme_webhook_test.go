@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // readmeReceiver is an application's webhook endpoint in Python built
@@ -58,8 +59,8 @@ srv.serve_forever()
 // changed by one byte and a correctly signed request ten minutes old; the
 // README's openssl command must give the hex of the signature.
 func TestREADMEWebhookVerifier(t *testing.T) {
-	py := pythonOrSkip(t)
-	openssl := lookToolOrSkip(t, "openssl")
+	py := tools.Look(t, "python3")
+	openssl := tools.Look(t, "openssl")
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
