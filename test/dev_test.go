@@ -6,7 +6,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -29,6 +31,11 @@ func TestDevModeQuickstart(t *testing.T) {
 	if len(s.info.Accounts) != 2 || s.info.Accounts[0].Address != "alice@example.test" || s.info.Accounts[0].Password == "" {
 		t.Fatalf("dev.json accounts = %+v", s.info.Accounts)
 	}
+	// dev.json is written before the banner, which reaches us through a
+	// pipe: wait for its last line, not a moment that may cut it short.
+	poll.Until(t, 30*time.Second, "the end of the banner", func() bool {
+		return strings.Contains(s.out.String(), "Stop with Ctrl-C")
+	})
 	banner := s.out.String()
 	for _, a := range s.info.Accounts {
 		if !strings.Contains(banner, a.Password) {
