@@ -122,7 +122,9 @@ func TestSendmail(t *testing.T) {
 			t.Errorf("alice's copy lacks %q:\n%s", want, alice)
 		}
 	}
-	if strings.Contains(strings.ToLower(alice), "bcc") || strings.Count(alice, "\n") != strings.Count(alice, "\r\n") {
+	// A Bcc field at the start of a line, not the letters anywhere: a
+	// DKIM signature's base64 holds "bCc" now and then.
+	if strings.Contains(strings.ToLower(alice), "\nbcc:") || strings.Count(alice, "\n") != strings.Count(alice, "\r\n") {
 		t.Errorf("alice's copy has Bcc or a bare LF:\n%q", alice)
 	}
 	bob := e.message(t, "bob@a.test", 1)
