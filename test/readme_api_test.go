@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // readmeShellBlocks returns the ```sh blocks of README.md from the
@@ -59,7 +60,7 @@ func readmeShellBlocks(t *testing.T, start string) []string {
 // logo.png and message.eml exist. Each example must exit 0 and answer
 // what the README shows, never an error object.
 func TestREADMEAPIExamples(t *testing.T) {
-	curl := lookToolOrSkip(t, "curl")
+	curl := tools.Look(t, "curl")
 	sending := readmeShellBlocks(t, "## Sending from your application")
 	routes := readmeShellBlocks(t, "### Inbound routes: receive mail in your application")
 	if len(sending) < 5 || len(routes) < 2 || !strings.Contains(sending[0], "apikey create") {
