@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestInboundEventWebhook: with a webhook endpoint for "inbound" events
@@ -23,7 +24,7 @@ import (
 // event of an API send in the same domain gets no delivery to this
 // endpoint (it subscribed to inbound only).
 func TestInboundEventWebhook(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := tools.Look(t, "python3")
 	rcv := newHookReceiver(t)
 	rcv.down = false
 	dir := t.TempDir()
@@ -78,7 +79,7 @@ func TestInboundEventWebhook(t *testing.T) {
 	if err != nil || key == "" {
 		t.Fatalf("apikey create: %v\n%s", err, out)
 	}
-	curl := lookToolOrSkip(t, "curl")
+	curl := tools.Look(t, "curl")
 	api := "http://" + httpAddr + "/api/v1"
 	body, err := exec.Command(curl, "-sS", "--max-time", "60", api+"/events?type=inbound", "-H", "Authorization: Bearer "+key).Output()
 	if err != nil {
