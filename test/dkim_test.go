@@ -61,24 +61,9 @@ enabled = false
 
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
-	cfgA := fmt.Sprintf(`hostname = "mail.a.test"
-domains = ["a.test"]
-data_dir = %q
-[[listeners]]
-role = "submission"
-address = "%s:%d"
-[tls]
-cert_file = %q
-key_file = %q
-[dns]
-servers = [%q]
-[delivery]
-port = %d
-source_address = %q
-retry_min = "1s"
-retry_max = "2s"
-`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port, n.a)
-	srvA := startServe(t, dirA, cfgA, fmt.Sprintf("%s:%d", n.a, subPort))
+	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
+	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+
+		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nsource_address = %q\nretry_min = \"1s\"\nretry_max = \"2s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port, n.a), subAddr)
 
 	subject := fmt.Sprintf("signed %x", rand.Uint64())
 	sout, err := exec.Command(swaks, "--server", fmt.Sprintf("%s:%d", n.a, subPort), "--tls",

@@ -60,22 +60,9 @@ enabled = false
 	}
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
-	srvA := startServe(t, dirA, fmt.Sprintf(`hostname = "mail.a.test"
-domains = ["a.test"]
-data_dir = %q
-[[listeners]]
-role = "submission"
-address = "%s:%d"
-[tls]
-cert_file = %q
-key_file = %q
-[dns]
-servers = [%q]
-[delivery]
-port = %d
-retry_min = "1s"
-retry_max = "1s"
-`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port), fmt.Sprintf("%s:%d", n.a, subPort))
+	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
+	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+
+		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"1s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port), subAddr)
 
 	subject := fmt.Sprintf("mta-sts %x", rand.Uint64())
 	out, err := exec.Command(swaks, "--server", fmt.Sprintf("%s:%d", n.a, subPort), "--tls",

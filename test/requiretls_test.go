@@ -84,23 +84,9 @@ enabled = false
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
-	srvA := startServe(t, dirA, fmt.Sprintf(`hostname = "mail.a.test"
-domains = ["a.test"]
-data_dir = %q
-[[listeners]]
-role = "submission"
-address = "%s:%d"
-[tls]
-cert_file = %q
-key_file = %q
-[dns]
-servers = [%q]
-trust_ad = true
-[delivery]
-port = %d
-retry_min = "1s"
-retry_max = "2s"
-`, dataA, n.a, subPort, tlsA.CertFile, tlsA.KeyFile, zones.Addr(), n.port), fmt.Sprintf("%s:%d", n.a, subPort))
+	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
+	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+"trust_ad = true\n"+
+		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port), subAddr)
 
 	subject := fmt.Sprintf("requiretls %x", rand.Uint64())
 	submit := func(rcpt, subject string, opts ...string) {
