@@ -44,20 +44,9 @@ func TestDKIMSignedDelivery(t *testing.T) {
 	)
 
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
-	cfgB := fmt.Sprintf(`hostname = "mx.b.test"
-domains = ["b.test"]
-data_dir = %q
-[[listeners]]
-role = "smtp"
-address = "%s:%d"
-[dns]
-servers = [%q]
-[checks]
-trusted_networks = []
-[delivery]
-enabled = false
-`, filepath.Join(dirB, "data"), n.b, n.port, zones.Addr())
-	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
+	addrB := fmt.Sprintf("%s:%d", n.b, n.port)
+	srvB := startServe(t, dirB, serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+
+		"[checks]\ntrusted_networks = []\n[delivery]\nenabled = false\n", addrB)
 
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)

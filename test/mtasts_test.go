@@ -34,17 +34,8 @@ func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
 	// The receiver: a posthorn without a certificate, so no STARTTLS.
 	dirB := filepath.Join(root, "b")
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
-	srvB := startServe(t, dirB, fmt.Sprintf(`hostname = "mx.b.test"
-domains = ["b.test"]
-data_dir = %q
-[[listeners]]
-role = "smtp"
-address = "%s:%d"
-[dns]
-servers = [%q]
-[delivery]
-enabled = false
-`, filepath.Join(dirB, "data"), n.b, n.port, zones.Addr()), fmt.Sprintf("%s:%d", n.b, n.port))
+	addrB := fmt.Sprintf("%s:%d", n.b, n.port)
+	srvB := startServe(t, dirB, serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+"[delivery]\nenabled = false\n", addrB)
 
 	// The sender, with b.test's policy in its cache (DATA/mta-sts).
 	dirA := filepath.Join(root, "a")
