@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // FuzzCommand checks the command parser: no panic, and a parsed command
@@ -140,35 +140,7 @@ func FuzzSession(f *testing.F) {
 			return len(msgs)
 		}
 		before := count()
-		nc, err := net.DialTimeout("tcp", addr, testTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(testTimeout))
-		go func() {
-			nc.Write(in)
-			nc.(*net.TCPConn).CloseWrite()
-		}()
-		r := bufio.NewReader(nc)
-		for {
-			l, err := r.ReadString('\n')
-			if err == io.EOF && l == "" {
-				break
-			}
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					t.Fatalf("session did not end within %v", testTimeout)
-				}
-				if strings.Contains(err.Error(), "connection reset") {
-					break // the server closed with our bytes unread
-				}
-				t.Fatalf("reading replies: %q, %v", l, err)
-			}
-			if !strings.HasSuffix(l, "\r\n") {
-				t.Fatalf("line %q does not end in CRLF", l)
-			}
-		}
+		linetest.Session(t, addr, in, testTimeout, func(l string) bool { return strings.HasSuffix(l, "\r\n") })
 		srv.drops.mu.Lock()
 		locked := len(srv.drops.locked)
 		srv.drops.mu.Unlock()

@@ -1,14 +1,12 @@
 package smtpserver
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // FuzzSession feeds arbitrary client bytes to a server over loopback and
@@ -51,35 +49,7 @@ func FuzzSession(f *testing.F) {
 // checkSession sends in to the server at addr, half-closes, and checks
 // that the session ends in time with well-formed replies only.
 func checkSession(t *testing.T, addr string, in []byte) {
-	nc, err := net.DialTimeout("tcp", addr, testTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(testTimeout))
-	go func() {
-		nc.Write(in)
-		nc.(*net.TCPConn).CloseWrite()
-	}()
-	r := bufio.NewReader(nc)
-	for {
-		l, err := r.ReadString('\n')
-		if err == io.EOF && l == "" {
-			return
-		}
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				t.Fatalf("session did not end within %v", testTimeout)
-			}
-			if strings.Contains(err.Error(), "connection reset") {
-				return // the server closed with our bytes unread
-			}
-			t.Fatalf("reading replies: %q, %v", l, err)
-		}
-		if !wellFormed(l) {
-			t.Fatalf("malformed reply line %q", l)
-		}
-	}
+	linetest.Session(t, addr, in, testTimeout, wellFormed)
 }
 
 func wellFormed(l string) bool {
