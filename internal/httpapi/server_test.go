@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,6 +78,12 @@ func TestRequestTooLarge(t *testing.T) {
 	key := e.key("shop", "example.org")
 	big := strings.Repeat("x", 200<<10)
 	e.do("POST", "/api/v1/key", key, "application/json", strings.NewReader(big)).wantError(t, 413, CodeTooLarge, "")
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(`{"address": "` + big + `"}`))
+		pw.Close()
+	}()
+	e.do("POST", "/api/v1/suppressions", key, "application/json", pr).wantError(t, 413, CodeTooLarge, "")
 }
 
 // TestRateLimit: a key past its burst gets 429 with a Retry-After of
