@@ -14,8 +14,10 @@ import (
 // A raw send: Content-Type message/rfc822, the body an RFC 5322 message.
 // The envelope sender is the query parameter "from", else the Sender:
 // address, else the first From: address; the recipients are the "to"
-// parameters (repeated), else every To:, Cc: and Bcc: address, and then
-// the Bcc: field is removed from the message, as sendmail -t does.
+// parameters (repeated), else every To:, Cc: and Bcc: address. The Bcc:
+// field is removed from the message either way, as posthorn sendmail and
+// Postfix do: with explicit recipients the To: and Cc: ones would
+// otherwise see who got a blind copy.
 
 // readRawSend reads a raw message and its envelope.
 func (s *Server) readRawSend(r *http.Request, raw []byte) (outgoing, error) {
@@ -66,8 +68,8 @@ func (s *Server) readRawSend(r *http.Request, raw []byte) (outgoing, error) {
 				}
 			}
 		}
-		body = removeField(body, "Bcc")
 	}
+	body = removeField(body, "Bcc")
 	if len(out.rcpts) == 0 {
 		return outgoing{}, errInvalid("to", "no recipients: give to parameters or To:, Cc: or Bcc: fields")
 	}

@@ -130,7 +130,8 @@ func TestSendJSON(t *testing.T) {
 
 // TestSendRaw: a raw message with LF line endings: recipients from To, Cc
 // and Bcc, Bcc removed, lines made CRLF; or explicit recipients and
-// sender in the query, the message left as it is.
+// sender in the query, the message left as it is but for Bcc, removed
+// there too.
 func TestSendRaw(t *testing.T) {
 	e := newEnv(t, Options{})
 	key := e.key("shop", "example.org")
@@ -146,11 +147,14 @@ func TestSendRaw(t *testing.T) {
 		t.Errorf("queued body:\n%q", body)
 	}
 
-	msg = "From: shop@example.org\r\nTo: list@remote.example\r\nSubject: raw\r\n\r\nHi.\r\n"
+	msg = "From: shop@example.org\r\nTo: list@remote.example\r\nBcc: y@remote.example\r\nSubject: raw\r\n\r\nHi.\r\n"
 	v = sent(t, e.do("POST", "/api/v1/messages?from=bounces@example.org&to=x@remote.example&to=y@remote.example", key, "message/rfc822", strings.NewReader(msg)), 202)
 	q = e.queued()
 	if len(q) != 2 || q[1].From != "bounces@example.org" || strings.Join(q[1].Recipients, " ") != "x@remote.example y@remote.example" {
 		t.Errorf("queued %+v", q[1])
+	}
+	if body := e.queuedBody(q[1].ID); strings.Contains(body, "Bcc") || !strings.Contains(body, "To: list@remote.example\r\nSubject: raw\r\n") {
+		t.Errorf("queued body with explicit recipients:\n%q", body)
 	}
 	e.do("POST", "/api/v1/messages", key, "message/rfc822", strings.NewReader("Subject: x\r\n\r\nno from\r\n")).wantError(t, 400, CodeInvalid, "from")
 	e.do("POST", "/api/v1/messages", key, "message/rfc822", strings.NewReader("From: shop@example.org\r\n\r\nno to\r\n")).wantError(t, 400, CodeInvalid, "to")
