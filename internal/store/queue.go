@@ -79,7 +79,10 @@ type Queue interface {
 	// it is not queued.
 	RetryQueued(ctx context.Context, id int64) error
 	// RemoveQueued deletes a message from the queue (ErrNotFound when it
-	// is not queued). An attempt in flight may still deliver it.
+	// is not queued). An attempt in flight may still deliver it. A
+	// tracked message's recipients still pending get a bounced event with
+	// the reply RemovedReply in the same commit (not a hard bounce: no
+	// suppression), so its status does not stay "queued".
 	RemoveQueued(ctx context.Context, id int64) error
 }
 
@@ -95,6 +98,10 @@ type QueueCounts struct {
 	// Held by an administrator (HoldQueued).
 	Held int
 }
+
+// RemovedReply is the reason recorded for the recipients of a message
+// removed from the queue by RemoveQueued (posthorn queue delete).
+const RemovedReply = "550 5.0.0 removed from the queue by the operator"
 
 // ErrLeaseLost: the caller's lease on a queued message has ended.
 var ErrLeaseLost = errors.New("queue lease lost")

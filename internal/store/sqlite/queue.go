@@ -257,7 +257,37 @@ func (s *Store) RetryQueued(ctx context.Context, id int64) error {
 
 // RemoveQueued implements store.Queue.
 func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
-	return s.updateQueued(ctx, id, `DELETE FROM queue WHERE id = ?2`)
+	return s.write(ctx, func(w *wtx) error {
+		var tracking, domain string
+		var data []byte
+		err := w.queryRow(`SELECT tracking_id, domain, event_data FROM queue WHERE id = ?`, id).Scan(&tracking, &domain, &data)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("queued message %d", id))
+		}
+		if tracking != "" {
+			rows, err := w.query(`SELECT address FROM queue_recipients WHERE queue_id = ? AND state = 0 ORDER BY position`, id)
+			if err != nil {
+				return err
+			}
+			pending, err := collect(rows, func(r *sql.Rows) (string, error) {
+				var addr string
+				return addr, r.Scan(&addr)
+			})
+			if err != nil {
+				return err
+			}
+			evs := make([]store.Event, 0, len(pending))
+			for _, addr := range pending {
+				evs = append(evs, store.Event{Type: store.EventBounced, Domain: domain, Message: tracking,
+					Recipient: addr, Reply: store.RemovedReply, Data: data})
+			}
+			if err := w.addEvents(evs, time.Now()); err != nil {
+				return err
+			}
+		}
+		_, err = w.exec(`DELETE FROM queue WHERE id = ?`, id)
+		return err
+	})
 }
 
 // updateQueued runs query with ?1 = now and ?2 = id, after checking that

@@ -205,6 +205,57 @@ func testEventsFinishAttempt(t *testing.T, f *fixture) {
 	}
 }
 
+// testEventsRemoveQueued: a tracked message removed from the queue (queue
+// delete) gets a bounced event for each recipient still pending, in the
+// same commit, so its status does not stay queued; nothing is suppressed.
+func testEventsRemoveQueued(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	f.domain("example.org")
+	tid := store.NewTrackingID()
+	id, err := s.Enqueue(ctx, store.QueuedMessage{From: "a@example.org", Recipients: []string{"done@remote.test", "wait@remote.test"},
+		Body: []byte("b"), TrackingID: tid, Domain: "example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimQueued = %v, %v", claimed, err)
+	}
+	if err := s.FinishAttempt(ctx, store.Attempt{ID: id, Lease: claimed[0].Lease, NextAttempt: now.Add(time.Hour), Results: []store.RecipientStatus{
+		{Address: "done@remote.test", State: store.RecipientDelivered, Reply: "250 ok"},
+		{Address: "wait@remote.test", State: store.RecipientPending, Reply: "451 later"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.events("example.org"))
+	if err := s.RemoveQueued(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	evs := f.events("example.org")[before:]
+	if got := eventLines(evs); !slices.Equal(got, []string{"bounced wait@remote.test"}) || evs[0].Reply != store.RemovedReply {
+		t.Fatalf("events of RemoveQueued = %q (%+v), want one bounced for the pending recipient", got, evs)
+	}
+	st, err := s.MessageStatus(ctx, "example.org", tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range st.Recipients {
+		got = append(got, string(r.Status)+" "+r.Recipient)
+	}
+	if !slices.Equal(got, []string{"delivered done@remote.test", "bounced wait@remote.test"}) {
+		t.Errorf("MessageStatus after RemoveQueued = %q", got)
+	}
+	if sup, _ := s.Suppressions(ctx, "example.org", "", 0); len(sup) != 0 {
+		t.Errorf("RemoveQueued suppressed: %+v", sup)
+	}
+	wantErr(t, "RemoveQueued twice", s.RemoveQueued(ctx, id), store.ErrNotFound)
+	if n := len(f.events("example.org")); n != before+1 {
+		t.Errorf("%d events after a failed RemoveQueued, want %d", n, before+1)
+	}
+}
+
 func testHardBounce(t *testing.T, _ *fixture) {
 	for reply, want := range map[string]bool{
 		"550 5.1.1 no such user":           true,

@@ -94,6 +94,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"WatchAccount", testWatchAccount},
 		{"EventsEnqueue", testEventsEnqueue},
 		{"EventsFinishAttempt", testEventsFinishAttempt},
+		{"EventsRemoveQueued", testEventsRemoveQueued},
 		{"HardBounce", testHardBounce},
 		{"Suppressions", testSuppressions},
 		{"WebhookEndpoints", testWebhookEndpoints},
