@@ -173,18 +173,13 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 		}
 		var evs []store.Event
 		if tracking != "" {
-			rows, err := w.query(`SELECT address FROM queue_recipients WHERE queue_id = ? AND state = 0`, a.ID)
+			addrs, err := w.pendingRecipients(a.ID)
 			if err != nil {
 				return err
 			}
-			pending := map[string]bool{}
-			if _, err := collect(rows, func(r *sql.Rows) (string, error) {
-				var addr string
-				err := r.Scan(&addr)
+			pending := make(map[string]bool, len(addrs))
+			for _, addr := range addrs {
 				pending[addr] = true
-				return addr, err
-			}); err != nil {
-				return err
 			}
 			evs = eventsFromAttempt(domain, tracking, data, pending, a)
 			if err := w.addEvents(evs, time.Now()); err != nil {
@@ -265,14 +260,7 @@ func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
 			return notFound(err, fmt.Sprintf("queued message %d", id))
 		}
 		if tracking != "" {
-			rows, err := w.query(`SELECT address FROM queue_recipients WHERE queue_id = ? AND state = 0 ORDER BY position`, id)
-			if err != nil {
-				return err
-			}
-			pending, err := collect(rows, func(r *sql.Rows) (string, error) {
-				var addr string
-				return addr, r.Scan(&addr)
-			})
+			pending, err := w.pendingRecipients(id)
 			if err != nil {
 				return err
 			}
@@ -287,6 +275,19 @@ func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
 		}
 		_, err = w.exec(`DELETE FROM queue WHERE id = ?`, id)
 		return err
+	})
+}
+
+// pendingRecipients lists the addresses of a queued message still to
+// deliver, in order.
+func (w *wtx) pendingRecipients(id int64) ([]string, error) {
+	rows, err := w.query(`SELECT address FROM queue_recipients WHERE queue_id = ? AND state = 0 ORDER BY position`, id)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r *sql.Rows) (string, error) {
+		var addr string
+		return addr, r.Scan(&addr)
 	})
 }
 
