@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,17 +15,8 @@ import (
 // TestMetrics: every POST is counted once, 500s as failed and the 200 as
 // ok.
 func TestMetrics(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "mail.db"))
+	s, r, _ := hookStore(t, 2, "/hook") // 500 twice, then 200
 	ctx := t.Context()
-	if err := s.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	r := newReceiver(t, 2) // 500 twice, then 200
-	ep, err := s.AddWebhookEndpoint(ctx, store.WebhookEndpoint{Domain: "example.org", URL: r.srv.URL + "/hook", Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.secret = ep.Secret
 	if _, err := s.RecordEvents(ctx, []store.Event{{Type: store.EventDelivered, Domain: "example.org", Message: store.NewTrackingID(), Recipient: "a@remote.test", Reply: "250 ok"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,24 @@ func (r *receiver) wait(n int) {
 	}
 }
 
+// hookStore opens a fresh store with the domain example.org and one
+// enabled endpoint (returned) posting to a new receiver at path, which fails the
+// first failures requests with 500.
+func hookStore(t *testing.T, failures int, path string) (*sqlite.Store, *receiver, store.WebhookEndpoint) {
+	t.Helper()
+	s := openStore(t, filepath.Join(t.TempDir(), "mail.db"))
+	if err := s.AddDomain(t.Context(), "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	r := newReceiver(t, failures)
+	ep, err := s.AddWebhookEndpoint(t.Context(), store.WebhookEndpoint{Domain: "example.org", URL: r.srv.URL + path, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.secret = ep.Secret
+	return s, r, ep
+}
+
 func startWorker(t *testing.T, s store.Events, opts webhook.Options) *webhook.Worker {
 	opts.Store = s
 	if opts.RetryMin == 0 {
@@ -118,17 +136,8 @@ func startWorker(t *testing.T, s store.Events, opts webhook.Options) *webhook.Wo
 }
 
 func TestRetriesThenDeliversOnce(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "mail.db"))
+	s, r, ep := hookStore(t, 2, "/hook") // 500 twice, then 200
 	ctx := t.Context()
-	if err := s.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	r := newReceiver(t, 2) // 500 twice, then 200
-	ep, err := s.AddWebhookEndpoint(ctx, store.WebhookEndpoint{Domain: "example.org", URL: r.srv.URL + "/hook", Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.secret = ep.Secret
 	tid := store.NewTrackingID()
 	evs, err := s.RecordEvents(ctx, []store.Event{
 		{Type: store.EventDelivered, Domain: "example.org", Message: tid, Recipient: "a@remote.test", Reply: "250 ok", Data: json.RawMessage(`{"tags":["t"]}`)},
@@ -190,15 +199,8 @@ func TestRetriesThenDeliversOnce(t *testing.T) {
 }
 
 func TestGivesUp(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "mail.db"))
+	s, r, ep := hookStore(t, 1<<30, "") // never accepts
 	ctx := t.Context()
-	s.AddDomain(ctx, "example.org")
-	r := newReceiver(t, 1<<30) // never accepts
-	ep, err := s.AddWebhookEndpoint(ctx, store.WebhookEndpoint{Domain: "example.org", URL: r.srv.URL, Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.secret = ep.Secret
 	if _, err := s.RecordEvents(ctx, []store.Event{{Type: store.EventBounced, Domain: "example.org"}}); err != nil {
 		t.Fatal(err)
 	}
