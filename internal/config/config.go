@@ -34,6 +34,11 @@ type Config struct {
 	// relative to the working directory of the daemon.
 	DataDir string `toml:"data_dir"`
 
+	// Where mail, accounts, the queue and events are kept: the embedded
+	// store in data_dir (one node), or a PostgreSQL database that several
+	// nodes share.
+	Store Store `toml:"store"`
+
 	// Separator between the user and a tag in a local part: with "+", mail
 	// to user+news@example.com goes to user@example.com. One character; ""
 	// turns subaddressing off.
@@ -585,6 +590,29 @@ type HTTP struct {
 	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
+// Store selects the storage backend. Everything the store holds is
+// shared by every node on one PostgreSQL database; what stays in each
+// node's data_dir is listed in docs/scaling.md.
+type Store struct {
+	// "sqlite": the embedded store, data_dir/mail.db, for one node.
+	// "postgres": a PostgreSQL database (13 or newer) that one or several
+	// posthorn nodes share; its tables are created or upgraded at start.
+	Backend string `toml:"backend"`
+
+	// PostgreSQL connection string, as a URL
+	// ("postgres://posthorn@db.example.com/posthorn?sslmode=verify-full")
+	// or key=value pairs. Keep the password out of this file: use
+	// dsn_file, the environment variable POSTHORN_STORE_DSN, or libpq's
+	// PGPASSWORD/PGPASSFILE. Only for backend "postgres".
+	DSN string `toml:"dsn"`
+
+	// File holding the connection string (surrounding white space is
+	// ignored), readable by posthorn only: a secret mounted by the
+	// orchestrator. Set dsn or dsn_file, not both; with neither, the
+	// environment variable POSTHORN_STORE_DSN is used.
+	DSNFile string `toml:"dsn_file"`
+}
+
 // Log is where and how the daemon logs.
 type Log struct {
 	// Least severe level logged: "debug", "info", "warn" or "error".
@@ -686,6 +714,7 @@ func Default() *Config {
 			Concurrency:    16,
 			EventRetention: NewDuration(30 * 24 * time.Hour),
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Store: Store{Backend: StoreSQLite},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }

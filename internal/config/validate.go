@@ -27,6 +27,7 @@ func (c *Config) Validate() error {
 		v.add("data_dir", "empty", `set data_dir = "/var/lib/posthorn"`)
 	}
 	v.separator(c.SubaddressSeparator)
+	v.store(c.Store)
 	v.listeners(c.Listeners, c.TLS.Enabled())
 	v.tls(c.TLS)
 	v.tlsMore(c.TLS)
