@@ -119,7 +119,9 @@ func TestValidateKeys(t *testing.T) {
 		{"store postgres from env", func(c *Config) { c.Store = Store{Backend: StorePostgres} }, ""},
 		{"store unknown", func(c *Config) { c.Store.Backend = "mysql" }, `store.backend: "mysql" is not a store backend`},
 		{"store dsn with sqlite", func(c *Config) { c.Store.DSN = "postgres://db/mail" }, `store.dsn: set, but backend is "sqlite"`},
-		{"store dsn twice", func(c *Config) { c.Store = Store{Backend: StorePostgres, DSN: "postgres://db/mail", DSNFile: "/run/secrets/dsn"} }, "store.dsn_file: set together with dsn"},
+		{"store dsn twice", func(c *Config) {
+			c.Store = Store{Backend: StorePostgres, DSN: "postgres://db/mail", DSNFile: "/run/secrets/dsn"}
+		}, "store.dsn_file: set together with dsn"},
 		{"sendmail socket relative", func(c *Config) { c.Sendmail.Socket = "sendmail.sock" }, `sendmail.socket: "sendmail.sock" is not an absolute path`},
 		{"sendmail socket too long", func(c *Config) { c.Sendmail.Socket = "/" + strings.Repeat("d", 110) }, "sendmail.socket: path is 111 bytes long, more than the 107"},
 		{"min_version 1.1", func(c *Config) { c.TLS.MinVersion = "1.1" }, `tls.min_version: "1.1": TLS older than 1.2`},
