@@ -80,3 +80,17 @@ func wake(list []*watcher) {
 		}
 	}
 }
+
+// NotifyAll wakes every watcher, of every mailbox and account: for a
+// backend that may have missed changes (a PostgreSQL LISTEN connection
+// lost and re-established), so watchers re-read what they show.
+func (n *Notifier) NotifyAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, list := range n.mailboxes {
+		wake(list)
+	}
+	for _, list := range n.accounts {
+		wake(list)
+	}
+}

@@ -29,6 +29,9 @@ type Options struct {
 	// Reopen closes s and opens the same data again. Nil skips the
 	// persistence tests.
 	Reopen func(t *testing.T, s store.Store) store.Store
+	// Pending names the tests a backend under construction does not
+	// pass yet; they are skipped, saying so. Empty once it is complete.
+	Pending []string
 }
 
 // Run runs the suite against stores made by open, each test on a fresh,
@@ -104,12 +107,18 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if slices.Contains(opts.Pending, tc.name) {
+				t.Skip("not yet implemented on this backend")
+			}
 			tc.fn(t, &fixture{t: t, s: open(t), ctx: t.Context()})
 		})
 	}
 	t.Run("Reopen", func(t *testing.T) {
 		if opts.Reopen == nil {
 			t.Skip("backend cannot reopen")
+		}
+		if slices.Contains(opts.Pending, "Reopen") {
+			t.Skip("not yet implemented on this backend")
 		}
 		testReopen(t, &fixture{t: t, s: open(t), ctx: t.Context()}, opts.Reopen)
 	})

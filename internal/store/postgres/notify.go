@@ -1,0 +1,160 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Change notification across nodes. Every write transaction announces
+// the mailboxes it changed with pg_notify on notifyChannel (delivered to
+// listeners only if and when it commits), and after COMMIT wakes this
+// Store's own watchers directly, so a session's own write wakes its
+// watch before the call returns. Each Store keeps one connection
+// LISTENing on the channel and feeds what arrives to its store.Notifier;
+// after that connection is lost and re-established it wakes every
+// watcher once, since notifications may have been missed meanwhile.
+
+// notifyChannel is the LISTEN/NOTIFY channel of mail changes. A payload
+// is "accountID mailboxID" (mailboxID 0: an account-wide change).
+const notifyChannel = "posthorn_mail"
+
+// touched collects what a write transaction changed.
+type touched struct {
+	pairs []touch
+}
+
+type touch struct{ account, mailbox int64 }
+
+// add records a change to a mailbox of an account (mailbox 0: the
+// account as a whole, e.g. a mailbox created or subscribed).
+func (t *touched) add(accountID, mailboxID int64) {
+	p := touch{accountID, mailboxID}
+	for _, q := range t.pairs {
+		if q == p {
+			return
+		}
+	}
+	t.pairs = append(t.pairs, p)
+}
+
+// publish queues the notifications in tx (sent at COMMIT).
+func (t *touched) publish(ctx context.Context, tx pgx.Tx) error {
+	if len(t.pairs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(t.pairs))
+	for i, p := range t.pairs {
+		payloads[i] = strconv.FormatInt(p.account, 10) + " " + strconv.FormatInt(p.mailbox, 10)
+	}
+	_, err := tx.Exec(ctx, `SELECT pg_notify('`+notifyChannel+`', p) FROM unnest($1::text[]) p`, payloads)
+	return err
+}
+
+// wake notifies the local watchers.
+func (t *touched) wake(n *store.Notifier) {
+	for _, p := range t.pairs {
+		n.Notify(p.account, p.mailbox)
+	}
+}
+
+// parsePayload reads a notification payload.
+func parsePayload(s string) (account, mailbox int64, err error) {
+	a, m, ok := strings.Cut(s, " ")
+	if !ok {
+		return 0, 0, fmt.Errorf("bad notification payload %q", s)
+	}
+	if account, err = strconv.ParseInt(a, 10, 64); err != nil {
+		return 0, 0, err
+	}
+	mailbox, err = strconv.ParseInt(m, 10, 64)
+	return account, mailbox, err
+}
+
+// Watch implements store.Mail.
+func (s *Store) Watch(mailboxID int64) (<-chan struct{}, func()) { return s.notify.Watch(mailboxID) }
+
+// WatchAccount implements store.Mail.
+func (s *Store) WatchAccount(accountID int64) (<-chan struct{}, func()) {
+	return s.notify.WatchAccount(accountID)
+}
+
+// listen connects a connection and LISTENs on it.
+func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	return conn, nil
+}
+
+// startListener opens the LISTEN connection before Open returns, so
+// changes committed after Open are seen, and runs the loop that reads it.
+func (s *Store) startListener(ctx context.Context) error {
+	conn, err := s.listen(ctx)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.stopListen = cancel
+	s.listenDone = make(chan struct{})
+	go s.listenLoop(lctx, conn)
+	return nil
+}
+
+func (s *Store) stopListener() {
+	s.stopListen()
+	<-s.listenDone
+}
+
+// listenLoop feeds notifications to the Notifier until ctx ends,
+// reconnecting with a growing pause (up to 5 s) when the connection
+// fails.
+func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
+	defer close(s.listenDone)
+	pause := 100 * time.Millisecond
+	for {
+		for conn != nil {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				conn.Close(context.Background())
+				conn = nil
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("postgres: LISTEN connection lost", "err", err)
+				break
+			}
+			pause = 100 * time.Millisecond
+			acct, mbox, err := parsePayload(n.Payload)
+			if err != nil {
+				s.log.Warn("postgres: notification", "err", err)
+				continue
+			}
+			s.notify.Notify(acct, mbox)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+		c, err := s.listen(ctx)
+		if err != nil {
+			s.log.Warn("postgres: LISTEN reconnect", "err", err)
+			continue
+		}
+		conn = c
+		// Changes committed while nobody listened went unannounced.
+		s.notify.NotifyAll()
+	}
+}
