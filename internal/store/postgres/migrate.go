@@ -168,6 +168,9 @@ END $$;
 CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION messages_flagged();
 `,
+	// 2: the outbound queue, events, suppressions, webhooks, API keys
+	// and idempotency records (schema_queue.go).
+	queueSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises
