@@ -95,6 +95,9 @@ type Config struct {
 	// kept.
 	Webhooks Webhooks `toml:"webhooks"`
 
+	// Load balancers in front of the listeners that set proxy_protocol.
+	Proxy Proxy `toml:"proxy"`
+
 	// Logging.
 	Log Log `toml:"log"`
 }
@@ -113,8 +116,12 @@ type Listener struct {
 	// (for tests).
 	Address string `toml:"address" docdefault:"required"`
 
-	// Expect a PROXY protocol header from a load balancer before the
-	// protocol starts. Reserved: not implemented yet.
+	// Expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy
+	// and send-proxy-v2 write) from a load balancer before the protocol
+	// starts, and take the client's address from it. Only connections
+	// from proxy.trusted_networks are accepted on this address,
+	// and each must send the header; all others are closed. On the
+	// implicit-TLS roles the header comes before the TLS handshake.
 	ProxyProtocol bool `toml:"proxy_protocol"`
 }
 
@@ -397,8 +404,24 @@ type Metrics struct {
 	// Client networks (or single addresses) allowed to read /metrics;
 	// others get 403, since the counters reveal mail volumes. Behind a
 	// reverse proxy every request comes from the proxy's address: allow
-	// it only if the proxy keeps /metrics private. [] lets nobody read it.
+	// it only if the proxy keeps /metrics private. On a listener with
+	// proxy_protocol the client address from the PROXY header is checked,
+	// not the balancer's. [] lets nobody read it.
 	AllowedNetworks []string `toml:"allowed_networks"`
+}
+
+// Proxy is who may send PROXY protocol headers.
+type Proxy struct {
+	// The load balancers' networks (or single addresses): a listener with
+	// proxy_protocol = true accepts connections only from these, and
+	// believes the client address their header names. Required when a
+	// listener sets proxy_protocol; keep it to the balancers alone, as
+	// anyone in these networks can claim any client address.
+	TrustedNetworks []string `toml:"trusted_networks"`
+
+	// How long a connection may take to send its PROXY header before it
+	// is closed.
+	HeaderTimeout Duration `toml:"header_timeout"`
 }
 
 // Checks are the verifications of mail received on role smtp.
@@ -715,6 +738,7 @@ func Default() *Config {
 			EventRetention: NewDuration(30 * 24 * time.Hour),
 		},
 		Store: Store{Backend: StoreSQLite},
+		Proxy: Proxy{TrustedNetworks: []string{}, HeaderTimeout: NewDuration(5 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
 	}
 }

@@ -124,6 +124,13 @@ func TestValidateKeys(t *testing.T) {
 		}, "store.dsn_file: set together with dsn"},
 		{"sendmail socket relative", func(c *Config) { c.Sendmail.Socket = "sendmail.sock" }, `sendmail.socket: "sendmail.sock" is not an absolute path`},
 		{"sendmail socket too long", func(c *Config) { c.Sendmail.Socket = "/" + strings.Repeat("d", 110) }, "sendmail.socket: path is 111 bytes long, more than the 107"},
+		{"proxy_protocol without trusted", func(c *Config) { c.Listeners[0].ProxyProtocol = true }, "listeners[0].proxy_protocol: set, but proxy.trusted_networks is empty"},
+		{"proxy_protocol trusted", func(c *Config) {
+			c.Listeners[0].ProxyProtocol = true
+			c.Proxy.TrustedNetworks = []string{"10.0.0.0/8", "192.0.2.7"}
+		}, ""},
+		{"proxy trusted junk", func(c *Config) { c.Proxy.TrustedNetworks = []string{"10.0.0.0/33"} }, `proxy.trusted_networks[0]: "10.0.0.0/33": not a network`},
+		{"proxy header_timeout zero", func(c *Config) { c.Proxy.HeaderTimeout = Duration{} }, "proxy.header_timeout: 0s: must be positive"},
 		{"min_version 1.1", func(c *Config) { c.TLS.MinVersion = "1.1" }, `tls.min_version: "1.1": TLS older than 1.2`},
 		{"min_version junk", func(c *Config) { c.TLS.MinVersion = "TLS1.2" }, `tls.min_version: "TLS1.2": unknown TLS version`},
 		{"key without cert", func(c *Config) { c.TLS.KeyFile = "k.pem" }, "tls.cert_file: missing while tls.key_file is set"},

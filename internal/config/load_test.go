@@ -172,6 +172,8 @@ func TestGoodConfig(t *testing.T) {
 		{"data_total_timeout", l.DataTotalTimeout.D(), 150 * time.Second},
 		{"max_errors", l.MaxErrors, 3},
 		{"shutdown_grace", l.ShutdownGrace.D(), time.Duration(0)},
+		{"proxy.trusted_networks", strings.Join(c.Proxy.TrustedNetworks, ","), "10.0.0.0/8,192.0.2.9"},
+		{"proxy.header_timeout", c.Proxy.HeaderTimeout.D(), 2 * time.Second},
 		{"log.level", c.Log.Level, "debug"},
 		{"log.format", c.Log.Format, "json"},
 	}

@@ -42,6 +42,7 @@ func (c *Config) Validate() error {
 	v.webhooks(c.Webhooks)
 	v.sendmail(c.Sendmail)
 	v.http(c.HTTP, c.Listeners, c.TLS.Enabled())
+	v.proxy(c.Proxy, c.Listeners)
 	v.log(c.Log)
 	return v.errs.err()
 }
