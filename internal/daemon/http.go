@@ -24,7 +24,7 @@ func (d *Daemon) newHTTPListener(lc config.Listener, tlsConfig *tls.Config) (*li
 	if plain && !h.Plaintext && !config.LoopbackAddress(lc.Address) {
 		return nil, fmt.Errorf("http listener %s: plain HTTP off loopback: configure [tls], or set http.plaintext behind a TLS proxy", lc.Address)
 	}
-	ln, err := net.Listen("tcp", lc.Address)
+	ln, err := d.listen(lc)
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
 
 	"github.com/posthorn/posthorn/internal/compose"
 	"github.com/posthorn/posthorn/internal/config"
@@ -20,7 +19,7 @@ import (
 func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listener, error) {
 	switch lc.Role {
 	case "smtp":
-		ln, err := net.Listen("tcp", lc.Address)
+		ln, err := d.listen(lc)
 		if err != nil {
 			return nil, fmt.Errorf("smtp listener: %w", err)
 		}
@@ -43,7 +42,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 		if tlsConfig == nil {
 			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
 		}
-		ln, err := net.Listen("tcp", lc.Address)
+		ln, err := d.listen(lc)
 		if err != nil {
 			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
 		}
@@ -65,7 +64,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 		if tlsConfig == nil {
 			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
 		}
-		ln, err := net.Listen("tcp", lc.Address)
+		ln, err := d.listen(lc)
 		if err != nil {
 			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
 		}
@@ -88,7 +87,7 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 		if tlsConfig == nil {
 			return nil, fmt.Errorf("%s listener %s needs a certificate: set tls.cert_file and tls.key_file (logins are only taken over TLS)", lc.Role, lc.Address)
 		}
-		ln, err := net.Listen("tcp", lc.Address)
+		ln, err := d.listen(lc)
 		if err != nil {
 			return nil, fmt.Errorf("%s listener: %w", lc.Role, err)
 		}

@@ -248,7 +248,11 @@ func (sess *session) lingerClose() {
 	if tc, ok := sess.nc.(*tls.Conn); ok {
 		tc.CloseWrite()
 	}
-	tcp, ok := sess.raw.(*net.TCPConn)
+	// A TCP connection, or one from package proxyproto around it.
+	tcp, ok := sess.raw.(interface {
+		net.Conn
+		CloseWrite() error
+	})
 	if !ok {
 		return
 	}
