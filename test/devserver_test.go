@@ -29,6 +29,7 @@ type devInfo struct {
 	CAFile     string `json:"ca_file"`
 	ConfigFile string `json:"config_file"`
 	DataDir    string `json:"data_dir"`
+	Store      string `json:"store"`
 	Sendmail   *struct {
 		Socket string `json:"socket"`
 	} `json:"sendmail"`
@@ -70,7 +71,14 @@ func spawn(t *testing.T, dir string, args ...string) *devServer {
 
 // startDev starts `posthorn dev` on dir and addr and waits (bounded) until
 // it has written dev.json, which it does only once every listener is bound.
+// The store is where POSTHORN_TEST_STORE says (devStoreArgs).
 func startDev(t *testing.T, dir, addr string) *devServer {
+	t.Helper()
+	return startDevArgs(t, dir, addr, devStoreArgs(t, dir)...)
+}
+
+// startDevArgs is startDev with more arguments for `posthorn dev`.
+func startDevArgs(t *testing.T, dir, addr string, args ...string) *devServer {
 	t.Helper()
 	infoFile := filepath.Join(dir, "dev.json")
 	// dev.json is rewritten once every listener is bound: wait for a new one.
@@ -78,7 +86,7 @@ func startDev(t *testing.T, dir, addr string) *devServer {
 	if fi, err := os.Stat(infoFile); err == nil {
 		oldMod = fi.ModTime()
 	}
-	s := spawn(t, dir, "dev", "-dir", dir, "-addr", addr)
+	s := spawn(t, dir, append([]string{"dev", "-dir", dir, "-addr", addr}, args...)...)
 	s.addr = addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {

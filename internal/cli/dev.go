@@ -70,6 +70,9 @@ type DevInfo struct {
 	CAFile     string         `json:"ca_file"`
 	ConfigFile string         `json:"config_file"`
 	DataDir    string         `json:"data_dir"`
+	// Store is the backend: "sqlite" (in data_dir) or "postgres" (the
+	// database of -store-dsn; its connection string stays in config_file).
+	Store string `json:"store"`
 	// Sendmail is the local submission socket for `posthorn sendmail`;
 	// absent when DIR's path is too long for a Unix socket.
 	Sendmail *DevSendmail `json:"sendmail,omitempty"`
@@ -87,18 +90,20 @@ type DevAccount struct {
 }
 
 func devCommand() *command {
-	var dir, addr string
+	var dir, addr, storeDSN string
 	return &command{
 		name:    "dev",
 		summary: "run a complete local mail system for development",
-		usage:   "[-dir DIR] [-addr IP]",
+		usage:   "[-dir DIR] [-addr IP] [-store-dsn DSN]",
 		help: `Starts posthorn on loopback with a generated CA and certificate, the
 domain example.test and the accounts alice@example.test and
 bob@example.test, whose passwords it prints. Everything lives in DIR and
 survives a restart. The same facts are written to DIR/dev.json:
   {"host", "hostname", "domain", "ports": {"smtp", ...}, "accounts":
    [{"address", "password"}], "ca_file", "config_file", "data_dir",
-   "sendmail": {"socket"}}
+   "store", "sendmail": {"socket"}}
+With -store-dsn the mail lives in that PostgreSQL database (created
+tables on first start) instead of DIR/data; "store" says which.
 Ports (only those that run appear in dev.json):
   smtp 10025 (MX, STARTTLS)
   submission 10587 (STARTTLS, then AUTH)
@@ -113,6 +118,7 @@ The local submission socket DIR/sendmail.sock takes mail from
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
+			fs.StringVar(&storeDSN, "store-dsn", "", "keep the mail in the PostgreSQL database of this connection `string` (written to DIR/posthorn.toml) instead of DIR/data")
 		},
 		run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
 			if fs.NArg() != 0 {
@@ -126,7 +132,7 @@ The local submission socket DIR/sendmail.sock takes mail from
 			if err != nil {
 				return err
 			}
-			cfgFile, err := prepareDev(absDir, ip)
+			cfgFile, err := prepareDev(absDir, ip, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -137,6 +143,7 @@ The local submission socket DIR/sendmail.sock takes mail from
 			info := DevInfo{
 				Host: ip.String(), Hostname: devHostname, Domain: devDomain, Ports: map[string]int{},
 				CAFile: filepath.Join(absDir, "tls", "ca.pem"), ConfigFile: cfgFile, DataDir: cfg.DataDir,
+				Store: cfg.Store.Backend,
 			}
 			return serve(ctx, env, cfg, func(d *daemon.Daemon) error {
 				accounts, err := ensureDevAccounts(ctx, d.Store(), filepath.Join(absDir, "dev.json"))
@@ -164,8 +171,9 @@ The local submission socket DIR/sendmail.sock takes mail from
 }
 
 // prepareDev makes the certificates and the configuration file of a dev
-// directory and returns the configuration's path.
-func prepareDev(dir string, ip net.IP) (string, error) {
+// directory and returns the configuration's path. A storeDSN puts the store
+// on that PostgreSQL database.
+func prepareDev(dir string, ip net.IP, storeDSN string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -185,6 +193,9 @@ func prepareDev(dir string, ip net.IP) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by 'posthorn dev' at every start; edits are overwritten.\n")
 	fmt.Fprintf(&b, "hostname = %q\ndomains = [%q]\ndata_dir = %q\n\n", devHostname, devDomain, filepath.Join(dir, "data"))
+	if storeDSN != "" {
+		fmt.Fprintf(&b, "[store]\nbackend = %q\ndsn = %q\n\n", config.StorePostgres, storeDSN)
+	}
 	for _, r := range roles {
 		fmt.Fprintf(&b, "[[listeners]]\nrole = %q\naddress = \"%s:%d\"\n\n", r, host, devPorts[r])
 	}
@@ -266,6 +277,9 @@ func printDevBanner(w io.Writer, dir string, info DevInfo) {
 		host = "[" + host + "]"
 	}
 	fmt.Fprintf(w, "\nposthorn dev is running. Data, certificates and dev.json are in %s\n\n", dir)
+	if info.Store == config.StorePostgres {
+		fmt.Fprintf(w, "Mail, accounts and the queue are in PostgreSQL (the connection string is in %s)\n\n", info.ConfigFile)
+	}
 	fmt.Fprintf(w, "Listeners on %s:\n", info.Host)
 	for _, l := range devListeners {
 		if p, ok := info.Ports[l.role]; ok {

@@ -40,23 +40,34 @@ func configPath(env *Env, flagValue string) string {
 
 // dir returns the data directory named by the flags.
 func (s *storeFlags) dir(env *Env) (string, error) {
-	if s.dataDir != "" {
-		return s.dataDir, nil
+	_, dir, err := s.location(env)
+	return dir, err
+}
+
+// location returns the store and data directory named by the flags:
+// -data-dir alone is the embedded store in that directory; otherwise the
+// configuration file's [store] and data_dir (which -data-dir overrides).
+func (s *storeFlags) location(env *Env) (config.Store, string, error) {
+	if s.dataDir != "" && s.config == "" {
+		return config.Store{Backend: config.StoreSQLite}, s.dataDir, nil
 	}
 	cfg, err := config.Load(configPath(env, s.config))
 	if err != nil {
-		return "", fmt.Errorf("%w\n(use -config FILE or -data-dir DIR to choose the data)", err)
+		return config.Store{}, "", fmt.Errorf("%w\n(use -config FILE or -data-dir DIR to choose the data)", err)
 	}
-	return cfg.DataDir, nil
+	if s.dataDir != "" {
+		return cfg.Store, s.dataDir, nil
+	}
+	return cfg.Store, cfg.DataDir, nil
 }
 
 // open opens the store named by the flags.
 func (s *storeFlags) open(ctx context.Context, env *Env) (store.Store, error) {
-	dir, err := s.dir(env)
+	sc, dir, err := s.location(env)
 	if err != nil {
 		return nil, err
 	}
-	return daemon.OpenStore(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return daemon.OpenBackend(ctx, sc, dir, env.Getenv, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // withStore opens the store, runs f and closes the store.

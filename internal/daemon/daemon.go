@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/posthorn/posthorn/internal/auth"
@@ -68,7 +69,7 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		return nil, err
 	}
 	d.resolver = resolver
-	st, err := OpenStore(ctx, cfg.DataDir, logger)
+	st, err := OpenBackend(ctx, cfg.Store, cfg.DataDir, os.Getenv, logger)
 	if err != nil {
 		return nil, err
 	}
