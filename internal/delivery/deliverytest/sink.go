@@ -35,6 +35,8 @@ type Message struct {
 	TLS, RequireTLS bool
 	// User is who logged in with AUTH, "" for nobody.
 	User string
+	// At is when the message was recorded, after any DataDelay.
+	At time.Time
 }
 
 // Options configure a Sink.
@@ -261,6 +263,7 @@ func (ss *session) Data(r io.Reader) error {
 		time.Sleep(ss.s.opts.DataDelay)
 	}
 	ss.msg.Data = b
+	ss.msg.At = time.Now()
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, ss.msg)
 	ss.s.mu.Unlock()
