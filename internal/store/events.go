@@ -203,6 +203,31 @@ type MessageStatus struct {
 	Recipients []RecipientEventStatus
 }
 
+// StatusOf folds the events of one message (domain, trackingID), in Seq
+// order, into its MessageStatus: the last event of each recipient
+// decides; inbound events and events without a recipient are left out.
+// ok is false when there are no events. Backends share it.
+func StatusOf(domain, trackingID string, evs []Event) (st MessageStatus, ok bool) {
+	if len(evs) == 0 {
+		return MessageStatus{}, false
+	}
+	st = MessageStatus{Domain: domain, Message: trackingID, Queued: evs[0].Time}
+	index := map[string]int{}
+	for _, e := range evs {
+		if e.Type == EventInbound || e.Recipient == "" {
+			continue
+		}
+		r := RecipientEventStatus{Recipient: e.Recipient, Status: e.Type, Time: e.Time, Reply: e.Reply, NextAttempt: e.NextAttempt}
+		if i, ok := index[e.Recipient]; ok {
+			st.Recipients[i] = r
+			continue
+		}
+		index[e.Recipient] = len(st.Recipients)
+		st.Recipients = append(st.Recipients, r)
+	}
+	return st, true
+}
+
 // RecipientEventStatus is one recipient's latest event.
 type RecipientEventStatus struct {
 	Recipient string

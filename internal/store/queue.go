@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -204,4 +205,40 @@ type Attempt struct {
 	LastError string
 	// Warned sets the message's Warned flag (it is never cleared).
 	Warned bool
+}
+
+// AttemptEvents are the events FinishAttempt writes for a tracked
+// message (domain, trackingID, its EventData): one per result of a
+// recipient in pending (the recipients still pending before the
+// attempt): "delivered", "bounced", or "deferred" with a.NextAttempt.
+// Backends share it.
+func AttemptEvents(domain, trackingID string, data []byte, pending []string, a Attempt) []Event {
+	var evs []Event
+	for _, r := range a.Results {
+		if !slices.Contains(pending, r.Address) {
+			continue
+		}
+		e := Event{Domain: domain, Message: trackingID, Recipient: r.Address, Reply: r.Reply, Data: data}
+		switch r.State {
+		case RecipientDelivered:
+			e.Type = EventDelivered
+		case RecipientFailed:
+			e.Type = EventBounced
+		default:
+			e.Type, e.NextAttempt = EventDeferred, a.NextAttempt
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// RemovedEvents are the events RemoveQueued writes for a tracked message:
+// "bounced" with RemovedReply for each recipient still pending. Backends
+// share it.
+func RemovedEvents(domain, trackingID string, data []byte, pending []string) []Event {
+	evs := make([]Event, 0, len(pending))
+	for _, addr := range pending {
+		evs = append(evs, Event{Type: EventBounced, Domain: domain, Message: trackingID, Recipient: addr, Reply: RemovedReply, Data: data})
+	}
+	return evs
 }

@@ -90,10 +90,13 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		conn.Close(context.Background())
-		return nil, err
+	for _, ch := range listenChannels {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			conn.Close(context.Background())
+			return nil, err
+		}
 	}
+	s.caches.listening(conn.PgConn().PID())
 	return conn, nil
 }
 
@@ -128,6 +131,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			if err != nil {
 				conn.Close(context.Background())
 				conn = nil
+				s.caches.lost()
 				if ctx.Err() != nil {
 					return
 				}
@@ -135,6 +139,9 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 				break
 			}
 			pause = 100 * time.Millisecond
+			if s.caches.notified(n) {
+				continue
+			}
 			acct, mbox, err := parsePayload(n.Payload)
 			if err != nil {
 				s.log.Warn("postgres: notification", "err", err)

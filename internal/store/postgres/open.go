@@ -33,6 +33,7 @@ type Store struct {
 	dsn  string
 
 	notify     store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
+	caches     caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
 	stopListen context.CancelFunc
 	listenDone chan struct{}
 

@@ -28,10 +28,10 @@ var pending = []string{
 	"Append", "UIDsNotReused", "UpdateFlags", "UnchangedSince", "ModSeq", "Expunge", "Changes",
 	"Copy", "Move", "MailboxStatus", "SharedBodyLifetime", "RemoveAccount", "ConcurrentDeliver",
 	"ConcurrentMixedResults", "CanceledContext", "SendAsDomain", "AppPasswords", "APIKeys", "Queue",
-	"QueueLeases", "QueueConcurrentClaims", "QueueCounts", "MessagesFrom", "ForEachBody",
+	"MessagesFrom", "ForEachBody",
 	"ForEachBodyCanceled", "MessageStructure", "UnchangedSinceZero", "Resync", "Quota", "Watch",
 	"WatchSeesCommit", "WatchAccount", "EventsEnqueue", "EventsFinishAttempt", "EventsRemoveQueued",
-	"HardBounce", "Suppressions", "WebhookEndpoints", "WebhookDeliveries", "EventsDeliverAndPrune",
+	"Suppressions", "WebhookEndpoints", "WebhookDeliveries", "EventsDeliverAndPrune",
 	"Closed", "Reopen",
 }
 

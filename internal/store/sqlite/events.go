@@ -166,22 +166,9 @@ func (s *Store) MessageStatus(ctx context.Context, domain, trackingID string) (s
 	if err != nil {
 		return store.MessageStatus{}, err
 	}
-	if len(evs) == 0 {
+	st, ok := store.StatusOf(domain, trackingID, evs)
+	if !ok {
 		return store.MessageStatus{}, fmt.Errorf("message %q: %w", trackingID, store.ErrNotFound)
-	}
-	st := store.MessageStatus{Domain: domain, Message: trackingID, Queued: evs[0].Time}
-	index := map[string]int{}
-	for _, e := range evs {
-		if e.Type == store.EventInbound || e.Recipient == "" {
-			continue
-		}
-		r := store.RecipientEventStatus{Recipient: e.Recipient, Status: e.Type, Time: e.Time, Reply: e.Reply, NextAttempt: e.NextAttempt}
-		if i, ok := index[e.Recipient]; ok {
-			st.Recipients[i] = r
-			continue
-		}
-		index[e.Recipient] = len(st.Recipients)
-		st.Recipients = append(st.Recipients, r)
 	}
 	return st, nil
 }
@@ -221,26 +208,4 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 			return total, nil
 		}
 	}
-}
-
-// eventsFromAttempt are the events FinishAttempt writes for a tracked
-// message: one per result of a recipient still pending before it.
-func eventsFromAttempt(domain, tracking string, data []byte, pending map[string]bool, a store.Attempt) []store.Event {
-	var evs []store.Event
-	for _, r := range a.Results {
-		if !pending[r.Address] {
-			continue
-		}
-		e := store.Event{Domain: domain, Message: tracking, Recipient: r.Address, Reply: r.Reply, Data: data}
-		switch r.State {
-		case store.RecipientDelivered:
-			e.Type = store.EventDelivered
-		case store.RecipientFailed:
-			e.Type = store.EventBounced
-		default:
-			e.Type, e.NextAttempt = store.EventDeferred, a.NextAttempt
-		}
-		evs = append(evs, e)
-	}
-	return evs
 }

@@ -171,17 +171,12 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 		if err != nil {
 			return err
 		}
-		var evs []store.Event
 		if tracking != "" {
-			addrs, err := w.pendingRecipients(a.ID)
+			pending, err := w.pendingRecipients(a.ID)
 			if err != nil {
 				return err
 			}
-			pending := make(map[string]bool, len(addrs))
-			for _, addr := range addrs {
-				pending[addr] = true
-			}
-			evs = eventsFromAttempt(domain, tracking, data, pending, a)
+			evs := store.AttemptEvents(domain, tracking, data, pending, a)
 			if err := w.addEvents(evs, time.Now()); err != nil {
 				return err
 			}
@@ -264,11 +259,7 @@ func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
 			if err != nil {
 				return err
 			}
-			evs := make([]store.Event, 0, len(pending))
-			for _, addr := range pending {
-				evs = append(evs, store.Event{Type: store.EventBounced, Domain: domain, Message: tracking,
-					Recipient: addr, Reply: store.RemovedReply, Data: data})
-			}
+			evs := store.RemovedEvents(domain, tracking, data, pending)
 			if err := w.addEvents(evs, time.Now()); err != nil {
 				return err
 			}
