@@ -10,7 +10,7 @@ export PATH="/usr/local/go/bin:$PATH"
 step() { printf '\n== %s\n' "$*"; }
 
 # External tools the tests talk to, as "command:debian-package".
-TOOLS=(swaks:swaks python3:python3 curl:curl fetchmail:fetchmail getmail:getmail6 msmtp:msmtp pebble:pebble pebble-challtestsrv:pebble smtp-sink:postfix mbsync:isync php:php-cli openssl:openssl)
+TOOLS=(swaks:swaks python3:python3 curl:curl fetchmail:fetchmail getmail:getmail6 msmtp:msmtp pebble:pebble pebble-challtestsrv:pebble smtp-sink:postfix mbsync:isync php:php-cli openssl:openssl haproxy:haproxy)
 
 step "test tools"
 missing=()
