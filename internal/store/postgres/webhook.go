@@ -238,9 +238,9 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, r store.WebhookResult
 		return err
 	}
 	// Pending: due again at $4. Delivered or failed: finished at $4.
-	tag, err := pool.Exec(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, lease = 0, last_error = $5, state = $3,
-			next_attempt = CASE WHEN $3 = 0 THEN $4 ELSE next_attempt END,
-			finished = CASE WHEN $3 = 0 THEN 0 ELSE $4 END
+	tag, err := pool.Exec(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, lease = 0, last_error = $5, state = $3::smallint,
+			next_attempt = CASE WHEN $3::smallint = 0 THEN $4 ELSE next_attempt END,
+			finished = CASE WHEN $3::smallint = 0 THEN 0 ELSE $4 END
 		WHERE id = $1 AND lease = $2 AND lease <> 0 AND state = 0`,
 		r.ID, r.Lease, int16(r.State), finishTime(r), r.LastError)
 	if err != nil {
