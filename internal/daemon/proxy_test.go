@@ -274,16 +274,24 @@ format = "json"
 
 	// /metrics checks the client's address: 127.0.0.77 is allowed, 127.0.0.78
 	// is not, though both arrive from HAProxy's 127.0.0.1.
+	var metrics string
 	for from, code := range map[string]int{"127.0.0.77": 200, "127.0.0.78": 403} {
 		res, err := httpClientFrom(from).Get("http://" + hp.Addrs["http"] + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, res.Body)
+		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != code {
 			t.Errorf("/metrics from %s through HAProxy: %d, want %d", from, res.StatusCode, code)
 		}
+		if code == 200 {
+			metrics = string(b)
+		}
+	}
+	// The two direct connections count as refused smtp connections.
+	if want := `posthorn_connections_total{protocol="smtp",result="refused"} 2` + "\n"; !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %q", want)
 	}
 
 	// The logs name the clients, and the refused direct connections.

@@ -56,7 +56,7 @@ func New() *Registry {
 	}, []string{"protocol"})
 	r.connsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "posthorn_connections_total",
-		Help: "Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit or during shutdown).",
+		Help: "Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit, during shutdown or without a trusted PROXY header).",
 	}, []string{"protocol", "result"})
 	r.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "posthorn_auth_failures_total",

@@ -54,7 +54,7 @@ func TestCounts(t *testing.T) {
 # HELP posthorn_connections_open Connections open now, by protocol (listener role).
 # TYPE posthorn_connections_open gauge
 posthorn_connections_open{protocol="imap"} 1
-# HELP posthorn_connections_total Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit or during shutdown).
+# HELP posthorn_connections_total Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit, during shutdown or without a trusted PROXY header).
 # TYPE posthorn_connections_total counter
 posthorn_connections_total{protocol="imap",result="accepted"} 2
 posthorn_connections_total{protocol="imap",result="refused"} 1

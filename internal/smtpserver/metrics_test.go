@@ -64,7 +64,7 @@ posthorn_messages_received_total{listener="smtp",result="rejected_temporary"} 1
 # HELP posthorn_connections_open Connections open now, by protocol (listener role).
 # TYPE posthorn_connections_open gauge
 posthorn_connections_open{protocol="smtp"} 0
-# HELP posthorn_connections_total Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit or during shutdown).
+# HELP posthorn_connections_total Connections received, by protocol (listener role) and result (accepted, or refused over a connection limit, during shutdown or without a trusted PROXY header).
 # TYPE posthorn_connections_total counter
 posthorn_connections_total{protocol="smtp",result="accepted"} 2
 posthorn_connections_total{protocol="smtp",result="refused"} 1
