@@ -5,43 +5,16 @@ import (
 	"database/sql/driver"
 	"unsafe"
 
+	"github.com/posthorn/posthorn/internal/store/flagset"
+
 	"github.com/posthorn/posthorn/internal/store"
 )
 
 // Listing messages for IMAP: the whole mailbox or its tail (MessagesFrom)
 // and the bodies for SEARCH (ForEachBody).
 
-// flagLists interns Message.Flags within one listing: messages with the
-// same flags share one slice (store.Message.Flags is read-only), so a
-// 100,000-message mailbox costs a handful of flag slices, not 100,000.
-type flagLists struct {
-	bySys [flagDraft << 1][]string            // system flags only, by bit set
-	other [flagDraft << 1]map[string][]string // with keywords, by bit set and keywords
-}
-
-func (fl *flagLists) get(sys int64, keywords []byte) []string {
-	if sys < 0 || sys >= int64(len(fl.bySys)) { // not written by this package
-		return storedFlags(sys, string(keywords)).list()
-	}
-	if len(keywords) == 0 {
-		if l := fl.bySys[sys]; l != nil {
-			return l
-		}
-		l := storedFlags(sys, "").list()
-		fl.bySys[sys] = l
-		return l
-	}
-	if l, ok := fl.other[sys][string(keywords)]; ok { // no allocation
-		return l
-	}
-	if fl.other[sys] == nil {
-		fl.other[sys] = map[string][]string{}
-	}
-	kw := string(keywords)
-	l := storedFlags(sys, kw).list()
-	fl.other[sys][kw] = l
-	return l
-}
+// flagLists interns the Flags slices of one listing (flagset.Lists).
+type flagLists = flagset.Lists
 
 // sqlMessagesFrom lists a mailbox's tail in one statement (one snapshot):
 // first a row with the number of messages, so the result is allocated
@@ -71,7 +44,7 @@ func packedMessage(mailboxID int64, row []driver.Value, flags *flagLists) store.
 		MailboxID:    mailboxID,
 		UID:          uint32(uidSize >> 31),
 		ModSeq:       uint64(modseq),
-		Flags:        flags.get(dateSys&(1<<5-1), kw),
+		Flags:        flags.Get(dateSys&(1<<5-1), kw),
 		InternalDate: fromMicro(dateSys >> 5),
 		Size:         uidSize & (1<<31 - 1),
 	}

@@ -82,12 +82,12 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 			return err
 		}
 		for i, t := range targets {
-			m := store.Message{Flags: t.flags.list(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
+			m := store.Message{Flags: t.flags.List(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
 			err := w.queryRow(sqlNextUIDByName, t.accountID, t.mailbox).Scan(&m.MailboxID, &m.UID, &m.ModSeq)
 			if err != nil {
 				return notFound(err, fmt.Sprintf("deliver: account %d", t.accountID))
 			}
-			m.ID, err = w.insert(sqlInsertMessage, m.MailboxID, m.UID, m.ModSeq, t.flags.sys, t.flags.keywordText(),
+			m.ID, err = w.insert(sqlInsertMessage, m.MailboxID, m.UID, m.ModSeq, t.flags.Sys, t.flags.KeywordText(),
 				date.UnixMicro(), m.Size, blobID)
 			if err != nil {
 				return err
@@ -115,7 +115,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, opts store.AppendOp
 	date := internalDate(opts.InternalDate)
 	body = nonNil(body)
 	structure := computeStructure(body)
-	m := store.Message{MailboxID: mailboxID, Flags: fl.list(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
+	m := store.Message{MailboxID: mailboxID, Flags: fl.List(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
 	err = s.write(ctx, func(w *wtx) error {
 		var acct int64
 		err := w.queryRow(sqlNextUID, mailboxID).Scan(&acct, &m.UID, &m.ModSeq)
@@ -129,7 +129,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, opts store.AppendOp
 		if err != nil {
 			return err
 		}
-		m.ID, err = w.insert(sqlInsertMessage, mailboxID, m.UID, m.ModSeq, fl.sys, fl.keywordText(), date.UnixMicro(), m.Size, blobID)
+		m.ID, err = w.insert(sqlInsertMessage, mailboxID, m.UID, m.ModSeq, fl.Sys, fl.KeywordText(), date.UnixMicro(), m.Size, blobID)
 		w.touch(acct, mailboxID)
 		return err
 	})
@@ -158,7 +158,7 @@ func scanMessage(r rowScanner, extra ...any) (store.Message, flagSet, error) {
 	err := r.Scan(append([]any{&m.ID, &m.MailboxID, &uid, &modseq, &sys, &kw, &date, &m.Size}, extra...)...)
 	fl := storedFlags(sys, kw)
 	m.UID, m.ModSeq = uint32(uid), uint64(modseq)
-	m.Flags = fl.list()
+	m.Flags = fl.List()
 	m.InternalDate = fromMicro(date)
 	return m, fl, err
 }

@@ -117,12 +117,12 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 				failed = append(failed, m.UID)
 				continue
 			}
-			next := cur[i].apply(op, arg)
-			if !next.equal(cur[i]) {
-				k := flagKey{next.sys, next.keywordText()}
+			next := cur[i].Apply(op, arg)
+			if !next.Equal(cur[i]) {
+				k := flagKey{next.Sys, next.KeywordText()}
 				g := groups[k]
 				if g == nil {
-					g = &flagGroup{flags: next, list: next.list()}
+					g = &flagGroup{flags: next, list: next.List()}
 					groups[k] = g
 					order = append(order, g)
 				}
@@ -161,7 +161,7 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 // flagGroup is the messages one UpdateFlags call gives the same flags.
 type flagGroup struct {
 	flags flagSet
-	list  []string // flags.list(), shared by the group's results
+	list  []string // flags.List(), shared by the group's results
 	ids   []int64
 	uids  []uint32
 	at    []int // indexes into the call's updated list
@@ -171,10 +171,10 @@ type flagGroup struct {
 // two statements whatever the group's size.
 func setFlags(w *wtx, mailboxID int64, modseq uint64, g *flagGroup) error {
 	if _, err := w.exec(`UPDATE messages SET sysflags = ?, keywords = ?, modseq = ?
-		WHERE id IN (SELECT value FROM json_each(?))`, g.flags.sys, g.flags.keywordText(), modseq, jsonInts(g.ids)); err != nil {
+		WHERE id IN (SELECT value FROM json_each(?))`, g.flags.Sys, g.flags.KeywordText(), modseq, jsonInts(g.ids)); err != nil {
 		return err
 	}
-	return logChanges(w, mailboxID, g.uids, modseq, store.ChangeFlags, g.flags.text())
+	return logChanges(w, mailboxID, g.uids, modseq, store.ChangeFlags, g.flags.Text())
 }
 
 // logChanges records one change-log entry for each UID, replacing the
@@ -301,7 +301,7 @@ func (s *Store) copy(ctx context.Context, fromID int64, uids []uint32, toID int6
 		ids := make([]int64, len(msgs))
 		for i, m := range msgs {
 			uid := first + uint32(i)
-			if _, err := w.exec(sqlInsertMessage, toID, uid, modseq, flags[i].sys, flags[i].keywordText(),
+			if _, err := w.exec(sqlInsertMessage, toID, uid, modseq, flags[i].Sys, flags[i].KeywordText(),
 				m.InternalDate.UnixMicro(), m.Size, blobs[i]); err != nil {
 				return err
 			}
