@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Sender rights and app passwords (store.Directory).
@@ -19,16 +19,9 @@ func (s *Store) SetMaySendAsDomain(ctx context.Context, address string, allow bo
 	})
 }
 
-func checkAppPasswordName(name string) error {
-	if name == "" || len(name) > 64 || strings.ContainsAny(name, "\t\r\n\x00") {
-		return fmt.Errorf("app password name %q: %w", name, store.ErrInvalid)
-	}
-	return nil
-}
-
 // AddAppPassword implements store.Directory.
 func (s *Store) AddAppPassword(ctx context.Context, address, name string, cred store.Credentials) (store.AppPassword, error) {
-	if err := checkAppPasswordName(name); err != nil {
+	if err := names.CheckAppPassword(name); err != nil {
 		return store.AppPassword{}, err
 	}
 	if cred.PasswordHash == "" {

@@ -6,31 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Domains, accounts and aliases (store.Directory). Addresses arrive
 // canonical; they are only checked for shape, never re-parsed.
-
-// splitAddress returns the domain of local@domain. The local part may be
-// empty only when allowEmptyLocal (the catch-all alias "@domain").
-func splitAddress(addr string, allowEmptyLocal bool) (string, error) {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 || i == len(addr)-1 || (i == 0 && !allowEmptyLocal) || strings.ContainsAny(addr, " \t\r\n\x00") {
-		return "", fmt.Errorf("address %q: %w", addr, store.ErrInvalid)
-	}
-	return addr[i+1:], nil
-}
-
-func checkDomainName(name string) error {
-	if name == "" || strings.ContainsAny(name, "@ \t\r\n\x00") {
-		return fmt.Errorf("domain %q: %w", name, store.ErrInvalid)
-	}
-	return nil
-}
 
 func now() int64 { return time.Now().UnixMicro() }
 
@@ -38,7 +21,7 @@ func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // AddDomain implements store.Directory.
 func (s *Store) AddDomain(ctx context.Context, name string) error {
-	if err := checkDomainName(name); err != nil {
+	if err := names.CheckDomain(name); err != nil {
 		return err
 	}
 	return s.write(ctx, func(w *wtx) error {
@@ -109,7 +92,7 @@ func (s *Store) HasDomain(ctx context.Context, name string) (bool, error) {
 
 // AddAccount implements store.Directory.
 func (s *Store) AddAccount(ctx context.Context, address string, cred store.Credentials) (store.Account, error) {
-	domain, err := splitAddress(address, false)
+	domain, err := names.SplitAddress(address, false)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -226,7 +209,7 @@ func (s *Store) Credentials(ctx context.Context, address string) (store.Account,
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	domain, err := splitAddress(address, true)
+	domain, err := names.SplitAddress(address, true)
 	if err != nil {
 		return err
 	}
@@ -235,7 +218,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	}
 	var uniq []string
 	for _, t := range targets {
-		if _, err := splitAddress(t, false); err != nil {
+		if _, err := names.SplitAddress(t, false); err != nil {
 			return fmt.Errorf("alias %s: target: %w", address, err)
 		}
 		if !slices.Contains(uniq, t) {

@@ -5,34 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Mailboxes (the folder half of store.Mail).
-
-// mailboxName checks a mailbox name and canonicalises INBOX, which is
-// case-insensitive (RFC 3501 §5.1).
-func mailboxName(name string) (string, error) {
-	if strings.EqualFold(name, store.Inbox) {
-		return store.Inbox, nil
-	}
-	d := store.Delimiter
-	if name == "" || !utf8.ValidString(name) || strings.HasPrefix(name, d) || strings.HasSuffix(name, d) ||
-		strings.Contains(name, d+d) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return "", fmt.Errorf("mailbox name %q: %w", name, store.ErrInvalid)
-	}
-	return name, nil
-}
-
-func checkSpecialUse(use store.SpecialUse) error {
-	switch use {
-	case store.UseNone, store.UseSent, store.UseDrafts, store.UseTrash, store.UseJunk, store.UseArchive:
-		return nil
-	}
-	return fmt.Errorf("special use %q: %w", use, store.ErrInvalid)
-}
 
 // newUIDValidity takes the next value of the store-wide UIDVALIDITY
 // counter, which never repeats and never runs behind the clock, so a
@@ -93,7 +71,7 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox
 
 // Mailbox implements store.Mail.
 func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
-	name, err := mailboxName(name)
+	name, err := names.Mailbox(name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
@@ -104,11 +82,11 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 
 // CreateMailbox implements store.Mail.
 func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
-	name, err := mailboxName(name)
+	name, err := names.Mailbox(name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	if err := checkSpecialUse(use); err != nil {
+	if err := names.CheckSpecialUse(use); err != nil {
 		return store.Mailbox{}, err
 	}
 	var mb store.Mailbox
@@ -138,11 +116,11 @@ func accountExists(w *wtx, accountID int64) error {
 // from+store.Delimiter) move along; mailbox ids, UIDVALIDITY and messages
 // stay.
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
-	from, err := mailboxName(from)
+	from, err := names.Mailbox(from)
 	if err != nil {
 		return err
 	}
-	to, err = mailboxName(to)
+	to, err = names.Mailbox(to)
 	if err != nil {
 		return err
 	}
@@ -187,7 +165,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 // DeleteMailbox implements store.Mail. Children stay (IMAP's DELETE
 // leaves them); messages go with the mailbox.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	name, err := mailboxName(name)
+	name, err := names.Mailbox(name)
 	if err != nil {
 		return err
 	}
@@ -207,7 +185,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 
 // SetSubscribed implements store.Mail.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
-	name, err := mailboxName(name)
+	name, err := names.Mailbox(name)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Storing and reading messages.
@@ -52,7 +53,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 			name = store.Inbox
 		}
 		// An invalid name cannot exist, so it falls back to INBOX too.
-		if n, err := mailboxName(name); err == nil {
+		if n, err := names.Mailbox(name); err == nil {
 			name = n
 		}
 		fl, err := parseFlags(t.Flags)

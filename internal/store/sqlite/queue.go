@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // The outbound queue (store.Queue): one row per message with its body,
@@ -21,7 +22,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 		return 0, fmt.Errorf("enqueue: no recipients: %w", store.ErrInvalid)
 	}
 	for _, r := range m.Recipients {
-		if _, err := splitAddress(r, false); err != nil {
+		if _, err := names.SplitAddress(r, false); err != nil {
 			return 0, fmt.Errorf("enqueue: recipient: %w", err)
 		}
 	}

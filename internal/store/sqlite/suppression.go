@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Suppression lists (store.Events): one row per (domain, address), the
@@ -56,7 +57,7 @@ func (s *Store) Suppressions(ctx context.Context, domain string, after string, l
 // AddSuppression implements store.Events.
 func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error {
 	sup.Domain, sup.Address = strings.ToLower(sup.Domain), strings.ToLower(sup.Address)
-	if _, err := splitAddress(sup.Address, false); err != nil {
+	if _, err := names.SplitAddress(sup.Address, false); err != nil {
 		return fmt.Errorf("suppression: %w", err)
 	}
 	if sup.Reason == "" {

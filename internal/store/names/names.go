@@ -1,0 +1,62 @@
+// Package names checks the names a store backend is given (addresses,
+// domains, app-password and mailbox names, special uses), the same way
+// in every backend. Addresses arrive canonical; they are only checked for
+// shape, never re-parsed.
+package names
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// SplitAddress returns the domain of local@domain. The local part may be
+// empty only when allowEmptyLocal (the catch-all alias "@domain").
+func SplitAddress(addr string, allowEmptyLocal bool) (string, error) {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 || i == len(addr)-1 || (i == 0 && !allowEmptyLocal) || strings.ContainsAny(addr, " \t\r\n\x00") {
+		return "", fmt.Errorf("address %q: %w", addr, store.ErrInvalid)
+	}
+	return addr[i+1:], nil
+}
+
+// CheckDomain checks a domain name's shape.
+func CheckDomain(name string) error {
+	if name == "" || strings.ContainsAny(name, "@ \t\r\n\x00") {
+		return fmt.Errorf("domain %q: %w", name, store.ErrInvalid)
+	}
+	return nil
+}
+
+// CheckAppPassword checks an app password's name.
+func CheckAppPassword(name string) error {
+	if name == "" || len(name) > 64 || strings.ContainsAny(name, "\t\r\n\x00") {
+		return fmt.Errorf("app password name %q: %w", name, store.ErrInvalid)
+	}
+	return nil
+}
+
+// Mailbox checks a mailbox name and canonicalises INBOX, which is
+// case-insensitive (RFC 3501 §5.1).
+func Mailbox(name string) (string, error) {
+	if strings.EqualFold(name, store.Inbox) {
+		return store.Inbox, nil
+	}
+	d := store.Delimiter
+	if name == "" || !utf8.ValidString(name) || strings.HasPrefix(name, d) || strings.HasSuffix(name, d) ||
+		strings.Contains(name, d+d) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return "", fmt.Errorf("mailbox name %q: %w", name, store.ErrInvalid)
+	}
+	return name, nil
+}
+
+// CheckSpecialUse accepts the special uses posthorn knows, and none.
+func CheckSpecialUse(use store.SpecialUse) error {
+	switch use {
+	case store.UseNone, store.UseSent, store.UseDrafts, store.UseTrash, store.UseJunk, store.UseArchive:
+		return nil
+	}
+	return fmt.Errorf("special use %q: %w", use, store.ErrInvalid)
+}
