@@ -212,3 +212,13 @@ func (d *decoder) part(depth int) *Part {
 	}
 	return p
 }
+
+// Structure is Marshal(Parse(body)), what the store keeps beside each
+// body for ENVELOPE and BODYSTRUCTURE, or nil when Parse refuses body.
+func Structure(body []byte) []byte {
+	p, err := Parse(body)
+	if err != nil {
+		return nil
+	}
+	return Marshal(p)
+}

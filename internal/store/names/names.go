@@ -60,3 +60,40 @@ func CheckSpecialUse(use store.SpecialUse) error {
 	}
 	return fmt.Errorf("special use %q: %w", use, store.ErrInvalid)
 }
+
+// Rename checks the names of a mailbox rename (store.Mail.RenameMailbox):
+// INBOX cannot be renamed here (ErrInvalid) nor be the new name
+// (ErrExists), and a mailbox cannot move below itself.
+func Rename(from, to string) (string, string, error) {
+	from, err := Mailbox(from)
+	if err != nil {
+		return "", "", err
+	}
+	to, err = Mailbox(to)
+	if err != nil {
+		return "", "", err
+	}
+	if from == store.Inbox {
+		return "", "", fmt.Errorf("rename INBOX: %w", store.ErrInvalid)
+	}
+	if to == store.Inbox {
+		return "", "", fmt.Errorf("rename to INBOX: %w", store.ErrExists)
+	}
+	if to == from || strings.HasPrefix(to, from+store.Delimiter) {
+		return "", "", fmt.Errorf("rename %s to %s: %w", from, to, store.ErrInvalid)
+	}
+	return from, to, nil
+}
+
+// Target is the mailbox name a delivery target asks for: INBOX when
+// empty, canonical when valid. An invalid name is kept as is: it cannot
+// exist, so the delivery falls back to INBOX.
+func Target(name string) string {
+	if name == "" {
+		return store.Inbox
+	}
+	if n, err := Mailbox(name); err == nil {
+		return n
+	}
+	return name
+}

@@ -139,7 +139,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 				break
 			}
 			pause = 100 * time.Millisecond
-			if s.caches.notified(n) {
+			if s.caches.notified(n) || s.isOwn(n.PID) {
 				continue
 			}
 			acct, mbox, err := parsePayload(n.Payload)
@@ -164,4 +164,12 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 		// Changes committed while nobody listened went unannounced.
 		s.notify.NotifyAll()
 	}
+}
+
+// isOwn reports whether a notification came from one of this Store's
+// connections (already announced locally after its COMMIT).
+func (s *Store) isOwn(pid uint32) bool {
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
+	return s.own[pid]
 }

@@ -34,6 +34,8 @@ type Store struct {
 
 	notify     store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
 	caches     caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
+	ownMu      sync.Mutex
+	own        map[uint32]bool // backend PIDs of the pool's connections
 	stopListen context.CancelFunc
 	listenDone chan struct{}
 
@@ -58,15 +60,30 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	s := &Store{log: log, dsn: dsn, own: map[uint32]bool{}}
+	// The server processes of this Store's connections: their
+	// notifications come back through LISTEN, but their writes woke the
+	// local watchers already.
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		s.ownMu.Lock()
+		s.own[c.PgConn().PID()] = true
+		s.ownMu.Unlock()
+		return nil
+	}
+	cfg.BeforeClose = func(c *pgx.Conn) {
+		s.ownMu.Lock()
+		delete(s.own, c.PgConn().PID())
+		s.ownMu.Unlock()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	s.pool = pool
 	if err := migrate(ctx, pool, log); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, log: log, dsn: dsn}
 	if err := s.startListener(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -102,23 +119,47 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, t *touched) error)
 	if err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, pool, fn)
+		// Writers lock rows in one order (accounts, then mailboxes by
+		// id), but bodies shared by copies can still meet in two
+		// orders: PostgreSQL then aborts one transaction, which is
+		// simply run again.
+		if attempt < maxAttempts && isRetryable(err) && ctx.Err() == nil {
+			continue
+		}
+		return s.mapErr(err)
+	}
+}
+
+// maxAttempts bounds the runs of one write aborted by a deadlock or a
+// serialization failure.
+const maxAttempts = 5
+
+func (s *Store) writeOnce(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx, t *touched) error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return s.mapErr(err)
+		return err
 	}
 	defer tx.Rollback(context.Background())
 	var t touched
 	if err := fn(tx, &t); err != nil {
-		return s.mapErr(err)
+		return err
 	}
 	if err := t.publish(ctx, tx); err != nil {
-		return s.mapErr(err)
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return s.mapErr(err)
+		return err
 	}
 	t.wake(&s.notify)
 	return nil
+}
+
+// isRetryable reports a deadlock (40P01) or serialization failure (40001).
+func isRetryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // mapErr turns PostgreSQL's errors into the store's: unique violations

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/message"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -117,7 +118,7 @@ func BenchmarkStructure10KB(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if computeStructure(body) == nil {
+		if message.Structure(body) == nil {
 			b.Fatal("no structure")
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/names"
@@ -116,22 +115,9 @@ func accountExists(w *wtx, accountID int64) error {
 // from+store.Delimiter) move along; mailbox ids, UIDVALIDITY and messages
 // stay.
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
-	from, err := names.Mailbox(from)
+	from, to, err := names.Rename(from, to)
 	if err != nil {
 		return err
-	}
-	to, err = names.Mailbox(to)
-	if err != nil {
-		return err
-	}
-	if from == store.Inbox {
-		return fmt.Errorf("rename INBOX: %w", store.ErrInvalid)
-	}
-	if to == store.Inbox {
-		return fmt.Errorf("rename to INBOX: %w", store.ErrExists)
-	}
-	if to == from || strings.HasPrefix(to, from+store.Delimiter) {
-		return fmt.Errorf("rename %s to %s: %w", from, to, store.ErrInvalid)
 	}
 	return s.write(ctx, func(w *wtx) error {
 		var id int64

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/message"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/names"
 )
@@ -48,14 +49,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 	}
 	targets := make([]target, len(d.Targets))
 	for i, t := range d.Targets {
-		name := t.Mailbox
-		if name == "" {
-			name = store.Inbox
-		}
-		// An invalid name cannot exist, so it falls back to INBOX too.
-		if n, err := names.Mailbox(name); err == nil {
-			name = n
-		}
+		name := names.Target(t.Mailbox)
 		fl, err := parseFlags(t.Flags)
 		if err != nil {
 			return nil, fmt.Errorf("deliver: %w", err)
@@ -64,7 +58,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 	}
 	date := internalDate(d.InternalDate)
 	body := nonNil(d.Body)
-	structure := computeStructure(body)
+	structure := message.Structure(body)
 	// Quota: what each account would grow by.
 	growth := map[int64]int64{}
 	for _, t := range targets {
@@ -115,7 +109,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, opts store.AppendOp
 	}
 	date := internalDate(opts.InternalDate)
 	body = nonNil(body)
-	structure := computeStructure(body)
+	structure := message.Structure(body)
 	m := store.Message{MailboxID: mailboxID, Flags: fl.List(), InternalDate: date.UTC().Truncate(time.Microsecond), Size: int64(len(body))}
 	err = s.write(ctx, func(w *wtx) error {
 		var acct int64

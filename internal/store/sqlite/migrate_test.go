@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/message"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -104,7 +105,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := computeStructure([]byte(body)); string(got) != string(want) {
+	if want := message.Structure([]byte(body)); string(got) != string(want) {
 		t.Errorf("computed structure differs from message.Marshal(message.Parse(body))")
 	}
 	if err := s.rdb.QueryRow(`SELECT structure FROM blobs WHERE id = 1`).Scan(&stored); err != nil || string(stored) != string(got) {

@@ -10,16 +10,6 @@ import (
 // The IMAP structure of each body (message.Marshal of message.Parse),
 // stored in blobs.structure beside the body.
 
-// computeStructure is the stored structure of body, or nil (NULL: computed
-// on first read) for a body Parse refuses.
-func computeStructure(body []byte) []byte {
-	p, err := message.Parse(body)
-	if err != nil {
-		return nil
-	}
-	return message.Marshal(p)
-}
-
 // MessageStructure implements store.Mail.
 func (s *Store) MessageStructure(ctx context.Context, messageID int64) ([]byte, error) {
 	var (
