@@ -65,6 +65,6 @@ func (s *Store) RemoveAppPassword(ctx context.Context, address, name string) err
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM app_passwords WHERE name = $1
 			AND account_id = (SELECT id FROM accounts WHERE address = $2)`, name, address)
-		return mustAffect(tag.RowsAffected(), err, fmt.Sprintf("app password %q of %s", name, address))
+		return mustAffect(tag, err, fmt.Sprintf("app password %q of %s", name, address))
 	})
 }

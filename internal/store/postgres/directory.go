@@ -16,8 +16,6 @@ import (
 
 func now() int64 { return time.Now().UnixMicro() }
 
-func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
 // AddDomain implements store.Directory.
 func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err := names.CheckDomain(name); err != nil {
@@ -135,7 +133,7 @@ func (s *Store) SetCredentials(ctx context.Context, address string, cred store.C
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, scram_salt = $2, scram_iterations = $3,
 			scram_stored_key = $4, scram_server_key = $5 WHERE address = $6`,
 			cred.PasswordHash, cred.SCRAM.Salt, cred.SCRAM.Iterations, cred.SCRAM.StoredKey, cred.SCRAM.ServerKey, address)
-		return mustAffect(tag.RowsAffected(), err, "account "+address)
+		return mustAffect(tag, err, "account "+address)
 	})
 }
 
@@ -210,7 +208,7 @@ func (s *Store) Credentials(ctx context.Context, address string) (store.Account,
 func (s *Store) SetMaySendAsDomain(ctx context.Context, address string, allow bool) error {
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET may_send_as_domain = $1 WHERE address = $2`, allow, address)
-		return mustAffect(tag.RowsAffected(), err, "account "+address)
+		return mustAffect(tag, err, "account "+address)
 	})
 }
 
@@ -271,7 +269,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 func (s *Store) RemoveAlias(ctx context.Context, address string) error {
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM aliases WHERE address = $1`, address)
-		return mustAffect(tag.RowsAffected(), err, "alias "+address)
+		return mustAffect(tag, err, "alias "+address)
 	})
 }
 

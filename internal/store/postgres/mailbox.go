@@ -183,7 +183,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	return s.write(ctx, func(tx pgx.Tx, t *touched) error {
 		tag, err := tx.Exec(ctx, `UPDATE mailboxes SET subscribed = $1 WHERE account_id = $2 AND name = $3`, subscribed, accountID, name)
 		t.add(accountID, 0)
-		return mustAffect(tag.RowsAffected(), err, "mailbox "+name)
+		return mustAffect(tag, err, "mailbox "+name)
 	})
 }
 

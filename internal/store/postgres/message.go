@@ -22,14 +22,6 @@ func internalDate(t time.Time) time.Time {
 	return t
 }
 
-// nonNil makes an empty body a zero-length bytea rather than NULL.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
 // newMessage is one message row to insert.
 type newMessage struct {
 	mailbox int64

@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/posthorn/posthorn/internal/store"
 )
 
 // Helpers for reads outside a write transaction.
@@ -40,18 +38,6 @@ func (s *Store) queryRow(ctx context.Context, query string, args []any, dest ...
 		return err
 	}
 	return s.mapErr(pool.QueryRow(ctx, query, args...).Scan(dest...))
-}
-
-// mustAffect turns an UPDATE or DELETE that matched no row into
-// store.ErrNotFound about what.
-func mustAffect(n int64, err error, what string) error {
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	return nil
 }
 
 // touchReturned records every mailbox id rows return as touched, and
