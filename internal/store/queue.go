@@ -63,6 +63,14 @@ type Queue interface {
 	// Reply is a HardBounce puts the recipient on the domain's suppression
 	// list (unless already there).
 	FinishAttempt(ctx context.Context, a Attempt) error
+	// RenewLease extends the live claim lease of message id to end at
+	// until (its NextAttempt), for an attempt still running: a worker
+	// renews while it works, so the lease can stay short (a dead node's
+	// messages are taken over soon) without another worker claiming a
+	// message whose attempt is merely slow. ErrLeaseLost when the lease
+	// is no longer lease (it ran out and the message was claimed again,
+	// or the message is gone); nothing is changed then.
+	RenewLease(ctx context.Context, id, lease int64, until time.Time) error
 	// NextQueuedAttempt returns the earliest NextAttempt of the messages
 	// not held, or the zero time when there are none.
 	NextQueuedAttempt(ctx context.Context) (time.Time, error)

@@ -248,6 +248,22 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 	})
 }
 
+// RenewLease implements store.Queue: one conditional UPDATE.
+func (s *Store) RenewLease(ctx context.Context, id, lease int64, until time.Time) error {
+	pool, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := pool.Exec(ctx, `UPDATE queue SET next_attempt = $3 WHERE id = $1 AND lease = $2 AND lease <> 0`, id, lease, until.UnixMicro())
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("queued message %d: %w", id, store.ErrLeaseLost)
+	}
+	return nil
+}
+
 // NextQueuedAttempt implements store.Queue.
 func (s *Store) NextQueuedAttempt(ctx context.Context) (time.Time, error) {
 	pool, err := s.db()

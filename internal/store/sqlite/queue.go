@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -322,4 +323,18 @@ func (j *jsonStatus) Scan(src any) error {
 		*j = append(*j, store.RecipientStatus{Address: addr, State: store.RecipientState(state), Reply: reply})
 	}
 	return nil
+}
+
+// RenewLease implements store.Queue.
+func (s *Store) RenewLease(ctx context.Context, id, lease int64, until time.Time) error {
+	return s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(`UPDATE queue SET next_attempt = ? WHERE id = ? AND lease = ? AND lease != 0`, until.UnixMicro(), id, lease)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, fmt.Errorf("queued message %d: %w", id, store.ErrLeaseLost))
+		}
+		return nil
+	})
 }

@@ -261,3 +261,46 @@ func testQueueCounts(t *testing.T, f *fixture) {
 	}
 	counts(now.Add(2*time.Minute), store.QueueCounts{Queued: 3})
 }
+
+// testQueueRenewLease: a renewed lease keeps other claims off past its
+// first end; a lease that ran out and was claimed again cannot be
+// renewed, nor can one of a removed message.
+func testQueueRenewLease(t *testing.T, f *fixture) {
+	s, ctx := f.s, f.ctx
+	now := time.Now()
+	id, err := s.Enqueue(ctx, store.QueuedMessage{From: "a@example.org", Recipients: []string{"x@remote.test"}, Body: []byte("x"), Queued: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClaimQueued(ctx, now, time.Minute, 10)
+	if err != nil || len(c) != 1 {
+		t.Fatalf("ClaimQueued = %+v, %v", c, err)
+	}
+	first := c[0].Lease
+	until := now.Add(10 * time.Minute).Truncate(time.Microsecond)
+	if err := s.RenewLease(ctx, id, first, until); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.QueuedMessage(ctx, id); err != nil || m.Lease != first || !m.NextAttempt.Equal(until) {
+		t.Errorf("after RenewLease: %+v, %v; want lease %d until %v", m, err, first, until)
+	}
+	if again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10); err != nil || len(again) != 0 {
+		t.Errorf("claimed past the first end of a renewed lease: %+v, %v", again, err)
+	}
+	wantErr(t, "RenewLease with a wrong token", s.RenewLease(ctx, id, first+1, until), store.ErrLeaseLost)
+	// Ran out after all: claimed again; the first lease can neither be
+	// renewed nor finish.
+	c, err = s.ClaimQueued(ctx, until.Add(time.Second), time.Minute, 10)
+	if err != nil || len(c) != 1 || c[0].Lease == first {
+		t.Fatalf("ClaimQueued after the renewed lease ran out = %+v, %v", c, err)
+	}
+	wantErr(t, "RenewLease of a lease taken over", s.RenewLease(ctx, id, first, until.Add(time.Hour)), store.ErrLeaseLost)
+	if m, _ := s.QueuedMessage(ctx, id); m.Lease != c[0].Lease || !m.NextAttempt.Equal(until.Add(time.Second+time.Minute).Truncate(time.Microsecond)) {
+		t.Errorf("a refused renewal changed the message: %+v", m)
+	}
+	wantErr(t, "FinishAttempt of a lease taken over", s.FinishAttempt(ctx, store.Attempt{ID: id, Lease: first}), store.ErrLeaseLost)
+	if err := s.RemoveQueued(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "RenewLease of a removed message", s.RenewLease(ctx, id, c[0].Lease, until), store.ErrLeaseLost)
+}

@@ -84,6 +84,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"Queue", testQueue},
 		{"QueueLeases", testQueueLeases},
 		{"QueueConcurrentClaims", testQueueConcurrentClaims},
+		{"QueueRenewLease", testQueueRenewLease},
 		{"QueueCounts", testQueueCounts},
 		{"MessagesFrom", testMessagesFrom},
 		{"ForEachBody", testForEachBody},
