@@ -130,6 +130,7 @@ func TestValidateKeys(t *testing.T) {
 			c.Proxy.TrustedNetworks = []string{"10.0.0.0/8", "192.0.2.7"}
 		}, ""},
 		{"proxy trusted junk", func(c *Config) { c.Proxy.TrustedNetworks = []string{"10.0.0.0/33"} }, `proxy.trusted_networks[0]: "10.0.0.0/33": not a network`},
+		{"proxy trusts everyone", func(c *Config) { c.Proxy.TrustedNetworks = []string{"10.0.0.1", "::/0"} }, `proxy.trusted_networks[1]: "::/0": every address`},
 		{"proxy header_timeout zero", func(c *Config) { c.Proxy.HeaderTimeout = Duration{} }, "proxy.header_timeout: 0s: must be positive"},
 		{"min_version 1.1", func(c *Config) { c.TLS.MinVersion = "1.1" }, `tls.min_version: "1.1": TLS older than 1.2`},
 		{"min_version junk", func(c *Config) { c.TLS.MinVersion = "TLS1.2" }, `tls.min_version: "TLS1.2": unknown TLS version`},

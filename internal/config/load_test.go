@@ -66,6 +66,7 @@ func TestBadConfigs(t *testing.T) {
 			`tls_missing_cert.toml:4: tls.cert_file: "testdata/does-not-exist/cert.pem": no such file or directory (hint: check the path`,
 			`tls_missing_cert.toml:5: tls.key_file: "testdata/does-not-exist/key.pem": no such file`,
 		}},
+		{"proxy_without_trusted.toml", []string{`proxy_without_trusted.toml:6: listeners[0].proxy_protocol: set, but proxy.trusted_networks is empty (hint: list the load balancers' addresses`}},
 		{"tls_half.toml", []string{`tls_half.toml:3: tls.key_file: missing while tls.cert_file is set (hint: set both cert_file and key_file, or neither)`}},
 		{"tls_old_version.toml", []string{`tls_old_version.toml:4: tls.min_version: "1.0": TLS older than 1.2 is insecure and not supported (RFC 8996) (hint: use "1.2" or "1.3")`}},
 		{"bad_hostname.toml", []string{

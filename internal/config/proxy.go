@@ -6,6 +6,12 @@ import "fmt"
 // networks to trust them from.
 func (v *validator) proxy(p Proxy, ls []Listener) {
 	v.prefixes("proxy.trusted_networks", p.TrustedNetworks)
+	for i, s := range p.TrustedNetworks {
+		if pr, err := parsePrefix(s); err == nil && pr.Bits() == 0 {
+			v.add(fmt.Sprintf("proxy.trusted_networks[%d]", i), fmt.Sprintf("%q: every address", s),
+				"list only the load balancers: anyone trusted can claim any client address")
+		}
+	}
 	v.duration("proxy.header_timeout", p.HeaderTimeout, false)
 	if len(p.TrustedNetworks) > 0 {
 		return
