@@ -17,6 +17,12 @@
 // ignored. A v2 LOCAL command (the balancer's own health checks) and a
 // v1 "UNKNOWN" keep the socket's addresses; a PROXY command for a UNIX or
 // UDP address is refused.
+//
+// Only the library's parser (Read) is used, not its Listener: that one
+// reads the header lazily, on the first RemoteAddr, Read or Write, and
+// connserver and smtpserver ask for RemoteAddr in their accept loops, so
+// one slow balancer connection would stall every other. v0.15.0, as
+// v0.16.0 needs Go 1.26.9.
 package proxyproto
 
 import (
