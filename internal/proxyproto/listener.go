@@ -170,6 +170,13 @@ func (l *Listener) acceptLoop() {
 			continue
 		}
 		l.mu.Lock()
+		select {
+		case <-l.done: // Close has run: it would not see c
+			l.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
 		l.pending[c] = struct{}{}
 		l.mu.Unlock()
 		go l.handshake(c, balancer)
