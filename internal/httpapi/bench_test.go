@@ -179,3 +179,21 @@ func BenchmarkSendSMTP2KB(b *testing.B) {
 		return c.SendMail(benchFrom, []string{benchTo}, strings.NewReader(msg))
 	}, func(c *smtp.Client) { c.Quit() })
 }
+
+// BenchmarkReadJSONSend2KB is the API's own work per JSON send before the
+// store (decoding and compose.Build), without the network: the part of
+// BenchmarkSendJSON2KB that submission does not pay, measured steadily
+// enough to compare builds on a loaded machine.
+//
+//	go test -run '^$' -bench ReadJSONSend -benchmem -count 6 ./internal/httpapi
+func BenchmarkReadJSONSend2KB(b *testing.B) {
+	body, _ := json.Marshal(map[string]any{"from": benchFrom, "to": []string{benchTo}, "subject": "api bench 1", "text": benchText})
+	s := &Server{now: time.Now}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.readJSONSend(body, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

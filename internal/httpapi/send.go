@@ -233,8 +233,10 @@ func (s *Server) receivedConn(r *http.Request) *received.Conn {
 // readJSONSend decodes and builds a JSON message (package compose).
 func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 	var m compose.Message
-	if err := decodeJSONBody(bytes.NewReader(raw), &m); err != nil {
-		return outgoing{}, err
+	if !compose.DecodeCommon(raw, &m) { // unusual input: encoding/json decides, with its errors
+		if err := decodeJSONBody(bytes.NewReader(raw), &m); err != nil {
+			return outgoing{}, err
+		}
 	}
 	body, err := compose.Build(&m, compose.Options{Date: now})
 	var fe *compose.FieldError
