@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 	"github.com/posthorn/posthorn/internal/smtp"
 	"golang.org/x/net/idna"
 )
@@ -45,6 +46,13 @@ func NewMessageID(domain string) string {
 // (with a content_id) → multipart/related around the html; attachments →
 // multipart/mixed around the rest.
 func Build(m *Message, opts Options) ([]byte, error) {
+	return AppendBuild(nil, m, opts)
+}
+
+// AppendBuild is Build appending the message to dst. A caller that leaves
+// room at the start of dst can later put trace fields in front of the
+// message without copying it (submission.Outgoing.WithTrace).
+func AppendBuild(dst []byte, m *Message, opts Options) ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -88,17 +96,28 @@ func Build(m *Message, opts Options) ([]byte, error) {
 	setAddresses(&h, "From", []Address{m.From})
 	h.SetDate(date)
 
-	var buf bytes.Buffer
-	buf.Grow(m.sizeHint())
-	w, err := message.CreateWriter(&buf, h.Header)
-	if err != nil {
-		return nil, err
-	}
-	if err := root.writeBody(w); err != nil {
-		return nil, err
+	buf := bytes.NewBuffer(slices.Grow(dst, m.sizeHint()))
+	if root.parts == nil && root.header.Get("Content-Transfer-Encoding") == "7bit" {
+		// One 7bit text part (most sends): what go-message's writer would
+		// do, without copying the body through its line wrapper, which has
+		// nothing to wrap (textEncoding chose 7bit for lines within 998
+		// octets). TestBuildGolden holds it to the bytes go-message wrote
+		// (text_only_ascii.eml, utf8_addresses.eml).
+		if err := textproto.WriteHeader(buf, h.Header.Header); err != nil {
+			return nil, err
+		}
+		buf.Write(root.body)
+	} else {
+		w, err := message.CreateWriter(buf, h.Header)
+		if err != nil {
+			return nil, err
+		}
+		if err := root.writeBody(w); err != nil {
+			return nil, err
+		}
 	}
 	// A base64 body ends without a line break; the message should not.
-	if !bytes.HasSuffix(buf.Bytes(), []byte("\r\n")) {
+	if !bytes.HasSuffix(buf.Bytes()[len(dst):], []byte("\r\n")) {
 		buf.WriteString("\r\n")
 	}
 	return buf.Bytes(), nil
@@ -226,7 +245,7 @@ func setFields(h *message.Header, kv ...string) {
 // canonical form of text, RFC 2046 §4.1.1), ending in a line break so that
 // the message ends in CRLF whatever its shape.
 func textPart(mediaType, text string) *part {
-	body := canonicalLines([]byte(text))
+	body := canonicalLines(text)
 	if !bytes.HasSuffix(body, []byte("\r\n")) {
 		body = append(body, '\r', '\n')
 	}
@@ -308,27 +327,27 @@ func (p *part) writeBody(w *message.Writer) error {
 }
 
 // canonicalLines turns LF and lone CR line breaks into CRLF.
-func canonicalLines(b []byte) []byte {
-	if !bytes.ContainsAny(b, "\r\n") {
-		return b
+func canonicalLines(s string) []byte {
+	if !strings.ContainsAny(s, "\r\n") {
+		return []byte(s)
 	}
-	out := make([]byte, 0, len(b)+len(b)/40)
-	if bytes.IndexByte(b, '\r') < 0 {
+	out := make([]byte, 0, len(s)+len(s)/40+2)
+	if strings.IndexByte(s, '\r') < 0 {
 		// Only LF (text from JSON, usually): copy line by line.
 		for {
-			i := bytes.IndexByte(b, '\n')
+			i := strings.IndexByte(s, '\n')
 			if i < 0 {
-				return append(out, b...)
+				return append(out, s...)
 			}
-			out = append(append(out, b[:i]...), '\r', '\n')
-			b = b[i+1:]
+			out = append(append(out, s[:i]...), '\r', '\n')
+			s = s[i+1:]
 		}
 	}
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; c {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
 		case '\r':
 			out = append(out, '\r', '\n')
-			if i+1 < len(b) && b[i+1] == '\n' {
+			if i+1 < len(s) && s[i+1] == '\n' {
 				i++
 			}
 		case '\n':

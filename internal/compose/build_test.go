@@ -495,3 +495,19 @@ func TestBuildGolden(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBuildText2KB is the HTTP API's usual message: one 2 KiB text
+// part, 7bit.
+//
+//	go test -run '^$' -bench BuildText2KB -benchmem ./internal/compose
+func BenchmarkBuildText2KB(b *testing.B) {
+	text := strings.Repeat("The quick brown fox jumps over the lazy dog, again and again. \n", 40)[:2048]
+	m := Message{From: Address{Email: "alice@example.org"}, To: []Address{{Email: "someone@remote.test"}}, Subject: "api bench 1", Text: text}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(&m, Options{Date: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

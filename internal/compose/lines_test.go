@@ -19,7 +19,7 @@ func TestCanonicalLines(t *testing.T) {
 		"trailing\r":         "trailing\r\n",
 		"lf then cr\n\rmore": "lf then cr\r\n\r\nmore",
 	} {
-		if got := string(canonicalLines([]byte(in))); got != want {
+		if got := string(canonicalLines(in)); got != want {
 			t.Errorf("canonicalLines(%q) = %q, want %q", in, got, want)
 		}
 	}
