@@ -56,6 +56,28 @@ type outgoing struct {
 	// it from body.
 	header    *submission.Header
 	eventData []byte // {"tags": ..., "metadata": ...} or nil
+	// withTrace is submission.Outgoing.WithTrace for a body built here
+	// with room in front; nil: Send copies.
+	withTrace func(trace []byte) []byte
+}
+
+// traceRoom is the space a built message keeps in front of it for the
+// trace fields Send adds (Received, DKIM-Signature: ~250 and ~500-700
+// octets), so that they go in without copying the message.
+const traceRoom = 1536
+
+// traceInFront returns a WithTrace for full, a message at full[traceRoom:]
+// (see smtpserver.Message.WithTrace: the result is valid until the next
+// call).
+func traceInFront(full []byte) func(trace []byte) []byte {
+	return func(trace []byte) []byte {
+		if len(trace) > traceRoom {
+			return append(append(make([]byte, 0, len(trace)+len(full)-traceRoom), trace...), full[traceRoom:]...)
+		}
+		start := traceRoom - len(trace)
+		copy(full[start:], trace)
+		return full[start:]
+	}
 }
 
 const maxIdempotencyKey = 255
@@ -136,6 +158,7 @@ func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out 
 	m := &submission.Outgoing{
 		From:        out.from.String(),
 		Body:        out.body,
+		WithTrace:   out.withTrace,
 		Header:      hdr,
 		TrackingID:  id,
 		Domain:      k.Domain,
@@ -238,7 +261,7 @@ func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 			return outgoing{}, err
 		}
 	}
-	body, err := compose.Build(&m, compose.Options{Date: now})
+	full, err := compose.AppendBuild(make([]byte, traceRoom), &m, compose.Options{Date: now})
 	var fe *compose.FieldError
 	if errors.As(err, &fe) {
 		return outgoing{}, errInvalid(fe.Field, fe.Message)
@@ -251,7 +274,8 @@ func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 		return outgoing{}, errInvalid("from", err.Error())
 	}
 	// compose wrote From: (this address only), Date and Message-ID.
-	out := outgoing{from: from, body: body, header: &submission.Header{Senders: []smtp.Address{from}, SignDomain: from.Domain}}
+	out := outgoing{from: from, body: full[traceRoom:], withTrace: traceInFront(full),
+		header: &submission.Header{Senders: []smtp.Address{from}, SignDomain: from.Domain}}
 	for _, l := range []struct {
 		name string
 		list []compose.Address

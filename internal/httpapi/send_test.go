@@ -115,7 +115,14 @@ func TestSendJSON(t *testing.T) {
 	}
 	in := e.inbox("bob@example.org")
 	if len(in) != 1 || !strings.HasPrefix(in[0], "Return-Path: <shop@example.org>\r\nReceived: ") || strings.Contains(in[0], "audit@") {
-		t.Errorf("local copy: %q", in)
+		t.Fatalf("local copy: %q", in)
+	}
+	// The trace fields went in front of the built message (traceInFront):
+	// after them both copies are the same message, from its Date field.
+	_, qmsg, _ := strings.Cut(body, "\r\nDate: ")
+	_, lmsg, _ := strings.Cut(in[0], "\r\nDate: ")
+	if qmsg == "" || qmsg != lmsg || !strings.HasSuffix(qmsg, "\r\n") {
+		t.Errorf("after the trace fields, queued copy %q\nlocal copy %q", qmsg, lmsg)
 	}
 	evs, err := e.st.QueryEvents(t.Context(), store.EventFilter{Domain: "example.org", Message: v.ID})
 	if err != nil || len(evs) != 3 {
@@ -338,5 +345,20 @@ func TestIdempotencyExpiry(t *testing.T) {
 	}
 	if n := len(e.queued()); n != 2 {
 		t.Errorf("%d messages queued, want 2", n)
+	}
+}
+
+// TestTraceInFront: trace fields go into the room in front of the message,
+// or, when longer than the room, into a copy; the message stays whole
+// either way, also on a second call (queue, then local delivery).
+func TestTraceInFront(t *testing.T) {
+	msg := "Date: x\r\n\r\nbody\r\n"
+	full := append(make([]byte, traceRoom), msg...)
+	with := traceInFront(full)
+	long := strings.Repeat("R", traceRoom+1)
+	for _, trace := range []string{"Received: a\r\n", "Return-Path: <a@b>\r\nReceived: a\r\n", long, ""} {
+		if got := string(with([]byte(trace))); got != trace+msg {
+			t.Errorf("with trace %.20q: %.60q", trace, got)
+		}
 	}
 }
