@@ -123,6 +123,10 @@ func AppendBuild(dst []byte, m *Message, opts Options) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// SizeHint is about the size of the message Build makes from m, for a
+// caller of AppendBuild that allocates the buffer.
+func (m *Message) SizeHint() int { return m.sizeHint() }
+
 // sizeHint is about the size of the message Build makes, so its buffer
 // is allocated once (measured: the growing buffer was an eighth of the
 // HTTP API's allocations per 2 KiB send): the bodies as they are (most

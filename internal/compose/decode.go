@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -315,9 +316,10 @@ func unquote(raw []byte) (string, bool) {
 	if i < 0 {
 		return string(raw), true
 	}
-	out := make([]byte, 0, len(raw))
+	var out strings.Builder // its String does not copy
+	out.Grow(len(raw))
 	for i >= 0 {
-		out = append(out, raw[:i]...)
+		out.Write(raw[:i])
 		raw = raw[i:]
 		if len(raw) < 2 {
 			return "", false
@@ -325,23 +327,23 @@ func unquote(raw []byte) (string, bool) {
 		n := 2
 		switch raw[1] {
 		case '"', '\\', '/':
-			out = append(out, raw[1])
+			out.WriteByte(raw[1])
 		case 'b':
-			out = append(out, '\b')
+			out.WriteByte('\b')
 		case 'f':
-			out = append(out, '\f')
+			out.WriteByte('\f')
 		case 'n':
-			out = append(out, '\n')
+			out.WriteByte('\n')
 		case 'r':
-			out = append(out, '\r')
+			out.WriteByte('\r')
 		case 't':
-			out = append(out, '\t')
+			out.WriteByte('\t')
 		case 'u':
 			r, ok := hex4(raw[2:])
 			if !ok || utf8.RuneLen(r) < 0 { // a surrogate: pairs are left to encoding/json
 				return "", false
 			}
-			out = utf8.AppendRune(out, r)
+			out.WriteRune(r)
 			n = 6
 		default:
 			return "", false
@@ -349,7 +351,8 @@ func unquote(raw []byte) (string, bool) {
 		raw = raw[n:]
 		i = bytes.IndexByte(raw, '\\')
 	}
-	return string(append(out, raw...)), true
+	out.Write(raw)
+	return out.String(), true
 }
 
 // hex4 reads the four hex digits of a \u escape.

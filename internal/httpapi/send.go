@@ -261,7 +261,7 @@ func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 			return outgoing{}, err
 		}
 	}
-	full, err := compose.AppendBuild(make([]byte, traceRoom), &m, compose.Options{Date: now})
+	full, err := compose.AppendBuild(make([]byte, traceRoom, traceRoom+m.SizeHint()), &m, compose.Options{Date: now})
 	var fe *compose.FieldError
 	if errors.As(err, &fe) {
 		return outgoing{}, errInvalid(fe.Field, fe.Message)
