@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -77,7 +78,7 @@ defaults
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-f", path, "-db")
-	out := &strings.Builder{}
+	out := &syncbuf.Buffer{} // read while haproxy may still write
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
