@@ -155,6 +155,9 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 5*time.Second)
+		if fn := s.beforeReconnect.Load(); fn != nil {
+			(*fn)()
+		}
 		c, err := s.listen(ctx)
 		if err != nil {
 			s.log.Warn("postgres: LISTEN reconnect", "err", err)

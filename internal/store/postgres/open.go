@@ -32,12 +32,15 @@ type Store struct {
 	log  *slog.Logger
 	dsn  string
 
-	notify     store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
-	caches     caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
-	ownMu      sync.Mutex
-	own        map[uint32]bool // backend PIDs of the pool's connections
-	stopListen context.CancelFunc
-	listenDone chan struct{}
+	notify store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
+	caches caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
+	ownMu  sync.Mutex
+	own    map[uint32]bool // backend PIDs of the pool's connections
+	// beforeReconnect, when set (by tests, before the listener is
+	// cut), runs before each reconnection of the listener.
+	beforeReconnect atomic.Pointer[func()]
+	stopListen      context.CancelFunc
+	listenDone      chan struct{}
 
 	closeOnce sync.Once
 	closed    atomic.Bool
