@@ -1,0 +1,121 @@
+package storecopy
+
+import (
+	"time"
+
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Meta are the store-wide counters that are not the maximum of some ID.
+type Meta struct {
+	// UIDValidity is the last UIDVALIDITY handed out: the next mailbox
+	// gets a greater one (or the clock, whichever is later), so a
+	// mailbox recreated after the migration never repeats a value.
+	UIDValidity uint32
+}
+
+// Domain is a mail domain with its row ID.
+type Domain struct {
+	ID      int64
+	Name    string
+	Created time.Time
+}
+
+// Account is an account with its domain's ID and its secrets.
+type Account struct {
+	store.Account // ID, Address, Domain (name), Created, MaySendAsDomain, QuotaBytes
+	DomainID      int64
+	Credentials   store.Credentials
+}
+
+// AppPassword is one app password of an account.
+type AppPassword struct {
+	AccountID int64
+	store.AppPassword
+}
+
+// Alias is an alias (or catch-all, "@domain") with its ordered targets.
+type Alias struct {
+	ID       int64
+	DomainID int64
+	Created  time.Time
+	store.Alias
+}
+
+// Mailbox is a mailbox with the counters IMAP clients cache.
+type Mailbox struct {
+	store.Mailbox // ID, AccountID, Name, SpecialUse, UIDValidity, Subscribed
+	UIDNext       uint32
+	HighestModSeq uint64
+}
+
+// Body is one stored message body, shared by every Message whose BodyID
+// is ID, with its IMAP structure (message.Marshal; nil when the source
+// has not computed it yet).
+type Body struct {
+	ID        int64
+	Data      []byte
+	Structure []byte
+}
+
+// Message is one message in one mailbox; Flags are sorted, as in
+// store.Message.
+type Message struct {
+	store.Message // ID, MailboxID, UID, ModSeq, Flags, InternalDate, Size
+	BodyID        int64
+}
+
+// Change is one change-log entry of a mailbox (store.Mail.Changes).
+type Change struct {
+	MailboxID int64
+	store.Change
+}
+
+// Queued is one message of the outbound queue with its body and every
+// recipient's state (Status; Recipients is ignored), its lease token and
+// tracking fields.
+type Queued struct {
+	store.QueuedMessage
+}
+
+// Event is one event of the log; Seq is its cursor, kept.
+type Event struct {
+	store.Event
+}
+
+// Suppression is one suppressed address of a domain.
+type Suppression struct {
+	store.Suppression
+}
+
+// WebhookEndpoint is one webhook endpoint or inbound route, ID kept.
+type WebhookEndpoint struct {
+	store.WebhookEndpoint
+}
+
+// WebhookDelivery is one row of the webhook outbox: the event (by Seq)
+// for one endpoint.
+type WebhookDelivery struct {
+	ID          int64
+	EndpointID  int64
+	EventSeq    int64
+	State       store.WebhookState
+	Attempts    int
+	Created     time.Time
+	NextAttempt time.Time
+	Finished    time.Time // zero while pending
+	Lease       int64
+	LastError   string
+}
+
+// APIKey is one HTTP API key (its hash, never the token) with its
+// domain's ID.
+type APIKey struct {
+	store.APIKey
+	DomainID int64
+}
+
+// Idempotency is one stored answer to an Idempotency-Key request.
+type Idempotency struct {
+	store.IdempotencyRecord
+}
