@@ -5,7 +5,7 @@ package storecopytest
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"testing"
 	"time"
 
