@@ -72,7 +72,21 @@ func (x *exporter) meta() error {
 	if err := x.tx.QueryRowContext(x.ctx, `SELECT value FROM meta WHERE key = 'uidvalidity'`).Scan(&uv); err != nil {
 		return err
 	}
-	return x.sink.Meta(x.ctx, storecopy.Meta{UIDValidity: uint32(uv)})
+	m := storecopy.Meta{UIDValidity: uint32(uv), LastIDs: map[string]int64{}}
+	// AUTOINCREMENT tables keep their highest ID ever in sqlite_sequence.
+	err := x.each(`SELECT name, seq FROM sqlite_sequence`, func(r *sql.Rows) error {
+		var name string
+		var seq int64
+		if err := r.Scan(&name, &seq); err != nil {
+			return err
+		}
+		m.LastIDs[name] = seq
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return x.sink.Meta(x.ctx, m)
 }
 
 func (x *exporter) domains() error {

@@ -12,6 +12,12 @@ type Meta struct {
 	// gets a greater one (or the clock, whichever is later), so a
 	// mailbox recreated after the migration never repeats a value.
 	UIDValidity uint32
+	// LastIDs are the highest IDs ever handed out, by table (accounts,
+	// mailboxes, messages, queue, events (Seq), webhook_endpoints,
+	// webhook_deliveries, api_keys), deleted rows included: IDs are
+	// never reused, so the target's counters start past these even when
+	// the newest rows are gone.
+	LastIDs map[string]int64
 }
 
 // Domain is a mail domain with its row ID.

@@ -35,6 +35,9 @@ type Filled struct {
 	// Queued are the IDs of the queued messages (one held, one under a
 	// live lease with one recipient delivered).
 	Queued []int64
+	// MaxMessageID and MaxQueueID are the highest IDs handed out, of a
+	// message and a queued message that were then removed.
+	MaxMessageID, MaxQueueID int64
 }
 
 // Fill makes, through the store API: three domains, three accounts with
@@ -117,6 +120,12 @@ func Fill(t testing.TB, st store.Store) Filled {
 	must(err)
 	_, err = st.Append(ctx, f.Projects.ID, store.AppendOptions{Flags: []string{`\Seen`}, InternalDate: date}, message(200))
 	must(err)
+	// The newest message goes: its ID must still never come back.
+	last, err := st.Append(ctx, f.Projects.ID, store.AppendOptions{Flags: []string{`\Deleted`}}, message(201))
+	must(err)
+	_, err = st.Expunge(ctx, f.Projects.ID, []uint32{last.UID})
+	must(err)
+	f.MaxMessageID = last.ID
 
 	// API key and webhook endpoints before the tracked mail, so its
 	// events get deliveries.
@@ -147,6 +156,11 @@ func Fill(t testing.TB, st store.Store) Filled {
 		Body: message(302)})
 	must(err)
 	f.Queued = []int64{held, tracked, plain}
+	// The newest queued message goes too.
+	f.MaxQueueID, err = st.Enqueue(ctx, store.QueuedMessage{From: "", Recipients: []string{"u@remote.example"},
+		Body: message(303)})
+	must(err)
+	must(st.RemoveQueued(ctx, f.MaxQueueID))
 
 	now := time.Now()
 	claimed, err := st.ClaimQueued(ctx, now, time.Minute, 10)
