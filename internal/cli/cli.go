@@ -70,6 +70,7 @@ func commands() []*command {
 		messageCommand(),
 		queueCommand(),
 		apiKeyCommand(),
+		migrateCommand(),
 		versionCommand(),
 		sendmailCommand(),
 	}
