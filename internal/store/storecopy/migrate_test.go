@@ -129,7 +129,7 @@ func TestMigrate(t *testing.T) {
 
 	// Old secrets work.
 	svc := auth.NewService(dst, auth.ServiceOptions{})
-	for _, pw := range []string{storecopytest.Password, storecopytest.AppPassword} {
+	for _, pw := range []string{storecopytest.Password, f.AppPassword} {
 		if _, err := svc.Login(ctx, auth.LoginRequest{Username: "alice@a.example", Password: pw,
 			RemoteIP: net.IPv4(127, 0, 0, 1), Protocol: "imap"}); err != nil {
 			t.Errorf("login with %q after the migration: %v", pw, err)

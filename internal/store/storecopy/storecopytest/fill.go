@@ -14,12 +14,8 @@ import (
 	"github.com/posthorn/posthorn/internal/store"
 )
 
-// Password is the password of every account Fill makes; AppPassword is
-// alice's app password "phone".
-const (
-	Password    = "correct horse battery staple"
-	AppPassword = "phone app password 1234"
-)
+// Password is the password of every account Fill makes.
+const Password = "correct horse battery staple"
 
 // Filled says what Fill made, for checks after a migration.
 type Filled struct {
@@ -35,6 +31,8 @@ type Filled struct {
 	// Queued are the IDs of the queued messages (one held, one under a
 	// live lease with one recipient delivered).
 	Queued []int64
+	// AppPassword is alice's app password "phone".
+	AppPassword string
 	// MaxMessageID and MaxQueueID are the highest IDs handed out, of a
 	// message and a queued message that were then removed.
 	MaxMessageID, MaxQueueID int64
@@ -57,7 +55,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 			t.Fatal(err)
 		}
 	}
-	var f Filled
+	f := Filled{AppPassword: auth.GeneratePassword()}
 	for _, d := range []string{"a.example", "b.example", "c.example"} {
 		must(st.AddDomain(ctx, d))
 	}
@@ -72,7 +70,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 	must(st.SetMaySendAsDomain(ctx, "alice@a.example", true))
 	must(st.SetQuota(ctx, "bob@a.example", 10<<20))
 	f.Bob.QuotaBytes = 10 << 20
-	appCred, err := auth.NewCredentials(AppPassword)
+	appCred, err := auth.NewCredentials(f.AppPassword)
 	must(err)
 	_, err = st.AddAppPassword(ctx, "alice@a.example", "phone", appCred)
 	must(err)
