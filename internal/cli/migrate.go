@@ -119,7 +119,7 @@ func migrate(ctx context.Context, env *Env, path, dsn string, verifyOnly bool) e
 		}
 		return fmt.Errorf("verification failed: %d differences (the first %d above)", r.Mismatches, len(r.Differences))
 	}
-	fmt.Fprintf(env.Stdout, "verified in %s, no differences: %v\n", time.Since(start).Round(time.Millisecond), r.Checked)
+	fmt.Fprintf(env.Stdout, "verified in %s, no differences: %v\n", time.Since(start).Round(time.Millisecond), r)
 	return nil
 }
 

@@ -25,6 +25,16 @@ type Report struct {
 	Mismatches  int
 }
 
+// String summarises what was compared.
+func (r *Report) String() string {
+	c := r.Checked
+	return fmt.Sprintf("%d domains, %d accounts (credentials, usage), %d app passwords, %d aliases, %d mailboxes (status), "+
+		"%d messages (flags, body, structure), %d change-log entries, %d queued (with body), %d events, %d suppressions, "+
+		"%d webhook endpoints, %d webhook deliveries, %d API keys",
+		c.Domains, c.Accounts, c.AppPasswords, c.Aliases, c.Mailboxes, c.Messages, c.Changes, c.Queued, c.Events,
+		c.Suppressions, c.WebhookEndpoints, c.WebhookDeliveries, c.APIKeys)
+}
+
 // OK reports whether no difference was found.
 func (r *Report) OK() bool { return r.Mismatches == 0 }
 
