@@ -13,6 +13,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
@@ -74,6 +75,27 @@ format = "json"
 		t.Fatalf("configured domain %s was not added to the store: %v", domain, err)
 	}
 	return d, logs
+}
+
+// addUserAndKey adds the account user@example.org (password
+// "a-long-password") and an API key "shop" of example.org, and returns
+// the key's token.
+func addUserAndKey(t *testing.T, d *Daemon) string {
+	t.Helper()
+	ctx := context.Background()
+	cred, err := auth.NewCredentials("a-long-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Store().AddAccount(ctx, "user@example.org", cred); err != nil {
+		t.Fatal(err)
+	}
+	token, key := httpapi.NewKey()
+	key.Name, key.Domain = "shop", "example.org"
+	if _, err := d.Store().AddAPIKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // TestTwoDaemonsInOneProcess runs two daemons side by side (nothing global)

@@ -15,12 +15,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs"
 	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
-	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/metrics/metricstest"
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
@@ -141,18 +139,7 @@ host = %q
 	}
 	t.Cleanup(shutdown)
 	ctx := context.Background()
-	cred, err := auth.NewCredentials("a-long-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Store().AddAccount(ctx, "user@example.org", cred); err != nil {
-		t.Fatal(err)
-	}
-	token, key := httpapi.NewKey()
-	key.Name, key.Domain = "shop", "example.org"
-	if _, err := d.Store().AddAPIKey(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	token := addUserAndKey(t, d)
 	api := "http://" + d.Addrs()["http"].String()
 	ops := struct{ URL string }{api} // the operations endpoints on the http listener
 	if code, body := httpGet(t, ops.URL+"/readyz"); code != 200 || body != "ok\n" {

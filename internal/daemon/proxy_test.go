@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -19,10 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/certs/certstest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
-	"github.com/posthorn/posthorn/internal/httpapi"
 	"github.com/posthorn/posthorn/internal/proxyproto/haproxytest"
 	"github.com/posthorn/posthorn/internal/testutil/poll"
 	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
@@ -139,19 +136,7 @@ format = "json"
 	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	d := startConfig(t, cfg, logger)
-	ctx := context.Background()
-	cred, err := auth.NewCredentials("a-long-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Store().AddAccount(ctx, "user@example.org", cred); err != nil {
-		t.Fatal(err)
-	}
-	token, key := httpapi.NewKey()
-	key.Name, key.Domain = "shop", "example.org"
-	if _, err := d.Store().AddAPIKey(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	token := addUserAndKey(t, d)
 	addrs := d.Addrs()
 	hp := haproxytest.Start(t,
 		haproxytest.Route{Name: "smtp", Server: addrs["smtp"].String(), Send: "send-proxy"},
