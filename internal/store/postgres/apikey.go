@@ -18,26 +18,12 @@ const apiKeyColumns = `k.id, k.name, d.name, k.address, k.prefix, k.hash, k.crea
 
 const apiKeyFrom = ` FROM api_keys k JOIN domains d ON d.id = k.domain_id`
 
-func scanAPIKey(row pgx.CollectableRow) (store.APIKey, error) {
+func scanAPIKey(row pgx.Rows) (store.APIKey, error) {
 	var k store.APIKey
 	var created int64
 	err := row.Scan(&k.ID, &k.Name, &k.Domain, &k.Address, &k.Prefix, &k.Hash, &created)
 	k.Created = fromMicro(created)
 	return k, err
-}
-
-// queryAPIKeys runs a query returning apiKeyColumns rows.
-func (s *Store) queryAPIKeys(ctx context.Context, sql string, args ...any) ([]store.APIKey, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	ks, err := pgx.CollectRows(rows, scanAPIKey)
-	return ks, s.mapErr(err)
 }
 
 // AddAPIKey implements store.APIKeys.
@@ -79,7 +65,7 @@ func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, er
 
 // APIKeys implements store.APIKeys.
 func (s *Store) APIKeys(ctx context.Context, domain string) ([]store.APIKey, error) {
-	return s.queryAPIKeys(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE $1 = '' OR d.name = $1 ORDER BY k.name`, domain)
+	return queryAll(s, ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE $1 = '' OR d.name = $1 ORDER BY k.name`, []any{domain}, scanAPIKey)
 }
 
 // APIKeysByPrefix implements store.APIKeys. Answers come from keyCache
@@ -89,7 +75,7 @@ func (s *Store) APIKeysByPrefix(ctx context.Context, prefix string) ([]store.API
 	if ks, hit := s.caches.keys.get(gen, live, prefix); hit {
 		return ks, nil
 	}
-	ks, err := s.queryAPIKeys(ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE k.prefix = $1`, prefix)
+	ks, err := queryAll(s, ctx, `SELECT `+apiKeyColumns+apiKeyFrom+` WHERE k.prefix = $1`, []any{prefix}, scanAPIKey)
 	if err != nil {
 		return nil, err
 	}
@@ -115,16 +101,12 @@ func (s *Store) RemoveAPIKey(ctx context.Context, name string) error {
 
 // IdempotencyRecord implements store.APIKeys.
 func (s *Store) IdempotencyRecord(ctx context.Context, keyID int64, key string) (store.IdempotencyRecord, error) {
-	pool, err := s.db()
-	if err != nil {
-		return store.IdempotencyRecord{}, err
-	}
 	r := store.IdempotencyRecord{KeyID: keyID, Key: key}
 	var created int64
-	err = pool.QueryRow(ctx, `SELECT request_hash, status, response, created FROM idempotency WHERE key_id = $1 AND key = $2`,
-		keyID, key).Scan(&r.RequestHash, &r.Status, &r.Response, &created)
+	err := s.queryRow(ctx, `SELECT request_hash, status, response, created FROM idempotency WHERE key_id = $1 AND key = $2`,
+		[]any{keyID, key}, &r.RequestHash, &r.Status, &r.Response, &created)
 	if err != nil {
-		return store.IdempotencyRecord{}, s.mapErr(notFound(err, "idempotency key"))
+		return store.IdempotencyRecord{}, notFound(err, "idempotency key")
 	}
 	r.Created = fromMicro(created)
 	return r, nil

@@ -132,21 +132,17 @@ func (s *Store) RecordEvents(ctx context.Context, evs []store.Event) ([]store.Ev
 // flight and returns the highest seq taken (0 when none yet): every
 // event up to it is final. See the comment at the top of this file.
 func (s *Store) eventHorizon(ctx context.Context) (int64, error) {
-	pool, err := s.db()
-	if err != nil {
-		return 0, err
-	}
 	// One statement, so the exclusive lock is released as it ends; the
 	// subquery takes it before the sequence is read.
 	var h int64
-	err = pool.QueryRow(ctx, `SELECT coalesce(pg_sequence_last_value('events_seq'), 0)
-		FROM (SELECT pg_advisory_xact_lock($1)) l`, int64(eventsLock)).Scan(&h)
-	return h, s.mapErr(err)
+	err := s.queryRow(ctx, `SELECT coalesce(pg_sequence_last_value('events_seq'), 0)
+		FROM (SELECT pg_advisory_xact_lock($1)) l`, []any{int64(eventsLock)}, &h)
+	return h, err
 }
 
 const eventColumns = `seq, id, time, type, domain, message, recipient, reply, next_attempt, data`
 
-func scanEvent(row pgx.Row) (store.Event, error) {
+func scanEvent(row pgx.Rows) (store.Event, error) {
 	var e store.Event
 	var t, next int64
 	var typ string
@@ -159,20 +155,6 @@ func scanEvent(row pgx.Row) (store.Event, error) {
 		e.Data = data
 	}
 	return e, nil
-}
-
-// queryEvents runs a query returning eventColumns rows.
-func (s *Store) queryEvents(ctx context.Context, sql string, args ...any) ([]store.Event, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	evs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Event, error) { return scanEvent(r) })
-	return evs, s.mapErr(err)
 }
 
 // QueryEvents implements store.Events. It reads no event past the
@@ -224,13 +206,13 @@ func (s *Store) QueryEvents(ctx context.Context, f store.EventFilter) ([]store.E
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	return s.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY `+order+` LIMIT `+strconv.Itoa(limit), args...)
+	return queryAll(s, ctx, `SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+order+` LIMIT `+strconv.Itoa(limit), args, scanEvent)
 }
 
 // MessageStatus implements store.Events.
 func (s *Store) MessageStatus(ctx context.Context, domain, trackingID string) (store.MessageStatus, error) {
-	evs, err := s.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE domain = $1 AND message = $2 ORDER BY seq`, domain, trackingID)
+	evs, err := queryAll(s, ctx, `SELECT `+eventColumns+` FROM events WHERE domain = $1 AND message = $2 ORDER BY seq`, []any{domain, trackingID}, scanEvent)
 	if err != nil {
 		return store.MessageStatus{}, err
 	}

@@ -20,12 +20,6 @@ func openDSN(t testing.TB, dsn string) *Store {
 	return s
 }
 
-// pending are the conformance tests this backend does not pass yet.
-var pending = []string{
-	// pgqueue's part, failing at the time of writing.
-	"APIKeys", "WebhookDeliveries", "EventsDeliverAndPrune",
-}
-
 // TestConformance runs the store conformance suite, each test on its own
 // database.
 func TestConformance(t *testing.T) {
@@ -46,7 +40,6 @@ func TestConformance(t *testing.T) {
 			dsns[s2] = dsn
 			return s2
 		},
-		Pending: pending,
 	})
 }
 

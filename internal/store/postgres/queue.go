@@ -97,7 +97,7 @@ const queuedRecipients = ` CROSS JOIN LATERAL (SELECT array_agg(address ORDER BY
 	array_agg(state ORDER BY position) AS states, array_agg(reply ORDER BY position) AS replies
 	FROM queue_recipients WHERE queue_id = q.id) r`
 
-func scanQueued(row pgx.Row) (store.QueuedMessage, error) {
+func scanQueued(row pgx.Rows) (store.QueuedMessage, error) {
 	var m store.QueuedMessage
 	var queued, next int64
 	var addrs, replies []string
@@ -121,32 +121,18 @@ func scanQueued(row pgx.Row) (store.QueuedMessage, error) {
 	return m, nil
 }
 
-// queryQueued runs a query returning queuedColumns rows.
-func (s *Store) queryQueued(ctx context.Context, sql string, args ...any) ([]store.QueuedMessage, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.QueuedMessage, error) { return scanQueued(r) })
-	return ms, s.mapErr(err)
-}
-
 // QueuedMessages implements store.Queue.
 func (s *Store) QueuedMessages(ctx context.Context, limit int) ([]store.QueuedMessage, error) {
 	var lim *int
 	if limit > 0 {
 		lim = &limit
 	}
-	return s.queryQueued(ctx, `SELECT `+queuedColumns+` FROM queue q`+queuedRecipients+` ORDER BY q.id LIMIT $1`, lim)
+	return queryAll(s, ctx, `SELECT `+queuedColumns+` FROM queue q`+queuedRecipients+` ORDER BY q.id LIMIT $1`, []any{lim}, scanQueued)
 }
 
 // QueuedMessage implements store.Queue.
 func (s *Store) QueuedMessage(ctx context.Context, id int64) (store.QueuedMessage, error) {
-	ms, err := s.queryQueued(ctx, `SELECT `+queuedColumns+` FROM queue q`+queuedRecipients+` WHERE q.id = $1`, id)
+	ms, err := queryAll(s, ctx, `SELECT `+queuedColumns+` FROM queue q`+queuedRecipients+` WHERE q.id = $1`, []any{id}, scanQueued)
 	if err != nil {
 		return store.QueuedMessage{}, err
 	}
@@ -158,13 +144,9 @@ func (s *Store) QueuedMessage(ctx context.Context, id int64) (store.QueuedMessag
 
 // QueuedBody implements store.Queue.
 func (s *Store) QueuedBody(ctx context.Context, id int64) ([]byte, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
 	var body []byte
-	if err := pool.QueryRow(ctx, `SELECT body FROM queue WHERE id = $1`, id).Scan(&body); err != nil {
-		return nil, s.mapErr(notFound(err, fmt.Sprintf("queued message %d", id)))
+	if err := s.queryRow(ctx, `SELECT body FROM queue WHERE id = $1`, []any{id}, &body); err != nil {
+		return nil, notFound(err, fmt.Sprintf("queued message %d", id))
 	}
 	return nonNil(body), nil
 }
@@ -177,7 +159,7 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 		return nil, fmt.Errorf("claim: limit and lease must be positive: %w", store.ErrInvalid)
 	}
 	// One statement: atomic without a transaction block.
-	return s.queryQueued(ctx, `
+	return queryAll(s, ctx, `
 		WITH due AS (
 			SELECT id, next_attempt FROM queue WHERE NOT held AND next_attempt <= $1
 			ORDER BY next_attempt LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -185,8 +167,7 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 			UPDATE queue SET lease = nextval('lease_tokens'), next_attempt = $3 FROM due WHERE queue.id = due.id
 			RETURNING queue.*, due.next_attempt AS due_at
 		)
-		SELECT `+queuedColumns+` FROM leased q`+queuedRecipients+` ORDER BY q.due_at, q.id`,
-		now.UnixMicro(), limit, now.Add(lease).UnixMicro())
+		SELECT `+queuedColumns+` FROM leased q`+queuedRecipients+` ORDER BY q.due_at, q.id`, []any{now.UnixMicro(), limit, now.Add(lease).UnixMicro()}, scanQueued)
 }
 
 // FinishAttempt implements store.Queue.
@@ -266,13 +247,9 @@ func (s *Store) RenewLease(ctx context.Context, id, lease int64, until time.Time
 
 // NextQueuedAttempt implements store.Queue.
 func (s *Store) NextQueuedAttempt(ctx context.Context) (time.Time, error) {
-	pool, err := s.db()
-	if err != nil {
-		return time.Time{}, err
-	}
 	var next *int64
-	if err := pool.QueryRow(ctx, `SELECT min(next_attempt) FROM queue WHERE NOT held`).Scan(&next); err != nil {
-		return time.Time{}, s.mapErr(err)
+	if err := s.queryRow(ctx, `SELECT min(next_attempt) FROM queue WHERE NOT held`, nil, &next); err != nil {
+		return time.Time{}, err
 	}
 	if next == nil {
 		return time.Time{}, nil
@@ -282,17 +259,13 @@ func (s *Store) NextQueuedAttempt(ctx context.Context) (time.Time, error) {
 
 // QueueCounts implements store.Queue: one pass over the queue_due index.
 func (s *Store) QueueCounts(ctx context.Context, now time.Time) (store.QueueCounts, error) {
-	pool, err := s.db()
-	if err != nil {
-		return store.QueueCounts{}, err
-	}
 	var n store.QueueCounts
-	err = pool.QueryRow(ctx, `SELECT
+	err := s.queryRow(ctx, `SELECT
 		count(*) FILTER (WHERE NOT held AND next_attempt <= $1),
 		count(*) FILTER (WHERE NOT held AND next_attempt > $1),
 		count(*) FILTER (WHERE held)
-		FROM queue`, now.UnixMicro()).Scan(&n.Queued, &n.Deferred, &n.Held)
-	return n, s.mapErr(err)
+		FROM queue`, []any{now.UnixMicro()}, &n.Queued, &n.Deferred, &n.Held)
+	return n, err
 }
 
 // dueNow is the next_attempt of a message made due at once ($2 = now),

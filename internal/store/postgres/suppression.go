@@ -15,26 +15,12 @@ import (
 
 const suppressionColumns = `domain, address, reason, created, event_id`
 
-func scanSuppression(row pgx.CollectableRow) (store.Suppression, error) {
+func scanSuppression(row pgx.Rows) (store.Suppression, error) {
 	var s store.Suppression
 	var created int64
 	err := row.Scan(&s.Domain, &s.Address, &s.Reason, &created, &s.EventID)
 	s.Created = fromMicro(created)
 	return s, err
-}
-
-// querySuppressions runs a query returning suppressionColumns rows.
-func (s *Store) querySuppressions(ctx context.Context, sql string, args ...any) ([]store.Suppression, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, scanSuppression)
-	return out, s.mapErr(err)
 }
 
 // Suppressed implements store.Events: one query for all of addrs,
@@ -44,9 +30,9 @@ func (s *Store) Suppressed(ctx context.Context, domain string, addrs []string) (
 	for i, a := range addrs {
 		lower[i] = strings.ToLower(a)
 	}
-	out, err := s.querySuppressions(ctx, `SELECT `+suppressionColumns+` FROM suppressions
+	out, err := queryAll(s, ctx, `SELECT `+suppressionColumns+` FROM suppressions
 		JOIN unnest($2::text[]) WITH ORDINALITY a (addr, n) ON address = a.addr
-		WHERE domain = $1 ORDER BY a.n`, strings.ToLower(domain), lower)
+		WHERE domain = $1 ORDER BY a.n`, []any{strings.ToLower(domain), lower}, scanSuppression)
 	if out == nil && err == nil {
 		out = []store.Suppression{}
 	}
@@ -59,8 +45,8 @@ func (s *Store) Suppressions(ctx context.Context, domain string, after string, l
 	if limit > 0 {
 		lim = &limit
 	}
-	return s.querySuppressions(ctx, `SELECT `+suppressionColumns+` FROM suppressions WHERE domain = $1 AND address > $2
-		ORDER BY address LIMIT $3`, strings.ToLower(domain), strings.ToLower(after), lim)
+	return queryAll(s, ctx, `SELECT `+suppressionColumns+` FROM suppressions WHERE domain = $1 AND address > $2
+		ORDER BY address LIMIT $3`, []any{strings.ToLower(domain), strings.ToLower(after), lim}, scanSuppression)
 }
 
 // AddSuppression implements store.Events.

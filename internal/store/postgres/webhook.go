@@ -22,7 +22,7 @@ import (
 
 const endpointColumns = `id, domain, url, secret, types, enabled, pattern, keep, created`
 
-func scanEndpoint(row pgx.CollectableRow) (store.WebhookEndpoint, error) {
+func scanEndpoint(row pgx.Rows) (store.WebhookEndpoint, error) {
 	var e store.WebhookEndpoint
 	var types string
 	var created int64
@@ -34,20 +34,6 @@ func scanEndpoint(row pgx.CollectableRow) (store.WebhookEndpoint, error) {
 		}
 	}
 	return e, err
-}
-
-// queryEndpoints runs a query returning endpointColumns rows.
-func (s *Store) queryEndpoints(ctx context.Context, sql string, args ...any) ([]store.WebhookEndpoint, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	eps, err := pgx.CollectRows(rows, scanEndpoint)
-	return eps, s.mapErr(err)
 }
 
 // AddWebhookEndpoint implements store.Events.
@@ -87,12 +73,12 @@ func (s *Store) AddWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 
 // WebhookEndpoints implements store.Events.
 func (s *Store) WebhookEndpoints(ctx context.Context, domain string) ([]store.WebhookEndpoint, error) {
-	return s.queryEndpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE $1 = '' OR domain = $1 ORDER BY id`, strings.ToLower(domain))
+	return queryAll(s, ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE $1 = '' OR domain = $1 ORDER BY id`, []any{strings.ToLower(domain)}, scanEndpoint)
 }
 
 // WebhookEndpoint implements store.Events.
 func (s *Store) WebhookEndpoint(ctx context.Context, id int64) (store.WebhookEndpoint, error) {
-	eps, err := s.queryEndpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, id)
+	eps, err := queryAll(s, ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = $1`, []any{id}, scanEndpoint)
 	if err != nil {
 		return store.WebhookEndpoint{}, err
 	}
@@ -179,7 +165,7 @@ const deliveryColumns = `d.id, d.endpoint_id, p.url, p.secret, d.state, d.attemp
 // deliveryJoins joins a delivery d with its endpoint p and event e.
 const deliveryJoins = ` JOIN webhook_endpoints p ON p.id = d.endpoint_id JOIN events e ON e.seq = d.event_seq`
 
-func scanDelivery(row pgx.CollectableRow) (store.WebhookDelivery, error) {
+func scanDelivery(row pgx.Rows) (store.WebhookDelivery, error) {
 	var d store.WebhookDelivery
 	var created, next, finished, evTime, evNext int64
 	var typ string
@@ -195,27 +181,13 @@ func scanDelivery(row pgx.CollectableRow) (store.WebhookDelivery, error) {
 	return d, err
 }
 
-// queryDeliveries runs a query returning deliveryColumns rows.
-func (s *Store) queryDeliveries(ctx context.Context, sql string, args ...any) ([]store.WebhookDelivery, error) {
-	pool, err := s.db()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, s.mapErr(err)
-	}
-	ds, err := pgx.CollectRows(rows, scanDelivery)
-	return ds, s.mapErr(err)
-}
-
 // ClaimWebhookDeliveries implements store.Events: one statement, as
 // ClaimQueued.
 func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.WebhookDelivery, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim webhook deliveries: limit and lease must be positive: %w", store.ErrInvalid)
 	}
-	return s.queryDeliveries(ctx, `
+	return queryAll(s, ctx, `
 		WITH due AS (
 			SELECT d.id, d.next_attempt FROM webhook_deliveries d
 			WHERE d.state = 0 AND d.next_attempt <= $1
@@ -225,8 +197,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease
 			UPDATE webhook_deliveries w SET lease = nextval('lease_tokens'), next_attempt = $3 FROM due WHERE w.id = due.id
 			RETURNING w.*, due.next_attempt AS due_at
 		)
-		SELECT `+deliveryColumns+` FROM leased d`+deliveryJoins+` ORDER BY d.due_at, d.id`,
-		now.UnixMicro(), limit, now.Add(lease).UnixMicro())
+		SELECT `+deliveryColumns+` FROM leased d`+deliveryJoins+` ORDER BY d.due_at, d.id`, []any{now.UnixMicro(), limit, now.Add(lease).UnixMicro()}, scanDelivery)
 }
 
 // FinishWebhookDelivery implements store.Events: one conditional UPDATE
@@ -266,6 +237,6 @@ func (s *Store) WebhookDeliveries(ctx context.Context, endpointID int64, limit i
 	if limit > 0 {
 		lim = &limit
 	}
-	return s.queryDeliveries(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d`+deliveryJoins+`
-		WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2`, endpointID, lim)
+	return queryAll(s, ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries d`+deliveryJoins+`
+		WHERE d.endpoint_id = $1 ORDER BY d.id DESC LIMIT $2`, []any{endpointID, lim}, scanDelivery)
 }
