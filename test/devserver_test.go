@@ -74,7 +74,12 @@ func spawn(t *testing.T, dir string, args ...string) *devServer {
 // The store is where POSTHORN_TEST_STORE says (devStoreArgs).
 func startDev(t *testing.T, dir, addr string) *devServer {
 	t.Helper()
-	return startDevArgs(t, dir, addr, devStoreArgs(t, dir)...)
+	args := devStoreArgs(t, dir)
+	s := startDevArgs(t, dir, addr, args...)
+	if want := map[bool]string{false: "sqlite", true: "postgres"}[len(args) > 0]; s.info.Store != want {
+		t.Fatalf("dev.json store %q, want %q", s.info.Store, want)
+	}
+	return s
 }
 
 // startDevArgs is startDev with more arguments for `posthorn dev`.

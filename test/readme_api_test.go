@@ -82,7 +82,7 @@ func TestREADMEAPIExamples(t *testing.T) {
 	ip := loopbackIP(t)
 	addr := fmt.Sprintf("%s:%d", ip, deliverytest.FreePort(t, ip))
 	srv := startServe(t, dir, serveConfig("mail.example.org", filepath.Join(dir, "data"), "http", addr, "127.0.0.1:9")+
-		"[delivery]\nenabled = false\n", addr)
+		storeTOML(t)+"[delivery]\nenabled = false\n", addr)
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(binary)+":"+filepath.Dir(curl)+":"+os.Getenv("PATH"),
 		"POSTHORN_CONFIG="+filepath.Join(dir, "posthorn.toml"))

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -37,4 +38,20 @@ func devStoreArgs(t *testing.T, dir string) []string {
 		t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
 		return nil
 	}
+}
+
+// storeTOML returns the [store] table for a `posthorn serve`
+// configuration where POSTHORN_TEST_STORE says: "" for the embedded
+// store, a fresh pgtest database for postgres. The test's CLI calls must
+// then use -config (or $POSTHORN_CONFIG), not -data-dir alone.
+func storeTOML(t *testing.T) string {
+	t.Helper()
+	switch os.Getenv(envTestStore) {
+	case "", "sqlite":
+		return ""
+	case "postgres":
+		return fmt.Sprintf("[store]\nbackend = \"postgres\"\ndsn = %q\n", pgtest.DSN(t))
+	}
+	t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
+	return ""
 }
