@@ -11,18 +11,24 @@ awk '
     k = v["label"]; rates[k] = rates[k] " " v["msgs_per_s"]; pss[k] = pss[k] " " v["server_pss_peak_mb"]
     if ("e2e_msgs_per_s" in v) e2e[k] = e2e[k] " " v["e2e_msgs_per_s"]
     cpu[k] = cpu[k] " " v["cpu_ms_per_msg"]; err[k] += v["errors"]; runs[k]++
+    if ("db_cpu_ms_per_msg" in v) db[k] = db[k] " " v["db_cpu_ms_per_msg"]
 }
 function median(s,   a, n, i, j, t) {
     n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n ? a[int((n + 1) / 2)] : "-"
 }
 END {
-    printf "%-16s %5s %10s %10s %12s %12s %7s\n", "label", "runs", "msgs/s", "e2e/s", "cpu_ms/msg", "peak_pss_mb", "errors"
+    printf "%-18s %5s %10s %10s %12s %13s %12s %7s\n", "label", "runs", "msgs/s", "e2e/s", "cpu_ms/msg", "db_cpu_ms/msg", "peak_pss_mb", "errors"
     for (k in rates) {
         m[k] = median(rates[k])
-        printf "%-16s %5d %10.1f %10s %12s %12s %7d\n", k, runs[k], m[k], (k in e2e ? median(e2e[k]) : "-"), median(cpu[k]), median(pss[k]), err[k]
+        printf "%-18s %5d %10.1f %10s %12s %13s %12s %7d\n", k, runs[k], m[k], (k in e2e ? median(e2e[k]) : "-"), median(cpu[k]), (k in db ? median(db[k]) : "-"), median(pss[k]), err[k]
     }
-    for (k in m) if (k ~ /^posthorn/) {
+    for (k in m) if (k ~ /^posthorn-pg\//) {
+        c = k; sub(/^posthorn-pg/, "", c)
+        if (m["posthorn" c] > 0) printf "posthorn-pg%s / posthorn%s (PostgreSQL / embedded) = %.2fx\n", c, c, m[k] / m["posthorn" c]
+        if (m["posthorn-pg2" c] > 0) printf "posthorn-pg2%s / posthorn-pg%s (two nodes / one) = %.2fx\n", c, c, m["posthorn-pg2" c] / m[k]
+    }
+    for (k in m) if (k ~ /^posthorn\//) {
         c = k; sub(/^posthorn/, "", c)
         if (m["postfix" c] > 0) printf "posthorn%s / postfix%s = %.2fx\n", c, c, m[k] / m["postfix" c]
         if (m["smtp-sink" c] > 0) printf "posthorn%s / smtp-sink%s = %.0f%%\n", c, c, 100 * m[k] / m["smtp-sink" c]

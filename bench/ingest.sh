@@ -2,7 +2,17 @@
 # bench/ingest.sh — durable SMTP ingest: posthorn vs Postfix (+Dovecot) vs
 # smtp-sink, interleaved in one run, with ../shared/bench/smtp-ingest.sh.
 #
-#   bench/ingest.sh [-n MSGS] [-s KB] [-r ROUNDS] [-c "10 50"]
+#   bench/ingest.sh [--store postgres] [-n MSGS] [-s KB] [-r ROUNDS] [-c "10 50"] [-t "TARGETS"]
+#
+# --store postgres adds posthorn on PostgreSQL (bench/pg.sh: a private,
+# durable cluster, fsync=on, synchronous_commit=on): posthorn-pg, one node
+# (dev mode -store-dsn on 127.0.0.7), and posthorn-pg2, two nodes on one
+# database (127.0.0.8 and .9, each sent half the messages over half the
+# sessions at the same time; one line for the pair: all messages over the
+# longer wall time). Their cpu_ms_per_msg includes PostgreSQL's CPU;
+# db_cpu_ms_per_msg is PostgreSQL's alone. -t picks targets (default
+# "smtp-sink posthorn postfix", with --store postgres "posthorn
+# posthorn-pg posthorn-pg2"); each round runs them in that order.
 #
 # Needs root on Debian (refstack start, apt-get for postfix). posthorn runs in
 # dev mode on 127.0.0.5:10025, smtp-sink on 127.0.0.6:10025, the reference
@@ -12,47 +22,135 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-N=20000 KB=10 ROUNDS=3 SESSIONS="10 50"
-while getopts "n:s:r:c:" o; do
-    case $o in n) N=$OPTARG ;; s) KB=$OPTARG ;; r) ROUNDS=$OPTARG ;; c) SESSIONS=$OPTARG ;; *) exit 2 ;; esac
+N=20000 KB=10 ROUNDS=3 SESSIONS="10 50" STORE=sqlite TARGETS=
+if [ "${1:-}" = --store ]; then STORE=$2; shift 2; fi
+case $STORE in sqlite | postgres) ;; *) echo "--store: sqlite or postgres" >&2; exit 2 ;; esac
+while getopts "n:s:r:c:t:" o; do
+    case $o in n) N=$OPTARG ;; s) KB=$OPTARG ;; r) ROUNDS=$OPTARG ;; c) SESSIONS=$OPTARG ;; t) TARGETS=$OPTARG ;; *) exit 2 ;; esac
 done
+if [ -z "$TARGETS" ]; then
+    if [ "$STORE" = postgres ]; then TARGETS="posthorn posthorn-pg posthorn-pg2"; else TARGETS="smtp-sink posthorn postfix"; fi
+fi
+has() { case " $TARGETS " in *" $1 "*) return 0 ;; esac; return 1; }
 SHARED=${SHARED:-../shared}
 INGEST=$SHARED/bench/smtp-ingest.sh
 OUT=bench/results/ingest-$(date +%Y%m%d-%H%M%S).txt
 mkdir -p bench/results
 WORK=$(mktemp -d /tmp/posthorn-bench.XXXXXX)
 PIDS_TO_KILL=()
-cleanup() { for p in "${PIDS_TO_KILL[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+. bench/pg.sh
+cleanup() {
+    for p in "${PIDS_TO_KILL[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS_TO_KILL[@]}"; do wait "$p" 2>/dev/null || true; done
+    pg_stop
+    rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 command -v smtp-source >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix >/dev/null
-"$SHARED/refstack/start.sh" >/dev/null
-. /var/lib/refstack/target.env
+if has postfix; then
+    "$SHARED/refstack/start.sh" >/dev/null
+    . /var/lib/refstack/target.env
+fi
 
 CGO_ENABLED=0 go build -o "$WORK/posthorn" ./cmd/posthorn
-"$WORK/posthorn" dev -dir "$WORK/dev" -addr 127.0.0.5 >"$WORK/posthorn.log" 2>&1 &
-PH_PID=$!; PIDS_TO_KILL+=("$PH_PID")
-for _ in $(seq 100); do [ -f "$WORK/dev/dev.json" ] && break; sleep 0.1; done
-[ -f "$WORK/dev/dev.json" ] || { cat "$WORK/posthorn.log"; exit 1; }
-SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)   # smtp-sink refuses to run as root
-smtp-sink "${SINK_USER[@]}" 127.0.0.6:10025 1000 >/dev/null 2>&1 &
-SINK_PID=$!; PIDS_TO_KILL+=("$SINK_PID")
-up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-for _ in $(seq 50); do up 127.0.0.6 10025 && break; sleep 0.1; done
-up 127.0.0.6 10025 || { echo "smtp-sink did not start" >&2; exit 1; }
+# start_dev NAME IP [ARGS]: posthorn dev in $WORK/NAME; sets DEV_PID.
+start_dev() {
+    local name=$1 ip=$2; shift 2
+    "$WORK/posthorn" dev -dir "$WORK/$name" -addr "$ip" "$@" >"$WORK/$name.log" 2>&1 &
+    DEV_PID=$!; PIDS_TO_KILL+=("$DEV_PID")
+    for _ in $(seq 300); do grep -q '"ports"' "$WORK/$name/dev.json" 2>/dev/null && (exec 3<>"/dev/tcp/$ip/10025") 2>/dev/null && return 0; sleep 0.1; done
+    cat "$WORK/$name.log"; exit 1
+}
+start_dev dev 127.0.0.5
+PH_PID=$DEV_PID
+if has posthorn-pg || has posthorn-pg2; then
+    pg_start "$WORK/pg"
+    if has posthorn-pg; then
+        start_dev pg1 127.0.0.7 -store-dsn "$(pg_createdb bench_one)"
+        PG1_PID=$DEV_PID
+    fi
+    if has posthorn-pg2; then
+        DSN2=$(pg_createdb bench_two)
+        start_dev pg2a 127.0.0.8 -store-dsn "$DSN2"
+        PG2A_PID=$DEV_PID
+        # Node B keeps node A's demo passwords (the accounts are shared).
+        mkdir -p "$WORK/pg2b" && cp "$WORK/pg2a/dev.json" "$WORK/pg2b/dev.json"
+        start_dev pg2b 127.0.0.9 -store-dsn "$DSN2"
+        PG2B_PID=$DEV_PID
+    fi
+fi
+if has smtp-sink; then
+    SINK_USER=(); [ "$(id -u)" = 0 ] && SINK_USER=(-u nobody)   # smtp-sink refuses to run as root
+    smtp-sink "${SINK_USER[@]}" 127.0.0.6:10025 1000 >/dev/null 2>&1 &
+    SINK_PID=$!; PIDS_TO_KILL+=("$SINK_PID")
+    up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+    for _ in $(seq 50); do up 127.0.0.6 10025 && break; sleep 0.1; done
+    up 127.0.0.6 10025 || { echo "smtp-sink did not start" >&2; exit 1; }
+fi
 
-PH_COUNT="'$WORK/posthorn' message count -config '$WORK/dev/posthorn.toml' alice@example.test"
+count_cmd() { echo "'$WORK/posthorn' message count -config '$WORK/$1/posthorn.toml' alice@example.test"; }
+PH_COUNT=$(count_cmd dev)
 PF_COUNT="doveadm mailbox status -u alice@example.test messages INBOX | tr -dc 0-9"
-PF_PIDS=$(pgrep -d, -x master),$(pgrep -d, -x dovecot)
+has postfix && PF_PIDS=$(pgrep -d, -x master),$(pgrep -d, -x dovecot)
 
-echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB" | tee "$OUT"
+# CPU seconds of PostgreSQL so far: the postmaster, its backends and its
+# reaped children (utime+stime+cutime+cstime).
+HZ=$(getconf CLK_TCK)
+pg_cpu() {
+    local t=0 p f
+    for p in $(pg_pids); do
+        read -r -a f < <(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        t=$((t + f[11] + f[12] + f[13] + f[14]))
+    done
+    awk -v t="$t" -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}'
+}
+with_db_cpu() { # N, then the command; appends db_cpu_ms_per_msg to its line
+    local n=$1 before line; shift
+    before=$(pg_cpu)
+    line=$("$@")
+    echo "$line db_cpu_ms_per_msg=$(awk -v a="$before" -v b="$(pg_cpu)" -v n="$n" 'BEGIN {printf "%.3f", (b - a) * 1000 / n}')" | tee -a "$OUT"
+}
+# Two nodes: half the messages over half the sessions to each, at once;
+# one line for the pair (rates over the longer run, CPU summed).
+two_nodes() { # SESSIONS
+    local c=$1 half=$((N / 2)) before after a b
+    before=$(bash -c "$(count_cmd pg2a)")
+    local cpu0; cpu0=$(pg_cpu)
+    "$INGEST" 127.0.0.8:10025 -n "$half" -s "$KB" -c $((c / 2)) -t alice@example.test -p "$PG2A_PID" -l a >"$WORK/two-a" &
+    a=$!
+    "$INGEST" 127.0.0.9:10025 -n "$half" -s "$KB" -c $((c / 2)) -t alice@example.test -p "$PG2B_PID" -l b >"$WORK/two-b" &
+    b=$!
+    wait "$a" "$b"
+    local cpu1; cpu1=$(pg_cpu)
+    after=$(bash -c "$(count_cmd pg2a)")
+    cat "$WORK/two-a" "$WORK/two-b" | awk -v label="posthorn-pg2/c$c" -v kb="$KB" -v c="$c" -v stored=$((after - before)) -v db=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {print b - a}') '
+        { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[NR, kv[1]] = kv[2] } }
+        END {
+            n = v[1, "msgs"] + v[2, "msgs"]; s = v[1, "secs"] > v[2, "secs"] ? v[1, "secs"] : v[2, "secs"]
+            cpu = v[1, "server_cpu_s"] + v[2, "server_cpu_s"] + db
+            printf "smtp-ingest label=%s target=two-nodes tool=smtp-source size_kb=%s msgs=%d sessions=%s secs=%.2f msgs_per_s=%.1f errors=%d stored=%d e2e_secs=%.2f e2e_msgs_per_s=%.1f server_cpu_s=%.2f cpu_ms_per_msg=%.3f server_pss_peak_mb=%.1f db_cpu_ms_per_msg=%.3f\n",
+                label, kb, n, c, s, n / s, v[1, "errors"] + v[2, "errors"], stored, s, stored / s, cpu, cpu * 1000 / n,
+                v[1, "server_pss_peak_mb"] + v[2, "server_pss_peak_mb"], db * 1000 / n
+        }' | tee -a "$OUT"
+}
+
+echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
 for c in $SESSIONS; do
     for r in $(seq "$ROUNDS"); do
-        "$INGEST" 127.0.0.6:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$SINK_PID" -l "smtp-sink/c$c" -o "$OUT"
-        "$INGEST" 127.0.0.5:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PH_PID" -C "$PH_COUNT" -l "posthorn/c$c" -o "$OUT"
-        "$INGEST" "127.0.0.1:$SMTP_PORT" -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PF_PIDS" -C "$PF_COUNT" -w 600 -l "postfix/c$c" -o "$OUT"
+        for target in $TARGETS; do
+            case $target in
+            smtp-sink) "$INGEST" 127.0.0.6:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$SINK_PID" -l "smtp-sink/c$c" -o "$OUT" ;;
+            posthorn) "$INGEST" 127.0.0.5:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PH_PID" -C "$PH_COUNT" -l "posthorn/c$c" -o "$OUT" ;;
+            posthorn-pg) with_db_cpu "$N" "$INGEST" 127.0.0.7:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PG1_PID,$PG_PID" -C "$(count_cmd pg1)" -l "posthorn-pg/c$c" ;;
+            posthorn-pg2) two_nodes "$c" ;;
+            postfix) "$INGEST" "127.0.0.1:$SMTP_PORT" -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PF_PIDS" -C "$PF_COUNT" -w 600 -l "postfix/c$c" -o "$OUT" ;;
+            *) echo "unknown target $target" >&2; exit 2 ;;
+            esac
+        done
     done
 done
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT"
 
 echo
 bench/ingest-summary.sh "$OUT" | tee "$OUT.summary"
