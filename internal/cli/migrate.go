@@ -109,7 +109,7 @@ func migrate(ctx context.Context, env *Env, path, dsn string, verifyOnly bool) e
 		fmt.Fprintf(env.Stdout, "copied in %s: %v\n", time.Since(start).Round(time.Millisecond), counts)
 	}
 	start := time.Now()
-	r, err := storecopy.Verify(ctx, src, dst)
+	r, err := storecopy.Verify(ctx, src, dst, src.Export)
 	if err != nil {
 		return err
 	}

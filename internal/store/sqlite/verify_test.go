@@ -27,6 +27,8 @@ func TestVerify(t *testing.T) {
 		{"password", `UPDATE accounts SET password_hash = 'x' WHERE address = 'bob@a.example'`, "credentials of bob@a.example"},
 		{"queue", `UPDATE queue_recipients SET state = 0 WHERE state = 1`, "queued message"},
 		{"api key", `UPDATE api_keys SET hash = zeroblob(32)`, "API key: app"},
+		{"idempotency", `UPDATE idempotency SET status = 500`, `idempotency record "req-1"`},
+		{"event of a removed domain", `UPDATE events SET reply = 'x' WHERE domain = 'c.example'`, "event of c.example"},
 		{"webhook", `UPDATE webhook_deliveries SET attempts = 7 WHERE id = 1`, "webhook delivery"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,11 +46,11 @@ func TestVerify(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r, err := storecopy.Verify(ctx, src, dst)
+			r, err := storecopy.Verify(ctx, src, dst, src.Export)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Checked.Messages == 0 || r.Checked.Queued == 0 || r.Checked.Events == 0 || r.Checked.WebhookDeliveries == 0 {
+			if r.Checked.Messages == 0 || r.Checked.Queued == 0 || r.Checked.Events == 0 || r.Checked.WebhookDeliveries == 0 || r.Checked.Idempotency == 0 {
 				t.Errorf("checked too little: %+v", r.Checked)
 			}
 			if tc.want == "" {

@@ -64,7 +64,7 @@ func TestMigrate(t *testing.T) {
 	if m.counts != exported.Counts || m.counts.Messages == 0 || m.counts.Idempotency == 0 {
 		t.Errorf("imported %v\nexported %v", m.counts, exported.Counts)
 	}
-	r, err := storecopy.Verify(ctx, m.src, m.dst)
+	r, err := storecopy.Verify(ctx, m.src, m.dst, m.src.Export)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,8 @@ func TestMigrate(t *testing.T) {
 	}
 	c := r.Checked
 	if c.Messages != m.counts.Messages || c.Changes != m.counts.Changes || c.Queued != m.counts.Queued ||
-		c.WebhookDeliveries != m.counts.WebhookDeliveries || c.Accounts != m.counts.Accounts || c.Events != m.counts.Events {
+		c.WebhookDeliveries != m.counts.WebhookDeliveries || c.Accounts != m.counts.Accounts || c.Events != m.counts.Events ||
+		c.Idempotency != m.counts.Idempotency {
 		t.Errorf("verify checked %v\nbut the copy has %v", c, m.counts)
 	}
 
@@ -177,7 +178,7 @@ func TestMigrateFailureLeavesTargetEmpty(t *testing.T) {
 	if _, err := dst.Import(ctx, m.src.Export); err != nil {
 		t.Fatalf("import after a failed one: %v", err)
 	}
-	r, err := storecopy.Verify(ctx, m.src, dst)
+	r, err := storecopy.Verify(ctx, m.src, dst, m.src.Export)
 	if err != nil || !r.OK() {
 		t.Fatalf("verify: %v %q", err, r.Differences)
 	}
@@ -210,7 +211,7 @@ func TestVerifyFindsPostgresCorruption(t *testing.T) {
 		WHERE mailbox_id = $1 AND uid = 4)`, m.f.AliceInbox.ID); err != nil {
 		t.Fatal(err)
 	}
-	r, err := storecopy.Verify(ctx, m.src, m.dst)
+	r, err := storecopy.Verify(ctx, m.src, m.dst, m.src.Export)
 	if err != nil {
 		t.Fatal(err)
 	}

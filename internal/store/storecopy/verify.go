@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -52,15 +54,22 @@ func (r *Report) differ(format string, args ...any) {
 // every message (ID, UID, MODSEQ, flags, internal date, size), the
 // SHA-256 of every body, every structure, and Changes(0); the queue with
 // bodies; each domain's events and suppressions; webhook endpoints with
-// their deliveries; API keys. Idempotency records and the events of
-// domains no longer served have no listing in the interface: compare the
-// Counts of export and import for those. The error is for failed reads
-// (other than ErrNotFound on the target, which is a difference); the
-// Report holds the differences.
-func Verify(ctx context.Context, src, dst store.Store) (*Report, error) {
-	v := &verifier{ctx: ctx, src: src, dst: dst, r: &Report{}}
+// their deliveries; API keys. The interface cannot list idempotency
+// records nor the events of domains no longer served: with export (the
+// source's Exporter; may be nil) Verify also reads the source's records
+// and looks each idempotency record up in dst, and compares the events
+// of every domain the source's events name. The error is for failed
+// reads (other than on the target, which are differences); the Report
+// holds the differences.
+func Verify(ctx context.Context, src, dst store.Store, export Exporter) (*Report, error) {
+	v := &verifier{ctx: ctx, src: src, dst: dst, r: &Report{}, served: map[string]bool{}}
 	for _, step := range []func() error{v.domains, v.accounts, v.aliases, v.queue, v.endpoints, v.apiKeys} {
 		if err := step(); err != nil {
+			return v.r, err
+		}
+	}
+	if export != nil {
+		if err := v.exported(export); err != nil {
 			return v.r, err
 		}
 	}
@@ -71,6 +80,7 @@ type verifier struct {
 	ctx      context.Context
 	src, dst store.Store
 	r        *Report
+	served   map[string]bool // the source's domains, whose events domains() compared
 }
 
 // read calls get on both stores. A target error that the source did not
@@ -170,6 +180,7 @@ func (v *verifier) domains() error {
 	v.r.Checked.Domains = len(a)
 	sameList(v, "domain", a, b, func(d store.Domain) string { return d.Name })
 	for _, d := range a {
+		v.served[d.Name] = true
 		if err := v.domainData(d.Name); err != nil {
 			return err
 		}
@@ -399,5 +410,51 @@ func (v *verifier) apiKeys() error {
 	}
 	v.r.Checked.APIKeys = len(a)
 	sameList(v, "API key", a, b, func(k store.APIKey) string { return k.Name })
+	return nil
+}
+
+// exported walks the source's records for what the interface cannot
+// list: idempotency records, and events of domains no longer served.
+func (v *verifier) exported(export Exporter) error {
+	x := &exportChecks{v: v, orphans: map[string]bool{}}
+	if err := export(v.ctx, x); err != nil {
+		return fmt.Errorf("verify: source: %w", err)
+	}
+	for _, d := range slices.Sorted(maps.Keys(x.orphans)) {
+		if err := v.domainData(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportChecks is the Sink of exported; the kinds it does not override
+// are only counted (Counter without Next).
+type exportChecks struct {
+	Counter
+	v       *verifier
+	orphans map[string]bool
+}
+
+func (x *exportChecks) Event(_ context.Context, e Event) error {
+	if !x.v.served[e.Domain] {
+		x.orphans[e.Domain] = true
+	}
+	return nil
+}
+
+func (x *exportChecks) Idempotency(ctx context.Context, r Idempotency) error {
+	v := x.v
+	v.r.Checked.Idempotency++
+	what := fmt.Sprintf("idempotency record %q of API key %d", r.Key, r.KeyID)
+	b, err := v.dst.IdempotencyRecord(ctx, r.KeyID, r.Key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		v.r.differ("%s: target: %v", what, err)
+		return nil
+	}
+	same(v, what, r.IdempotencyRecord, b)
 	return nil
 }

@@ -38,7 +38,8 @@ type Filled struct {
 	MaxMessageID, MaxQueueID int64
 }
 
-// Fill makes, through the store API: three domains, three accounts with
+// Fill makes, through the store API: three domains (one removed, its
+// events left), three accounts with
 // real credentials (Password; a quota on bob), an app password, aliases
 // with a catch-all, nested mailboxes, messages with system flags and
 // keywords, some expunged (UID gaps and expunges in the change log),
@@ -183,6 +184,11 @@ func Fill(t testing.TB, st store.Store) Filled {
 	must(err)
 	must(st.AddSuppression(ctx, store.Suppression{Domain: "a.example", Address: "gone@remote.example",
 		Reason: "hard bounce", Created: date}))
+	// Events outlive their domain until pruned.
+	_, err = st.RecordEvents(ctx, []store.Event{{Type: store.EventSuppressed, Domain: "c.example",
+		Recipient: "old@remote.example", Reply: "suppressed"}})
+	must(err)
+	must(st.RemoveDomain(ctx, "c.example"))
 	return f
 }
 
