@@ -17,8 +17,11 @@
 // with the null reverse-path. Never for the null sender (RFC 5321 §4.5.5),
 // so a notification that fails makes no other: no loops.
 //
-// At-least-once: the lease (Lease, longer than any attempt) keeps a
-// message to one worker; a worker that dies mid-attempt leaves its lease
-// to expire, and the message is tried again, so a message in flight at a
-// crash may arrive twice, never zero times.
+// At-least-once: the lease (Lease) keeps a message to one worker, which
+// renews it while the attempt runs (every Lease/3), so even an attempt
+// longer than the lease is not claimed by another worker or node; a
+// worker that dies mid-attempt stops renewing and its lease expires, and
+// the message is tried again, so a message in flight at a crash may
+// arrive twice, never zero times. A worker whose lease was lost anyway
+// (it could not reach the database for a Lease) stops its attempt.
 package queue

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,6 +39,9 @@ type bedOptions struct {
 	delayWarning time.Duration
 	perDest      int
 	dataDelay    time.Duration
+	// lease and attemptTimeout are the worker's (1m and its default
+	// when zero).
+	lease, attemptTimeout time.Duration
 }
 
 func newTestbed(t *testing.T, o bedOptions) *testbed {
@@ -72,9 +76,7 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 	tb.alice = mustAccount(t, st, "alice@example.org")
 	tb.deliverer = delivery.New(delivery.Options{Hostname: "mail.example.org", Resolver: res, Port: port,
 		MaxPerDestination: o.perDest, IdleTimeout: 2 * time.Second})
-	tb.w = New(Options{Store: st, Deliverer: tb.deliverer, Hostname: "mail.example.org",
-		RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond, GiveUp: o.giveUp, DelayWarning: o.delayWarning,
-		Lease: time.Minute, Poll: 50 * time.Millisecond})
+	tb.w = tb.worker(o)
 	tb.w.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -83,6 +85,15 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 		tb.deliverer.Close()
 	})
 	return tb
+}
+
+// worker is a worker on tb's store and deliverer, not started (another
+// can run beside tb.w, as on a second node).
+func (tb *testbed) worker(o bedOptions) *Worker {
+	w := New(Options{Store: tb.st, Deliverer: tb.deliverer, Hostname: "mail.example.org",
+		RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond, GiveUp: o.giveUp, DelayWarning: o.delayWarning,
+		Lease: cmp.Or(o.lease, time.Minute), AttemptTimeout: o.attemptTimeout, Poll: 50 * time.Millisecond})
+	return w
 }
 
 func mustAccount(t *testing.T, st store.Store, addr string) store.Account {
@@ -410,5 +421,30 @@ func TestMXFallbackAndLoop(t *testing.T) {
 	}
 	if got["rfc822; b@loop.test"] != "5.4.6" || got["rfc822; c@nxdomain.test"] != "5.1.2" || len(got) != 2 {
 		t.Errorf("notification statuses %v", got)
+	}
+}
+
+// TestLeaseRenewedDuringLongAttempt: an attempt that outlasts the lease
+// renews it, so a second worker on the same store (another node) does not
+// claim the message meanwhile and deliver it again.
+func TestLeaseRenewedDuringLongAttempt(t *testing.T) {
+	o := bedOptions{dataDelay: 2 * time.Second, lease: 600 * time.Millisecond, attemptTimeout: time.Minute}
+	tb := newTestbed(t, o)
+	second := tb.worker(o)
+	second.Start()
+	id := tb.enqueue(t, "alice@example.org", []string{"someone@remote.test"}, testMessage("renewed"), false)
+	second.Wake()
+	tb.waitGone(t, id, 30*time.Second)
+	// Both workers finish whatever they are attempting: a second copy in
+	// flight would arrive before Shutdown returns.
+	for _, w := range []*Worker{tb.w, second} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := w.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		cancel()
+	}
+	if got := tb.mx1.Messages(); len(got) != 1 {
+		t.Errorf("the receiver got %d copies, want 1 (the lease was taken over during the attempt)", len(got))
 	}
 }

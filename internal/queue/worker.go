@@ -29,9 +29,14 @@ type Options struct {
 	Hostname string
 	// SubaddressSeparator resolves local senders of notifications.
 	SubaddressSeparator string
-	// Lease is how long a claimed message belongs to this worker; an
-	// attempt is cut off before it ends (10m).
+	// Lease is how long a claim lasts unless renewed (10m). The worker
+	// renews it every Lease/3 while the attempt runs (store.RenewLease),
+	// so a message is taken over by another worker only after its
+	// worker stopped renewing (died, or lost the database) for a Lease.
 	Lease time.Duration
+	// AttemptTimeout bounds one attempt, which is cut off after it
+	// (Lease*9/10: attempts never outlive even an unrenewed lease).
+	AttemptTimeout time.Duration
 	// RetryMin, RetryMax bound the backoff between attempts (5m, 4h).
 	RetryMin, RetryMax time.Duration
 	// GiveUp is how long a recipient may stay pending (5 days).
@@ -73,6 +78,7 @@ func New(opts Options) *Worker {
 	def(&opts.RetryMax, 4*time.Hour)
 	def(&opts.GiveUp, 5*24*time.Hour)
 	def(&opts.Poll, time.Second)
+	def(&opts.AttemptTimeout, opts.Lease*9/10)
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 100
 	}
@@ -112,9 +118,10 @@ func (w *Worker) claim(ctx context.Context, n int) []store.QueuedMessage {
 
 // attempt tries one claimed message and records the outcome.
 func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
-	ctx, cancel := context.WithTimeout(ctx, w.opts.Lease*9/10)
+	ctx, cancel := context.WithTimeout(ctx, w.opts.AttemptTimeout)
 	defer cancel()
 	log := w.log.With("queue_id", m.ID)
+	defer w.keepLease(m, cancel, log)()
 	body, err := w.opts.Store.QueuedBody(ctx, m.ID)
 	if err != nil {
 		log.Error("queue: reading message", "err", err)
@@ -150,6 +157,42 @@ func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
 	}
 	wg.Wait()
 	w.finish(m, body, outs, log)
+}
+
+// keepLease renews m's lease every Lease/3, to Lease from then, until
+// the returned stop is called (after the attempt is recorded). When the
+// lease is lost (it ran out and another worker claimed the message, or
+// the message was removed) it cancels the attempt with cancel: the
+// message is someone else's now. Other errors (the database briefly
+// unreachable) are logged and the next renewal tried.
+func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log *slog.Logger) (stop func()) {
+	ctx, stopRenewing := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(w.opts.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			err := w.opts.Store.RenewLease(ctx, m.ID, m.Lease, w.now().Add(w.opts.Lease))
+			switch {
+			case errors.Is(err, store.ErrLeaseLost):
+				log.Warn("queue: lease lost during the attempt; stopping it", "err", err)
+				cancel()
+				return
+			case err != nil && ctx.Err() == nil:
+				log.Error("queue: renewing the lease", "err", err)
+			}
+		}
+	}()
+	return func() {
+		stopRenewing()
+		<-done
+	}
 }
 
 // finish turns outcomes into recipient states, notifications and the
