@@ -16,5 +16,16 @@
 // Every write transaction calls pg_notify on the channel posthorn_mail
 // with "accountID mailboxID" for each mailbox it changed (notify.go);
 // each Store LISTENs on one dedicated connection and feeds a
-// store.Notifier, so Watch on any node sees writes of every node.
+// store.Notifier, so Watch on any node sees writes of every node. The
+// same connection LISTENs on posthorn_keys and posthorn_endpoints (sent
+// by triggers on api_keys and webhook_endpoints), which drop the node's
+// caches of API keys and webhook subscriptions (caches.go), and on
+// posthorn_outbox, which wakes the webhook worker.
+//
+// # Queue, events, webhooks
+//
+// Claims of queued messages and webhook deliveries are SELECT ... FOR
+// UPDATE SKIP LOCKED with lease tokens from a sequence (queue.go,
+// webhook.go); event seqs are ordered against readers by an advisory
+// lock so the paging cursor never skips a late commit (events.go).
 package postgres
