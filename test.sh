@@ -85,6 +85,16 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/posthorn
 step "go test -race"
 go test -race -timeout 12m ./...
 
+step "end-to-end tests on PostgreSQL"
+# The dev-mode tests of test/ again with every dev server on its own
+# PostgreSQL database (POSTHORN_TEST_STORE; internal/store/postgres/pgtest):
+# IMAP (imaplib, mbsync, go-imap, IDLE, the command suite), POP3,
+# submission, sendmail and the HTTP API (TestDevModeQuickstart and the
+# README's API examples, TestREADMEAPIExamples). Not the
+# 100,000-message test: it fills SQLite directly. The two-node tests
+# (test/cluster*_test.go) ran above.
+POSTHORN_TEST_STORE=postgres go test -race -timeout 10m -count=1 -run 'TestDevMode|TestREADMEAPIExamples' -skip 'TestDevModeIMAPScale100k' ./test
+
 step "fuzz (short runs)"
 # A count, not a duration: with a duration go1.26's fuzz coordinator can
 # fail a target with a bare "context deadline exceeded" when the time runs
