@@ -121,7 +121,8 @@ func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.AttemptTimeout)
 	defer cancel()
 	log := w.log.With("queue_id", m.ID)
-	defer w.keepLease(m, cancel, log)()
+	stopRenewing := w.keepLease(m, cancel, log)
+	defer stopRenewing()
 	body, err := w.opts.Store.QueuedBody(ctx, m.ID)
 	if err != nil {
 		log.Error("queue: reading message", "err", err)
@@ -156,15 +157,16 @@ func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
 		}()
 	}
 	wg.Wait()
-	w.finish(m, body, outs, log)
+	w.finish(m, body, outs, log, stopRenewing)
 }
 
 // keepLease renews m's lease every Lease/3, to Lease from then, until
-// the returned stop is called (after the attempt is recorded). When the
-// lease is lost (it ran out and another worker claimed the message, or
-// the message was removed) it cancels the attempt with cancel: the
-// message is someone else's now. Other errors (the database briefly
-// unreachable) are logged and the next renewal tried.
+// the returned stop is called (before the attempt is recorded, which
+// ends the lease; stop may be called again). When the lease is lost (it
+// ran out and another worker claimed the message, or the message was
+// removed) it cancels the attempt with cancel: the message is someone
+// else's now. Other errors (the database briefly unreachable) are
+// logged and the next renewal tried.
 func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log *slog.Logger) (stop func()) {
 	ctx, stopRenewing := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -196,8 +198,8 @@ func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log
 }
 
 // finish turns outcomes into recipient states, notifications and the
-// next attempt.
-func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outcome, log *slog.Logger) {
+// next attempt; stopRenewing is called before the attempt is recorded.
+func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outcome, log *slog.Logger, stopRenewing func()) {
 	now := w.now()
 	expired := now.Sub(m.Queued) >= w.opts.GiveUp
 	a := store.Attempt{ID: m.ID, Lease: m.Lease}
@@ -246,6 +248,7 @@ func (w *Worker) finish(m store.QueuedMessage, body []byte, outs []delivery.Outc
 		}
 	}
 	a.NextAttempt = now.Add(claimloop.Backoff(m.Attempts+1, w.opts.RetryMin, w.opts.RetryMax))
+	stopRenewing()
 	if err := w.opts.Store.FinishAttempt(ctx, a); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			log.Warn("queue: lease lost; the attempt's results are dropped", "err", err)
