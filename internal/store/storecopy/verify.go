@@ -113,20 +113,30 @@ func same[T any](v *verifier, what string, a, b T) bool {
 	return false
 }
 
-// sameList compares two lists element by element, naming the first
-// difference by key.
+// sameList compares two lists by key (unique in each list): an element
+// missing on one side, or different, is a difference named by its key.
+// It reports whether the lists were equal.
 func sameList[T any](v *verifier, what string, a, b []T, key func(T) string) bool {
+	inB := make(map[string]int, len(b))
+	for i, x := range b {
+		inB[key(x)] = i
+	}
 	ok := true
-	for i := range max(len(a), len(b)) {
-		switch {
-		case i >= len(b):
-			v.r.differ("%s: %s missing in the target", what, key(a[i]))
-			return false
-		case i >= len(a):
-			v.r.differ("%s: %s only in the target", what, key(b[i]))
-			return false
-		default:
-			ok = same(v, what+": "+key(a[i]), a[i], b[i]) && ok
+	for _, x := range a {
+		k := key(x)
+		i, found := inB[k]
+		if !found {
+			v.r.differ("%s: %s missing in the target", what, k)
+			ok = false
+			continue
+		}
+		delete(inB, k)
+		ok = same(v, what+": "+k, x, b[i]) && ok
+	}
+	for _, x := range b {
+		if _, extra := inB[key(x)]; extra {
+			v.r.differ("%s: %s only in the target", what, key(x))
+			ok = false
 		}
 	}
 	return ok
