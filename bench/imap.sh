@@ -3,7 +3,12 @@
 # (../shared/refstack), interleaved in one run, ROUNDS rounds, medians and
 # ratios, with the load tool of ../shared/bench/imap (imapprobe).
 #
-#   bench/imap.sh [-r ROUNDS] [-d SECS] [-c "1 10 50"] [-n SCALE_N] [-i IDLE_N] [-l LAT_N] [-p "mix scale idlelat idlemem"]
+#   bench/imap.sh [--store postgres] [-r ROUNDS] [-d SECS] [-c "1 10 50"] [-n SCALE_N] [-i IDLE_N] [-l LAT_N] [-p "mix scale idlelat idlemem"]
+#
+# --store postgres adds posthorn-pg to the mix and idlelat parts: the same
+# daemon on 127.0.0.7 with its store in a private, durable PostgreSQL
+# (bench/pg.sh; fsync=on, synchronous_commit=on), whose CPU counts in its
+# cpu_ms_per_cmd.
 #
 # posthorn runs as the real daemon (`posthorn serve`, data and TLS made by
 # one `posthorn dev` start) on 127.0.0.5: imaps 10993, imap 10143 (logins
@@ -36,7 +41,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-ROUNDS=3 SECS=20 CLIENTS="1 10 50" SCALE_N=100000 IDLE_N=1000 LAT_N=50 PARTS="mix scale idlelat idlemem"
+ROUNDS=3 SECS=20 CLIENTS="1 10 50" SCALE_N=100000 IDLE_N=1000 LAT_N=50 PARTS="mix scale idlelat idlemem" STORE=sqlite
+if [ "${1:-}" = --store ]; then STORE=$2; shift 2; fi
+case $STORE in sqlite | postgres) ;; *) echo "--store: sqlite or postgres" >&2; exit 2 ;; esac
 while getopts "r:d:c:n:i:l:p:" o; do
     case $o in
     r) ROUNDS=$OPTARG ;; d) SECS=$OPTARG ;; c) CLIENTS=$OPTARG ;; n) SCALE_N=$OPTARG ;;
@@ -48,7 +55,15 @@ SHARED=${SHARED:-../shared}
 OUT=bench/results/imap-$(date +%Y%m%d-%H%M%S).txt
 mkdir -p bench/results
 WORK=$(mktemp -d /tmp/posthorn-imapbench.XXXXXX)
-PH_PID=
+PH_PID= PHPG_PID=
+. bench/pg.sh
+stop_phpg() {
+    if [ -n "$PHPG_PID" ]; then
+        kill "$PHPG_PID" 2>/dev/null || true
+        wait "$PHPG_PID" 2>/dev/null || true
+        PHPG_PID=
+    fi
+}
 stop_ph() {
     if [ -n "$PH_PID" ]; then
         kill "$PH_PID" 2>/dev/null || true
@@ -56,7 +71,7 @@ stop_ph() {
         PH_PID=
     fi
 }
-trap 'stop_ph; rm -rf "$WORK"' EXIT
+trap 'stop_ph; stop_phpg; pg_stop; rm -rf "$WORK"' EXIT
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 ulimit -n 20000 2>/dev/null || true
 
@@ -128,7 +143,31 @@ start_ph() {
 }
 start_ph
 
+# posthorn-pg: the same configuration on 127.0.0.7 with the store in
+# PostgreSQL; its dev start makes its accounts in that database.
+SERVERS="posthorn dovecot"
+if [ "$STORE" = postgres ]; then
+    SERVERS="posthorn posthorn-pg dovecot"
+    pg_start "$WORK/pg"
+    PG_DSN=$(pg_createdb bench_imap)
+    PHPG=$WORK/phpg
+    "$WORK/posthorn" dev -dir "$PHPG" -addr 127.0.0.7 -store-dsn "$PG_DSN" >"$WORK/devpg.log" 2>&1 &
+    PHPG_PID=$!
+    for _ in $(seq 300); do [ -s "$PHPG/dev.json" ] && break; sleep 0.1; done
+    [ -s "$PHPG/dev.json" ] || { cat "$WORK/devpg.log"; exit 1; }
+    stop_phpg
+    PHPG_PASS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accounts"][0]["password"])' "$PHPG/dev.json")
+    sed -e "s|127.0.0.5|127.0.0.7|; s|$PH/|$PHPG/|g" "$WORK/posthorn.toml" >"$WORK/posthorn-pg.toml"
+    printf '\n[store]\nbackend = "postgres"\ndsn = "%s"\n' "$PG_DSN" >>"$WORK/posthorn-pg.toml"
+    sed -i 's|127.0.0.5|127.0.0.7|g' "$WORK/posthorn-pg.toml"
+    "$WORK/posthorn" serve -config "$WORK/posthorn-pg.toml" >>"$WORK/serve-pg.log" 2>&1 &
+    PHPG_PID=$!
+    for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.7/10993) 2>/dev/null && break; sleep 0.1; done
+    (exec 3<>/dev/tcp/127.0.0.7/10993) 2>/dev/null || { cat "$WORK/serve-pg.log"; exit 1; }
+fi
+
 PHP=(-host 127.0.0.5 -port 10993 -tls -user "$PH_USER" -pass "$PH_PASS")
+PGP=(-host 127.0.0.7 -port 10993 -tls -user "$PH_USER" -pass "${PHPG_PASS:-}")
 DVP=(-host 127.0.0.1 -port "$IMAPS_PORT" -tls -user "$USER2" -pass "$PASS2")
 probe() { "$WORK/imapprobe" "$@"; }
 
@@ -145,10 +184,14 @@ cpu_ticks() {
 }
 dovecot_pids() { local m; m=$(pgrep -o -x dovecot); echo "$m" $(pgrep -P "$m"); }
 ph_pids() { echo "$PH_PID"; }
-server_pids() { if [ "$1" = posthorn ]; then ph_pids; else dovecot_pids; fi; }
-args_of() { if [ "$1" = posthorn ]; then echo "${PHP[@]}"; else echo "${DVP[@]}"; fi; }
+server_pids() {
+    case $1 in posthorn) ph_pids ;; posthorn-pg) echo "$PHPG_PID" $(pg_pids) ;; *) dovecot_pids ;; esac
+}
+args_of() {
+    case $1 in posthorn) echo "${PHP[@]}" ;; posthorn-pg) echo "${PGP[@]}" ;; *) echo "${DVP[@]}" ;; esac
+}
 
-echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) rounds=$ROUNDS secs=$SECS clients='$CLIENTS' scale_n=$SCALE_N idle_n=$IDLE_N lat_n=$LAT_N dovecot=$(dovecot --version | cut -d' ' -f1) load=$(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
+echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) rounds=$ROUNDS secs=$SECS clients='$CLIENTS' scale_n=$SCALE_N idle_n=$IDLE_N lat_n=$LAT_N store=$STORE dovecot=$(dovecot --version | cut -d' ' -f1) load=$(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT"
 
 if has scale; then
     box=imapbench-scale-$SCALE_N
@@ -176,6 +219,7 @@ run_scale() { # SERVER
 run_idlelat() { # SERVER
     local smtp=127.0.0.5:10025
     [ "$1" = dovecot ] && smtp=127.0.0.1:$SMTP_PORT
+    [ "$1" = posthorn-pg ] && smtp=127.0.0.7:10025
     # shellcheck disable=SC2046
     line=$(probe idlelat $(args_of "$1") -smtp "$smtp" -n "$LAT_N" -gap 200ms 2>>"$WORK/idlelat.err")
     echo "idlelat server=$1 round=$r $line" | tee -a "$OUT"
@@ -213,13 +257,13 @@ run_idlemem() { # SERVER
 
 for r in $(seq "$ROUNDS"); do
     if has mix; then
-        for c in $CLIENTS; do run_mix posthorn "$c"; run_mix dovecot "$c"; done
+        for c in $CLIENTS; do for s in $SERVERS; do run_mix "$s" "$c"; done; done
     fi
     if has scale; then
         stop_ph; start_ph # the first SELECT of the round is the first after a restart
         run_scale posthorn; run_scale dovecot
     fi
-    if has idlelat; then run_idlelat posthorn; run_idlelat dovecot; fi
+    if has idlelat; then for s in $SERVERS; do run_idlelat "$s"; done; fi
     if has idlemem; then run_idlemem posthorn; run_idlemem dovecot; fi
 done
 
@@ -271,10 +315,19 @@ for l in rows:
             add("idle conn KiB PSS (%s)" % t, s, float(m.group(3)))
             add("idle conn KiB USS (%s)" % t, s, float(m.group(4)))
             add("idle conns open (%s)" % t, s, float(m.group(1)))
-print("%-48s %12s %12s %9s" % ("medians of the rounds", "posthorn", "dovecot", "ratio"))
+pg = any("posthorn-pg" in v for v in res.values())
+if pg:
+    print("%-48s %12s %12s %12s %9s %9s" % ("medians of the rounds", "posthorn", "posthorn-pg", "dovecot", "ratio", "pg/embed"))
+else:
+    print("%-48s %12s %12s %9s" % ("medians of the rounds", "posthorn", "dovecot", "ratio"))
 for k, v in res.items():
     p, d = med(v.get("posthorn", [])), med(v.get("dovecot", []))
     ratio = "%.2fx" % (p / d) if p is not None and d not in (None, 0) else "-"
-    print("%-48s %12s %12s %9s" % (k, fmt(p), fmt(d), ratio))
+    if pg:
+        q = med(v.get("posthorn-pg", []))
+        pr = "%.2fx" % (q / p) if q is not None and p not in (None, 0) else "-"
+        print("%-48s %12s %12s %12s %9s %9s" % (k, fmt(p), fmt(q), fmt(d), ratio, pr))
+    else:
+        print("%-48s %12s %12s %9s" % (k, fmt(p), fmt(d), ratio))
 PY
 echo "raw lines: $OUT"
