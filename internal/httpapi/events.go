@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +14,10 @@ import (
 // GET /api/v1/events: the key's domain's events, oldest first, filtered
 // by type (repeated or comma-separated), recipient, message, since and
 // until (RFC 3339, since <= time < until); limit (1-1000, default 100)
-// and cursor (next_cursor of the previous page) page through them.
+// and cursor (next_cursor of the previous page) page through them. A key
+// limited to one address sees no more than its own: it must filter by
+// message (a tracking id, which only the sender and the domain's webhooks
+// are told) or by its address as recipient; else 403.
 
 type eventList struct {
 	Events []store.Event `json:"events"`
@@ -39,6 +43,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) err
 			return errInvalid("recipient", "not an email address")
 		}
 		f.Recipient = a.String()
+	}
+	if c.key.Address != "" && f.Message == "" && !strings.EqualFold(f.Recipient, c.key.Address) {
+		return errForbidden("message", fmt.Sprintf("this key is limited to %s: give message (an id it sent) or recipient=%s", c.key.Address, c.key.Address))
 	}
 	var err error
 	if f.Since, err = timeParam(q.Get("since"), "since"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -73,4 +74,17 @@ func maySendAs(k store.APIKey, addr string) bool {
 	}
 	at := strings.LastIndexByte(addr, '@')
 	return at > 0 && addr[at+1:] == k.Domain
+}
+
+// domainKey refuses keys limited to one address (403) on routes that read
+// or change settings of the whole domain: its suppression list and its
+// webhook endpoints. Such a key sends, follows its messages and manages
+// the inbound routes of its address.
+func domainKey(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		if c.key.Address != "" {
+			return errForbidden("", fmt.Sprintf("this key is limited to %s; the domain's suppressions and webhooks need a key for the domain", c.key.Address))
+		}
+		return h(w, r, c)
+	}
 }
