@@ -113,9 +113,12 @@ func (s *Server) HTTPServer() *http.Server {
 	}
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. /api and everything under /api/ is
+// the API, whose answers are JSON, errors included (a 404 too); other
+// paths go to Ops, which answers plain text as monitoring expects, or
+// are a JSON 404 without Ops.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, "/api/") {
+	if r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
 		if s.opts.Ops != nil {
 			s.opts.Ops.ServeHTTP(w, r)
 			return

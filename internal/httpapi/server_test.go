@@ -51,14 +51,16 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-// TestRouting: unknown paths are a JSON 404, a wrong method a JSON 405
-// with Allow, and paths outside /api/ go to Ops.
+// TestRouting: unknown paths under /api are a JSON 404, a wrong method a
+// JSON 405 with Allow, and paths outside /api go to Ops (a JSON 404
+// without Ops).
 func TestRouting(t *testing.T) {
 	e := newEnv(t, Options{Ops: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ops " + r.URL.Path))
 	})})
 	key := e.key("shop", "example.org")
 	e.do("GET", "/api/v1/nothing", key, "", nil).wantError(t, 404, CodeNotFound, "")
+	e.do("GET", "/api", "", "", nil).wantError(t, 404, CodeNotFound, "") // the API's, not Ops'
 	r := e.do("DELETE", "/api/v1/key", key, "", nil)
 	r.wantError(t, 405, CodeMethodNotAllowed, "")
 	if r.header.Get("Allow") != "GET" {
