@@ -34,8 +34,10 @@ type idemResult struct {
 }
 
 // idempotency checks the request's Idempotency-Key against the stored
-// records.
-func (s *Server) idempotency(ctx context.Context, r *http.Request, k store.APIKey, body []byte) (idemResult, error) {
+// records. body is the request in the form compared (canonicalSend for
+// JSON); raw as it came: a record written before requests were compared
+// decoded holds the hash of the raw bytes, which still matches a retry.
+func (s *Server) idempotency(ctx context.Context, r *http.Request, k store.APIKey, body, raw []byte) (idemResult, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		return idemResult{}, nil
@@ -43,13 +45,7 @@ func (s *Server) idempotency(ctx context.Context, r *http.Request, k store.APIKe
 	if len(key) > maxIdempotencyKey || !printable(key) {
 		return idemResult{}, errBadRequest("Idempotency-Key", "Idempotency-Key: 1 to 255 printable ASCII characters")
 	}
-	h := sha256.New()
-	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery, mediaType(r)} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
-	}
-	h.Write(body)
-	sum := h.Sum(nil)
+	sum := requestHash(r, body)
 	rec, err := s.opts.Store.IdempotencyRecord(ctx, k.ID, key)
 	if err == nil && s.now().Sub(rec.Created) > IdempotencyTTL {
 		// Expired but not pruned yet: prune now, so that the new record
@@ -64,11 +60,23 @@ func (s *Server) idempotency(ctx context.Context, r *http.Request, k store.APIKe
 		return idemResult{record: &store.IdempotencyRecord{KeyID: k.ID, Key: key, RequestHash: sum}}, nil
 	case err != nil:
 		return idemResult{}, err
-	case !bytes.Equal(rec.RequestHash, sum):
+	case !bytes.Equal(rec.RequestHash, sum) && (bytes.Equal(body, raw) || !bytes.Equal(rec.RequestHash, requestHash(r, raw))):
 		return idemResult{}, &Error{Status: http.StatusUnprocessableEntity, Code: CodeKeyReused, Field: "Idempotency-Key",
 			Message: "this Idempotency-Key was used for another request"}
 	}
 	return idemResult{replay: &rec}, nil
+}
+
+// requestHash is the SHA-256 of the request: method, path, query, media
+// type and body.
+func requestHash(r *http.Request, body []byte) []byte {
+	h := sha256.New()
+	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery, mediaType(r)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(body)
+	return h.Sum(nil)
 }
 
 // replay writes a stored answer again.

@@ -93,7 +93,20 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	idem, err := s.idempotency(ctx, r, c.key, raw)
+	// Idempotency compares the request as decoded, so that a retry
+	// whose JSON differs only in key order or spacing is the same
+	// request (canonicalSend); a raw message compares byte for byte.
+	var m compose.Message
+	canon := raw
+	if mt == "application/json" {
+		if err := decodeSend(raw, &m); err != nil {
+			return err
+		}
+		if r.Header.Get("Idempotency-Key") != "" {
+			canon = canonicalSend(&m)
+		}
+	}
+	idem, err := s.idempotency(ctx, r, c.key, canon, raw)
 	if err != nil || idem.replay != nil {
 		if idem.replay != nil {
 			replay(w, idem.replay)
@@ -103,7 +116,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, c *call) er
 	now := s.now()
 	var out outgoing
 	if mt == "application/json" {
-		out, err = s.readJSONSend(raw, now)
+		out, err = s.buildJSONSend(&m, now)
 	} else {
 		out, err = s.readRawSend(r, raw)
 	}
@@ -117,7 +130,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, c *call) er
 	status, resp, err := s.send(ctx, r, c.key, out, idem.record, now)
 	if errors.Is(err, store.ErrExists) && idem.record != nil {
 		// The same key committed meanwhile (a concurrent retry).
-		idem, err = s.idempotency(ctx, r, c.key, raw)
+		idem, err = s.idempotency(ctx, r, c.key, canon, raw)
 		if idem.replay != nil {
 			replay(w, idem.replay)
 			return nil
@@ -256,12 +269,32 @@ func (s *Server) receivedConn(r *http.Request) *received.Conn {
 // readJSONSend decodes and builds a JSON message (package compose).
 func (s *Server) readJSONSend(raw []byte, now time.Time) (outgoing, error) {
 	var m compose.Message
-	if !compose.DecodeCommon(raw, &m) { // unusual input: encoding/json decides, with its errors
-		if err := decodeJSONBody(bytes.NewReader(raw), &m); err != nil {
-			return outgoing{}, err
-		}
+	if err := decodeSend(raw, &m); err != nil {
+		return outgoing{}, err
 	}
-	full, err := compose.AppendBuild(make([]byte, traceRoom, traceRoom+m.SizeHint()), &m, compose.Options{Date: now})
+	return s.buildJSONSend(&m, now)
+}
+
+// decodeSend decodes a JSON send request.
+func decodeSend(raw []byte, m *compose.Message) error {
+	if compose.DecodeCommon(raw, m) {
+		return nil
+	}
+	return decodeJSONBody(bytes.NewReader(raw), m) // unusual input: encoding/json decides, with its errors
+}
+
+// canonicalSend is a decoded JSON send request in one form whatever the
+// order of its keys, its spacing, escapes, or an address written as a
+// string or an object: encoding/json writes struct fields in their order
+// and map keys sorted.
+func canonicalSend(m *compose.Message) []byte {
+	b, _ := json.Marshal(m) // strings, slices and string maps: cannot fail
+	return b
+}
+
+// buildJSONSend builds a decoded JSON message (package compose).
+func (s *Server) buildJSONSend(m *compose.Message, now time.Time) (outgoing, error) {
+	full, err := compose.AppendBuild(make([]byte, traceRoom, traceRoom+m.SizeHint()), m, compose.Options{Date: now})
 	var fe *compose.FieldError
 	if errors.As(err, &fe) {
 		return outgoing{}, errInvalid(fe.Field, fe.Message)

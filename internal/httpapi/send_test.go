@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -257,6 +258,12 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("retry: %d %s %v, want the first answer", again.status, again.body, again.header)
 	}
 	post(key, "order-42", strings.Replace(body, "once", "twice", 1)).wantError(t, 422, CodeKeyReused, "Idempotency-Key")
+	// The same request written otherwise (key order, spacing, escapes, an
+	// address as an object) is the same request.
+	reordered := `{ "text":"once",  "to":[{"email":"a@remote.example"}], "from":"shop@example.org" }`
+	if again := post(key, "order-42", reordered); again.status != 202 || string(again.body) != string(first.body) {
+		t.Errorf("retry with the keys reordered: %d %s, want the first answer", again.status, again.body)
+	}
 	if v2 := sent(t, post(other, "order-42", body), 202); v2.ID == v.ID {
 		t.Error("another API key got the first key's answer")
 	}
@@ -361,4 +368,31 @@ func TestTraceInFront(t *testing.T) {
 			t.Errorf("with trace %.20q: %.60q", trace, got)
 		}
 	}
+}
+
+// TestIdempotencyRawRecord: a record written when requests were compared
+// byte for byte (its hash over the raw body) still answers a retry with
+// the same bytes.
+func TestIdempotencyRawRecord(t *testing.T) {
+	e := newEnv(t, Options{})
+	key := e.key("shop", "example.org")
+	keys, err := e.st.APIKeysByPrefix(t.Context(), key[:prefixLen])
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("key: %v %v", keys, err)
+	}
+	body := `{"to": ["a@remote.example"], "from": "shop@example.org", "text": "once"}`
+	r := httptest.NewRequest("POST", "/api/v1/messages", nil)
+	r.Header.Set("Content-Type", "application/json")
+	rec := &store.IdempotencyRecord{KeyID: keys[0].ID, Key: "old", RequestHash: requestHash(r, []byte(body)),
+		Status: 202, Response: []byte(`{"id":"m_old","recipients":[]}`), Created: time.Now()}
+	if _, err := e.st.Enqueue(t.Context(), store.QueuedMessage{From: "shop@example.org", Recipients: []string{"a@remote.example"},
+		Body: []byte("Subject: x\r\n\r\nx\r\n"), Idempotency: rec}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.do("POST", "/api/v1/messages", key, "application/json", strings.NewReader(body), "Idempotency-Key", "old")
+	if got.status != 202 || !strings.Contains(string(got.body), "m_old") {
+		t.Errorf("retry of a raw-hashed request: %d %s, want the stored answer", got.status, got.body)
+	}
+	e.do("POST", "/api/v1/messages", key, "application/json", strings.NewReader(strings.Replace(body, "once", "twice", 1)),
+		"Idempotency-Key", "old").wantError(t, 422, CodeKeyReused, "Idempotency-Key")
 }
