@@ -18,6 +18,8 @@ import (
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/postgres"
+	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
@@ -42,6 +44,9 @@ type bedOptions struct {
 	// lease and attemptTimeout are the worker's (1m and its default
 	// when zero).
 	lease, attemptTimeout time.Duration
+	// pgDSN puts the store on this PostgreSQL database instead of a new
+	// SQLite file.
+	pgDSN string
 }
 
 func newTestbed(t *testing.T, o bedOptions) *testbed {
@@ -67,16 +72,22 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mail.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
+	var st store.Store
+	if o.pgDSN != "" {
+		st = openPostgres(t, o.pgDSN)
+	} else {
+		sq, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mail.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sq.Close() })
+		st = sq
 	}
-	t.Cleanup(func() { st.Close() })
 	tb.st = st
 	tb.alice = mustAccount(t, st, "alice@example.org")
 	tb.deliverer = delivery.New(delivery.Options{Hostname: "mail.example.org", Resolver: res, Port: port,
 		MaxPerDestination: o.perDest, IdleTimeout: 2 * time.Second})
-	tb.w = tb.worker(o)
+	tb.w = tb.worker(o, st)
 	tb.w.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,13 +98,24 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 	return tb
 }
 
-// worker is a worker on tb's store and deliverer, not started (another
-// can run beside tb.w, as on a second node).
-func (tb *testbed) worker(o bedOptions) *Worker {
-	w := New(Options{Store: tb.st, Deliverer: tb.deliverer, Hostname: "mail.example.org",
+// worker is a worker on st and tb's deliverer, not started (another can
+// run beside tb.w, as on a second node).
+func (tb *testbed) worker(o bedOptions, st store.Store) *Worker {
+	w := New(Options{Store: st, Deliverer: tb.deliverer, Hostname: "mail.example.org",
 		RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond, GiveUp: o.giveUp, DelayWarning: o.delayWarning,
 		Lease: cmp.Or(o.lease, time.Minute), AttemptTimeout: o.attemptTimeout, Poll: 50 * time.Millisecond})
 	return w
+}
+
+// openPostgres opens a PostgreSQL store on dsn, closed at the test's end.
+func openPostgres(t *testing.T, dsn string) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func mustAccount(t *testing.T, st store.Store, addr string) store.Account {
@@ -425,12 +447,26 @@ func TestMXFallbackAndLoop(t *testing.T) {
 }
 
 // TestLeaseRenewedDuringLongAttempt: an attempt that outlasts the lease
-// renews it, so a second worker on the same store (another node) does not
-// claim the message meanwhile and deliver it again.
+// renews it, so a second worker on the same store does not claim the
+// message meanwhile and deliver it again.
 func TestLeaseRenewedDuringLongAttempt(t *testing.T) {
 	o := bedOptions{dataDelay: 2 * time.Second, lease: 600 * time.Millisecond, attemptTimeout: time.Minute}
 	tb := newTestbed(t, o)
-	second := tb.worker(o)
+	tb.deliveredOnce(t, tb.worker(o, tb.st))
+}
+
+// TestLeaseRenewedAcrossNodes is TestLeaseRenewedDuringLongAttempt on
+// PostgreSQL with two nodes: two Stores on one database, a worker each.
+func TestLeaseRenewedAcrossNodes(t *testing.T) {
+	o := bedOptions{dataDelay: 2 * time.Second, lease: 600 * time.Millisecond, attemptTimeout: time.Minute, pgDSN: pgtest.DSN(t)}
+	tb := newTestbed(t, o)
+	tb.deliveredOnce(t, tb.worker(o, openPostgres(t, o.pgDSN)))
+}
+
+// deliveredOnce runs second beside tb.w, enqueues one message to mx1 and
+// checks that it arrives exactly once.
+func (tb *testbed) deliveredOnce(t *testing.T, second *Worker) {
+	t.Helper()
 	second.Start()
 	id := tb.enqueue(t, "alice@example.org", []string{"someone@remote.test"}, testMessage("renewed"), false)
 	second.Wake()
