@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -63,10 +64,24 @@ func (s *Store) Import(ctx context.Context, export storecopy.Exporter) (storecop
 }
 
 // importTables are the tables Import fills, in the order of their
-// foreign keys.
+// foreign keys (the tables of storecopy.Columns).
 var importTables = []string{"domains", "accounts", "app_passwords", "aliases", "alias_targets", "mailboxes", "blobs",
 	"messages", "changes", "queue", "queue_recipients", "events", "suppressions", "webhook_endpoints",
 	"webhook_deliveries", "api_keys", "idempotency"}
+
+// importColumns are the columns Import writes into table: the shared
+// data columns (storecopy.Columns), then this schema's extra ones, which
+// the importer writes as placeholders for finish to compute.
+func importColumns(table string) []string {
+	return append(slices.Clone(storecopy.Columns[table]), extraColumns[table]...)
+}
+
+// extraColumns are written as 0 and set by finish from the copied rows.
+var extraColumns = map[string][]string{"blobs": {"refs"}}
+
+// derivedColumns have defaults and are set by finish from the copied
+// rows.
+var derivedColumns = map[string][]string{"mailboxes": {"size", "messages", "unseen", "deleted"}}
 
 // idTables are the tables whose id (or seq) comes from a sequence, with
 // that sequence's name.
@@ -104,10 +119,10 @@ type importer struct {
 
 var _ storecopy.Sink = (*importer)(nil)
 
-func (im *importer) add(ctx context.Context, table string, cols []string, size int, row ...any) error {
+func (im *importer) add(ctx context.Context, table string, size int, row ...any) error {
 	b := im.bufs[table]
 	if b == nil {
-		b = &copyBuf{table: table, cols: cols}
+		b = &copyBuf{table: table, cols: importColumns(table)}
 		im.bufs[table] = b
 		im.order = append(im.order, b)
 	}
@@ -182,29 +197,28 @@ func (im *importer) Meta(_ context.Context, m storecopy.Meta) error {
 }
 
 func (im *importer) Domain(ctx context.Context, d storecopy.Domain) error {
-	return im.add(ctx, "domains", []string{"id", "name", "created"}, len(d.Name), d.ID, d.Name, d.Created.UnixMicro())
+	return im.add(ctx, "domains", len(d.Name), d.ID, d.Name, d.Created.UnixMicro())
 }
 
 func (im *importer) Account(ctx context.Context, a storecopy.Account) error {
 	c := a.Credentials
-	return im.add(ctx, "accounts", []string{"id", "address", "domain_id", "created", "password_hash", "scram_salt",
-		"scram_iterations", "scram_stored_key", "scram_server_key", "may_send_as_domain", "quota_bytes"}, 256,
+	return im.add(ctx, "accounts", 256,
 		a.ID, a.Address, a.DomainID, a.Created.UnixMicro(), c.PasswordHash, bytes.Clone(c.SCRAM.Salt), c.SCRAM.Iterations,
 		bytes.Clone(c.SCRAM.StoredKey), bytes.Clone(c.SCRAM.ServerKey), a.MaySendAsDomain, a.QuotaBytes)
 }
 
 func (im *importer) AppPassword(ctx context.Context, p storecopy.AppPassword) error {
-	return im.add(ctx, "app_passwords", []string{"account_id", "name", "created", "password_hash"}, 128,
+	return im.add(ctx, "app_passwords", 128,
 		p.AccountID, p.Name, p.Created.UnixMicro(), p.Credentials.PasswordHash)
 }
 
 func (im *importer) Alias(ctx context.Context, a storecopy.Alias) error {
-	if err := im.add(ctx, "aliases", []string{"id", "address", "domain_id", "created"}, len(a.Address),
+	if err := im.add(ctx, "aliases", len(a.Address),
 		a.ID, a.Address, a.DomainID, a.Created.UnixMicro()); err != nil {
 		return err
 	}
 	for i, t := range a.Targets {
-		if err := im.add(ctx, "alias_targets", []string{"alias_id", "position", "address"}, len(t), a.ID, i, t); err != nil {
+		if err := im.add(ctx, "alias_targets", len(t), a.ID, i, t); err != nil {
 			return err
 		}
 	}
@@ -212,16 +226,15 @@ func (im *importer) Alias(ctx context.Context, a storecopy.Alias) error {
 }
 
 func (im *importer) Mailbox(ctx context.Context, m storecopy.Mailbox) error {
-	return im.add(ctx, "mailboxes", []string{"id", "account_id", "name", "special_use", "uidvalidity", "uidnext",
-		"highestmodseq", "subscribed"}, len(m.Name),
+	return im.add(ctx, "mailboxes", len(m.Name),
 		m.ID, m.AccountID, m.Name, string(m.SpecialUse), int64(m.UIDValidity), int64(m.UIDNext), int64(m.HighestModSeq),
 		m.Subscribed)
 }
 
 // Body keeps refs 0 here; finish counts the messages using each body.
 func (im *importer) Body(ctx context.Context, b storecopy.Body) error {
-	return im.add(ctx, "blobs", []string{"id", "refs", "data", "structure"}, len(b.Data)+len(b.Structure),
-		b.ID, 0, bytes.Clone(b.Data), bytes.Clone(b.Structure))
+	return im.add(ctx, "blobs", len(b.Data)+len(b.Structure),
+		b.ID, bytes.Clone(b.Data), bytes.Clone(b.Structure), 0)
 }
 
 func (im *importer) Message(ctx context.Context, m storecopy.Message) error {
@@ -229,19 +242,17 @@ func (im *importer) Message(ctx context.Context, m storecopy.Message) error {
 	if err != nil {
 		return fmt.Errorf("message %d: %w", m.ID, err)
 	}
-	return im.add(ctx, "messages", []string{"id", "mailbox_id", "uid", "modseq", "sysflags", "keywords",
-		"internal_date", "size", "blob_id"}, 64,
+	return im.add(ctx, "messages", 64,
 		m.ID, m.MailboxID, int64(m.UID), int64(m.ModSeq), fl.Sys, fl.KeywordText(), m.InternalDate.UnixMicro(), m.Size, m.BodyID)
 }
 
 func (im *importer) Change(ctx context.Context, c storecopy.Change) error {
-	return im.add(ctx, "changes", []string{"mailbox_id", "uid", "modseq", "kind", "flags"}, 64,
+	return im.add(ctx, "changes", 64,
 		c.MailboxID, int64(c.UID), int64(c.ModSeq), int(c.Kind), strings.Join(c.Flags, " "))
 }
 
 func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
-	err := im.add(ctx, "queue", []string{"id", "account_id", "mail_from", "utf8", "require_tls", "size", "queued",
-		"next_attempt", "attempts", "held", "lease", "last_error", "warned", "tracking_id", "domain", "event_data", "body"},
+	err := im.add(ctx, "queue",
 		len(q.Body)+256,
 		q.ID, q.AccountID, q.From, q.UTF8, q.RequireTLS, q.Size, q.Queued.UnixMicro(), q.NextAttempt.UnixMicro(), q.Attempts,
 		q.Held, q.Lease, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)),
@@ -250,7 +261,7 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 		return err
 	}
 	for i, r := range q.Status {
-		if err := im.add(ctx, "queue_recipients", []string{"queue_id", "position", "address", "state", "reply"},
+		if err := im.add(ctx, "queue_recipients",
 			len(r.Address)+len(r.Reply), q.ID, i, r.Address, int16(r.State), r.Reply); err != nil {
 			return err
 		}
@@ -259,14 +270,13 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 }
 
 func (im *importer) Event(ctx context.Context, e storecopy.Event) error {
-	return im.add(ctx, "events", []string{"seq", "id", "time", "type", "domain", "message", "recipient", "reply",
-		"next_attempt", "data"}, len(e.Data)+128,
+	return im.add(ctx, "events", len(e.Data)+128,
 		e.Seq, e.ID, e.Time.UnixMicro(), string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply,
 		microOrZero(e.NextAttempt), nilIfEmpty(bytes.Clone(e.Data)))
 }
 
 func (im *importer) Suppression(ctx context.Context, s storecopy.Suppression) error {
-	return im.add(ctx, "suppressions", []string{"domain", "address", "reason", "created", "event_id"}, 128,
+	return im.add(ctx, "suppressions", 128,
 		s.Domain, s.Address, s.Reason, s.Created.UnixMicro(), s.EventID)
 }
 
@@ -275,25 +285,23 @@ func (im *importer) WebhookEndpoint(ctx context.Context, e storecopy.WebhookEndp
 	for i, t := range e.Types {
 		types[i] = string(t)
 	}
-	return im.add(ctx, "webhook_endpoints", []string{"id", "domain", "url", "secret", "types", "enabled", "pattern",
-		"keep", "created"}, 256,
+	return im.add(ctx, "webhook_endpoints", 256,
 		e.ID, e.Domain, e.URL, e.Secret, strings.Join(types, ","), e.Enabled, e.Pattern, e.Keep, e.Created.UnixMicro())
 }
 
 func (im *importer) WebhookDelivery(ctx context.Context, d storecopy.WebhookDelivery) error {
-	return im.add(ctx, "webhook_deliveries", []string{"id", "endpoint_id", "event_seq", "state", "attempts", "created",
-		"next_attempt", "finished", "lease", "last_error"}, 128,
+	return im.add(ctx, "webhook_deliveries", 128,
 		d.ID, d.EndpointID, d.EventSeq, int16(d.State), d.Attempts, d.Created.UnixMicro(), d.NextAttempt.UnixMicro(),
 		microOrZero(d.Finished), d.Lease, d.LastError)
 }
 
 func (im *importer) APIKey(ctx context.Context, k storecopy.APIKey) error {
-	return im.add(ctx, "api_keys", []string{"id", "name", "domain_id", "address", "prefix", "hash", "created"}, 128,
+	return im.add(ctx, "api_keys", 128,
 		k.ID, k.Name, k.DomainID, k.Address, k.Prefix, bytes.Clone(k.Hash), k.Created.UnixMicro())
 }
 
 func (im *importer) Idempotency(ctx context.Context, r storecopy.Idempotency) error {
-	return im.add(ctx, "idempotency", []string{"key_id", "key", "request_hash", "status", "response", "created"},
+	return im.add(ctx, "idempotency",
 		len(r.Response)+128,
 		r.KeyID, r.Key, nonNil(bytes.Clone(r.RequestHash)), r.Status, nonNil(bytes.Clone(r.Response)), r.Created.UnixMicro())
 }

@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
+	"github.com/posthorn/posthorn/internal/store/storecopy"
+)
+
+// TestImportColumns: every column of the schema is copied by Import or
+// derived from the copied rows. A migration that adds a table or column
+// fails here until posthorn migrate carries it (storecopy's records,
+// sqlite's Export, importColumns).
+func TestImportColumns(t *testing.T) {
+	ctx := context.Background()
+	s := openDSN(t, pgtest.DSN(t))
+	rows, err := s.pool.Query(ctx, `SELECT c.table_name, c.column_name FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+			AND c.table_name NOT IN ('meta', 'schema_version')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			t.Fatal(err)
+		}
+		seen[table] = true
+		if !slices.Contains(importColumns(table), column) && !slices.Contains(derivedColumns[table], column) {
+			t.Errorf("column %s.%s is not copied by posthorn migrate", table, column)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	tables := slices.Sorted(maps.Keys(storecopy.Columns))
+	if !slices.Equal(tables, slices.Sorted(maps.Keys(seen))) {
+		t.Errorf("schema tables %v, storecopy.Columns %v", slices.Sorted(maps.Keys(seen)), tables)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(importTables)), tables) {
+		t.Errorf("importTables %v and storecopy.Columns disagree", importTables)
+	}
+}
