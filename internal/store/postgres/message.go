@@ -162,6 +162,20 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 		growth[a] += size
 	}
 	out := make([]store.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = store.Message{Flags: m.flags.List(), InternalDate: fromMicro(m.date), Size: size}
+	}
+	if len(d.Events) == 0 && d.Idempotency == nil {
+		r := &deliverReq{accounts: accounts, names: boxNames, body: body, structure: structure, date: date.UnixMicro(), out: out,
+			sysflags: make([]int32, len(msgs)), keywords: make([]string, len(msgs))}
+		for i, m := range msgs {
+			r.sysflags[i], r.keywords[i] = int32(m.flags.Sys), m.flags.KeywordText()
+		}
+		if err := s.queueDeliver(ctx, r); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	err := s.write(ctx, func(tx pgx.Tx, t *touched) error {
 		if err := checkQuota(ctx, tx, growth); err != nil {
 			return fmt.Errorf("deliver: %w", err)

@@ -171,6 +171,8 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	// 2: the outbound queue, events, suppressions, webhooks, API keys
 	// and idempotency records (schema_queue.go).
 	queueSchema,
+	// 3: posthorn_deliver, for group commit (schema_deliver.go).
+	deliverSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

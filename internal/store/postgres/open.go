@@ -42,6 +42,14 @@ type Store struct {
 	stopListen      context.CancelFunc
 	listenDone      chan struct{}
 
+	// Group commit of Deliver (deliver.go).
+	deliveries       chan *deliverReq
+	deliverQuit      chan struct{}
+	deliverDone      sync.WaitGroup
+	deliverMu        sync.RWMutex // guards deliverClosed against sends on deliveries
+	deliverClosed    bool
+	batches, batched atomic.Int64 // group-commit statistics
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 }
@@ -91,6 +99,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	s.startDeliverers()
 	return s, nil
 }
 
@@ -99,6 +108,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.stopDeliverers()
 		s.stopListener()
 		s.pool.Close()
 	})

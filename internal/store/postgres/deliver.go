@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/posthorn/posthorn/internal/store"
+)
+
+// Group commit for Deliver. Deliveries to one mailbox must commit one
+// after the other: the mailbox row stays locked from the UID allocation
+// to the COMMIT, so that UIDs become visible in order. With one
+// transaction per delivery the rate into one mailbox is one per commit
+// round (WAL flush plus round trips). So concurrent Deliver calls are
+// queued to a writer goroutine, which sends up to maxBatch of them as
+// one pgx batch: one SELECT posthorn_deliver(...) each (schema_deliver.go),
+// in one implicit transaction committed at the batch's Sync, in one
+// round trip. A delivery refused for quota or an unknown account fails
+// alone. Deliveries with events or an idempotency record take the
+// transaction path in message.go (pgqueue's helpers need a pgx.Tx).
+
+// maxBatch is the most deliveries committed together.
+const maxBatch = 64
+
+// deliverWriters is the number of writer goroutines: while one waits for
+// its commit, another sends the next batch (PostgreSQL flushes the WAL
+// of concurrent commits together).
+const deliverWriters = 2
+
+// deliverReq is one Deliver call queued for group commit.
+type deliverReq struct {
+	accounts  []int64
+	names     []string
+	sysflags  []int32
+	keywords  []string
+	body      []byte
+	structure []byte
+	date      int64
+	out       []store.Message // per target: Flags, InternalDate and Size set by Deliver
+	err       error           // this delivery's own failure (quota, unknown account)
+	done      chan error
+}
+
+// startDeliverers starts the writer goroutines.
+func (s *Store) startDeliverers() {
+	s.deliveries = make(chan *deliverReq, maxBatch)
+	s.deliverQuit = make(chan struct{})
+	for range deliverWriters {
+		s.deliverDone.Add(1)
+		go s.deliverer()
+	}
+}
+
+// stopDeliverers ends the writers after the batches in flight.
+func (s *Store) stopDeliverers() {
+	s.deliverMu.Lock() // waits for senders, which the writers unblock
+	s.deliverClosed = true
+	s.deliverMu.Unlock()
+	close(s.deliverQuit)
+	s.deliverDone.Wait()
+}
+
+func (s *Store) deliverer() {
+	defer s.deliverDone.Done()
+	for {
+		var batch []*deliverReq
+		select {
+		case r := <-s.deliveries:
+			batch = append(batch, r)
+		case <-s.deliverQuit:
+			// Close let no more in: refuse what is left.
+			for {
+				select {
+				case r := <-s.deliveries:
+					r.done <- store.ErrClosed
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.deliveries:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// queueDeliver hands r to a writer and waits for its commit.
+func (s *Store) queueDeliver(ctx context.Context, r *deliverReq) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.done = make(chan error, 1)
+	s.deliverMu.RLock()
+	if s.deliverClosed {
+		s.deliverMu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case s.deliveries <- r:
+		s.deliverMu.RUnlock()
+	case <-ctx.Done():
+		s.deliverMu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, the delivery may commit: wait for the outcome
+	// whatever ctx does, so an error is never reported for a stored
+	// message.
+	if err := <-r.done; err != nil {
+		return err
+	}
+	return r.err
+}
+
+// commitBatch runs a batch in one implicit transaction and reports to
+// each request. Requests are sent in the order of their first account,
+// so batches of two nodes tend to lock mailboxes in the same order; a
+// deadlock or serialization failure all the same runs the batch again.
+func (s *Store) commitBatch(batch []*deliverReq) {
+	slices.SortStableFunc(batch, func(a, b *deliverReq) int {
+		return cmp.Compare(slices.Min(a.accounts), slices.Min(b.accounts))
+	})
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.sendBatch(batch)
+		if attempt < maxAttempts && isRetryable(err) {
+			continue
+		}
+		break
+	}
+	if err != nil {
+		err = s.mapErr(err)
+	}
+	s.batches.Add(1)
+	s.batched.Add(int64(len(batch)))
+	for _, r := range batch {
+		if err == nil && r.err == nil {
+			for i, m := range r.out {
+				s.notify.Notify(r.accounts[i], m.MailboxID)
+			}
+		}
+		r.done <- err
+	}
+}
+
+// sendBatch sends the batch and reads every result into the requests;
+// it returns when the batch's transaction has committed (or failed).
+func (s *Store) sendBatch(batch []*deliverReq) error {
+	pool, err := s.db()
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	for _, r := range batch {
+		b.Queue(`SELECT r_err, r_target, r_mailbox, r_uid, r_id, r_modseq FROM posthorn_deliver($1, $2, $3, $4, $5, $6, $7)`,
+			r.accounts, r.names, r.sysflags, r.keywords, r.body, r.structure, r.date)
+	}
+	br := pool.SendBatch(context.Background(), b)
+	for _, r := range batch {
+		if err := r.read(br); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	return br.Close() // reads up to the COMMIT at the batch's end
+}
+
+// read takes one request's result rows.
+func (r *deliverReq) read(br pgx.BatchResults) error {
+	r.err = nil
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e                                *string
+			target, mailbox, uid, id, modseq int64
+		)
+		if err := rows.Scan(&e, &target, &mailbox, &uid, &id, &modseq); err != nil {
+			return err
+		}
+		switch {
+		case e == nil && target >= 1 && int(target) <= len(r.out):
+			m := &r.out[target-1]
+			m.ID, m.MailboxID, m.UID, m.ModSeq = id, mailbox, uint32(uid), uint64(modseq)
+		case e != nil && *e == "quota":
+			r.err = fmt.Errorf("deliver: %w", store.ErrOverQuota)
+		case e != nil:
+			r.err = fmt.Errorf("deliver: unknown account: %w", store.ErrNotFound)
+		default:
+			return fmt.Errorf("posthorn_deliver returned target %d of %d", target, len(r.out))
+		}
+	}
+	return rows.Err()
+}
