@@ -133,10 +133,20 @@ func (s *Store) RecordEvents(ctx context.Context, evs []store.Event) ([]store.Ev
 // event up to it is final. See the comment at the top of this file.
 func (s *Store) eventHorizon(ctx context.Context) (int64, error) {
 	// One statement, so the exclusive lock is released as it ends; the
-	// subquery takes it before the sequence is read.
+	// subquery takes it before the sequence is read. A writer that
+	// holds a row lock another writer waits for, and only then asks for
+	// the shared lock, queues behind this waiting reader: PostgreSQL's
+	// deadlock detector reorders such a queue (a "soft" deadlock) or
+	// aborts one party; an aborted reader tries again.
 	var h int64
-	err := s.queryRow(ctx, `SELECT coalesce(pg_sequence_last_value('events_seq'), 0)
-		FROM (SELECT pg_advisory_xact_lock($1)) l`, []any{int64(eventsLock)}, &h)
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = s.queryRow(ctx, `SELECT coalesce(pg_sequence_last_value('events_seq'), 0)
+			FROM (SELECT pg_advisory_xact_lock($1)) l`, []any{int64(eventsLock)}, &h)
+		if !isRetryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
 	return h, err
 }
 

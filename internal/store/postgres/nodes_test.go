@@ -418,3 +418,85 @@ func waitCached(t *testing.T, s *Store, prefix string) {
 		return hit
 	})
 }
+
+// TestEventCursorSoftDeadlock: a waiting reader does not deadlock
+// writers. Writer 1 holds the event lock (shared) and waits for a row
+// writer 2 holds; a reader then waits for writer 1; writer 2, asking for
+// the shared event lock only now, queues behind the reader: a cycle
+// through the lock queue that PostgreSQL resolves (soft deadlock). All
+// three finish and the reader sees both events.
+func TestEventCursorSoftDeadlock(t *testing.T) {
+	a, b := twoNodes(t)
+	ctx := t.Context()
+	addDomainSQL(t, a, "example.org")
+	tx2, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(context.Background())
+	if _, err := tx2.Exec(ctx, `UPDATE domains SET created = 1 WHERE name = 'example.org'`); err != nil {
+		t.Fatal(err)
+	}
+	tx1, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(context.Background())
+	if err := a.addEvents(ctx, tx1, []store.Event{{Type: store.EventDelivered, Domain: "example.org", Recipient: "one@x.test"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w1 := make(chan error, 1)
+	go func() { // waits for tx2's row
+		_, err := tx1.Exec(ctx, `UPDATE domains SET created = 2 WHERE name = 'example.org'`)
+		if err == nil {
+			err = tx1.Commit(ctx)
+		}
+		w1 <- err
+	}()
+	read := make(chan []store.Event, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		evs, err := a.QueryEvents(ctx, store.EventFilter{Domain: "example.org"})
+		readErr <- err
+		read <- evs
+	}()
+	// Let the reader queue for the exclusive lock (waiting on tx1).
+	poll.Until(t, 10*time.Second, "the reader waiting for the event lock", func() bool {
+		var n int
+		a.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND mode = 'ExclusiveLock'`).Scan(&n)
+		return n == 1
+	})
+	err2 := b.addEvents(ctx, tx2, []store.Event{{Type: store.EventDelivered, Domain: "example.org", Recipient: "two@x.test"}}, time.Now())
+	if err2 == nil {
+		err2 = tx2.Commit(ctx)
+	}
+	if err2 != nil {
+		t.Errorf("writer 2: %v", err2)
+	}
+	var err1 error
+	select {
+	case err1 = <-w1:
+	case <-time.After(30 * time.Second):
+		t.Fatal("writer 1 stuck")
+	}
+	if err1 != nil {
+		t.Errorf("writer 1: %v", err1)
+	}
+	var evs []store.Event
+	select {
+	case err := <-readErr:
+		evs = <-read
+		if err != nil {
+			t.Fatalf("reader: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("reader stuck")
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Recipient)
+	}
+	if !slices.Equal(got, []string{"one@x.test", "two@x.test"}) {
+		t.Errorf("reader saw %q, want both events", got)
+	}
+}
