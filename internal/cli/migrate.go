@@ -101,7 +101,9 @@ func migrate(ctx context.Context, env *Env, path, dsn string, verifyOnly bool) e
 		if err != nil {
 			return err
 		}
-		counts, err := dst.Import(ctx, src.Export)
+		counts, err := dst.Import(ctx, func(ctx context.Context, sink storecopy.Sink) error {
+			return src.Export(ctx, &progress{Sink: sink, w: env.Stderr, every: 5 * time.Second, last: start})
+		})
 		unlock()
 		if err != nil {
 			return err
@@ -144,4 +146,34 @@ func lockSQLite(ctx context.Context, path string) (unlock func(), err error) {
 		conn.Close()
 		db.Close()
 	}, nil
+}
+
+// progress passes records on and reports, at most once per every, how
+// many messages and body bytes went through: a large copy takes minutes.
+type progress struct {
+	storecopy.Sink
+	w        io.Writer
+	every    time.Duration
+	last     time.Time
+	messages int
+	bytes    int64
+}
+
+func (p *progress) Body(ctx context.Context, b storecopy.Body) error {
+	p.bytes += int64(len(b.Data))
+	p.report("bodies")
+	return p.Sink.Body(ctx, b)
+}
+
+func (p *progress) Message(ctx context.Context, m storecopy.Message) error {
+	p.messages++
+	p.report("messages")
+	return p.Sink.Message(ctx, m)
+}
+
+func (p *progress) report(stage string) {
+	if now := time.Now(); now.Sub(p.last) >= p.every {
+		p.last = now
+		fmt.Fprintf(p.w, "copying %s: %d messages, %d MB of bodies so far\n", stage, p.messages, p.bytes>>20)
+	}
 }

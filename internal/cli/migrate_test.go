@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
+	"github.com/posthorn/posthorn/internal/store/storecopy"
 )
 
 // TestMigrateCommand: the target from the configuration's [store], the
@@ -51,5 +53,24 @@ func TestMigrateCommand(t *testing.T) {
 	code, out, _ = runCLI(t, "", "migrate", "-config", conf, "-verify-only")
 	if code == 0 || !strings.Contains(out, "DIFFERENT: domain: example.net missing in the target") {
 		t.Errorf("verify-only after a change: %d\n%s", code, out)
+	}
+}
+
+func TestMigrateProgress(t *testing.T) {
+	var out strings.Builder
+	next := &storecopy.Counter{}
+	p := &progress{Sink: next, w: &out, every: 0}
+	ctx := context.Background()
+	if err := p.Body(ctx, storecopy.Body{Data: make([]byte, 3<<20)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Message(ctx, storecopy.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	if next.Counts.Bodies != 1 || next.Counts.Messages != 1 {
+		t.Errorf("records not passed on: %+v", next.Counts)
+	}
+	if want := "copying messages: 1 messages, 3 MB of bodies so far\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("progress %q, want it to end with %q", out.String(), want)
 	}
 }
