@@ -32,6 +32,9 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 
 // RemoveDomain implements store.Directory.
 func (s *Store) RemoveDomain(ctx context.Context, name string) error {
+	// Its API keys go with it: this node's key cache is dropped before
+	// returning (the trigger on api_keys tells the other nodes).
+	defer s.caches.gen.bump()
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		var id int64
 		// FOR UPDATE: an account or alias added meanwhile waits for us

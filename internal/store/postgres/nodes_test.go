@@ -364,6 +364,20 @@ func TestKeyCacheAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 10*time.Second, "node b drops a key deleted by another client", func() bool { return lookup(b, "ph_two") == 0 })
+
+	// Removing the domain removes its keys (a cascade, no API call).
+	if _, err := a.AddAPIKey(ctx, store.APIKey{Name: "three", Domain: "example.org", Prefix: "ph_three", Hash: h[:]}); err != nil {
+		t.Fatal(err)
+	}
+	waitCached(t, a, "ph_three")
+	waitCached(t, b, "ph_three")
+	if err := a.RemoveDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if n := lookup(a, "ph_three"); n != 0 {
+		t.Errorf("the node that removed the domain still finds its key (%d)", n)
+	}
+	poll.Until(t, 10*time.Second, "node b drops the key of a removed domain", func() bool { return lookup(b, "ph_three") == 0 })
 }
 
 // TestKeyCacheListenerLost: while a node's listener connection is down
