@@ -234,7 +234,7 @@ func (im *importer) Mailbox(ctx context.Context, m storecopy.Mailbox) error {
 // Body keeps refs 0 here; finish counts the messages using each body.
 func (im *importer) Body(ctx context.Context, b storecopy.Body) error {
 	return im.add(ctx, "blobs", len(b.Data)+len(b.Structure),
-		b.ID, bytes.Clone(b.Data), bytes.Clone(b.Structure), 0)
+		b.ID, nonNil(bytes.Clone(b.Data)), bytes.Clone(b.Structure), 0)
 }
 
 func (im *importer) Message(ctx context.Context, m storecopy.Message) error {
@@ -256,7 +256,7 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 		len(q.Body)+256,
 		q.ID, q.AccountID, q.From, q.UTF8, q.RequireTLS, q.Size, q.Queued.UnixMicro(), q.NextAttempt.UnixMicro(), q.Attempts,
 		q.Held, q.Lease, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)),
-		bytes.Clone(q.Body))
+		nonNil(bytes.Clone(q.Body)))
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (im *importer) WebhookDelivery(ctx context.Context, d storecopy.WebhookDeli
 
 func (im *importer) APIKey(ctx context.Context, k storecopy.APIKey) error {
 	return im.add(ctx, "api_keys", 128,
-		k.ID, k.Name, k.DomainID, k.Address, k.Prefix, bytes.Clone(k.Hash), k.Created.UnixMicro())
+		k.ID, k.Name, k.DomainID, k.Address, k.Prefix, nonNil(bytes.Clone(k.Hash)), k.Created.UnixMicro())
 }
 
 func (im *importer) Idempotency(ctx context.Context, r storecopy.Idempotency) error {

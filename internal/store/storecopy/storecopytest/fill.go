@@ -119,6 +119,9 @@ func Fill(t testing.TB, st store.Store) Filled {
 	must(err)
 	_, err = st.Append(ctx, f.Projects.ID, store.AppendOptions{Flags: []string{`\Seen`}, InternalDate: date}, message(200))
 	must(err)
+	// An empty body (APPEND of a zero-length literal) is a message too.
+	_, err = st.Append(ctx, f.Projects.ID, store.AppendOptions{}, nil)
+	must(err)
 	// The newest message goes: its ID must still never come back.
 	last, err := st.Append(ctx, f.Projects.ID, store.AppendOptions{Flags: []string{`\Deleted`}}, message(201))
 	must(err)
