@@ -92,6 +92,12 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
 	q.held, q.lease, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, r.addresses, r.states, r.replies`
 
+// queueRowColumns are the queue row's columns that queuedColumns reads
+// (not the body), for RETURNING.
+const queueRowColumns = `queue.id, queue.account_id, queue.mail_from, queue.utf8, queue.require_tls, queue.size, queue.queued,
+	queue.next_attempt, queue.attempts, queue.held, queue.lease, queue.last_error, queue.warned, queue.tracking_id, queue.domain,
+	queue.event_data`
+
 // queuedRecipients joins a queue row q with its recipients r.
 const queuedRecipients = ` CROSS JOIN LATERAL (SELECT array_agg(address ORDER BY position) AS addresses,
 	array_agg(state ORDER BY position) AS states, array_agg(reply ORDER BY position) AS replies
@@ -165,7 +171,7 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 			ORDER BY next_attempt LIMIT $2 FOR UPDATE SKIP LOCKED
 		), leased AS (
 			UPDATE queue SET lease = nextval('lease_tokens'), next_attempt = $3 FROM due WHERE queue.id = due.id
-			RETURNING queue.*, due.next_attempt AS due_at
+			RETURNING `+queueRowColumns+`, due.next_attempt AS due_at
 		)
 		SELECT `+queuedColumns+` FROM leased q`+queuedRecipients+` ORDER BY q.due_at, q.id`, []any{now.UnixMicro(), limit, now.Add(lease).UnixMicro()}, scanQueued)
 }
