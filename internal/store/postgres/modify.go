@@ -63,21 +63,6 @@ func selectMessages(ctx context.Context, tx pgx.Tx, mailboxID int64, uids []uint
 	return out, rows.Err()
 }
 
-// flagKey identifies a flag set by its stored columns.
-type flagKey struct {
-	sys      int64
-	keywords string
-}
-
-// flagGroup is the messages one UpdateFlags call gives the same flags.
-type flagGroup struct {
-	flags flagset.Set
-	list  []string // flags.List(), shared by the group's results
-	ids   []int64
-	uids  []uint32
-	at    []int // indexes into the call's updated list
-}
-
 // UpdateFlags implements store.Mail. Messages whose flags do not actually
 // change keep their MODSEQ and are still returned in updated; all changed
 // messages of one call share one new MODSEQ (RFC 7162 §3.1.3 allows that).
@@ -97,54 +82,34 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		msgs, err := selectMessages(ctx, tx, mailboxID, uids)
+		found, err := selectMessages(ctx, tx, mailboxID, uids)
 		if err != nil {
 			return err
 		}
-		groups := map[flagKey]*flagGroup{}
-		var order []*flagGroup // deterministic statement order
-		for _, st := range msgs {
-			m := st.msg
-			if unchangedSince == store.UnchangedSinceZero || (unchangedSince > 0 && m.ModSeq > unchangedSince) {
-				failed = append(failed, m.UID)
-				continue
-			}
-			next := st.flags.Apply(op, arg)
-			if !next.Equal(st.flags) {
-				k := flagKey{next.Sys, next.KeywordText()}
-				g := groups[k]
-				if g == nil {
-					g = &flagGroup{flags: next, list: next.List()}
-					groups[k] = g
-					order = append(order, g)
-				}
-				g.ids, g.uids = append(g.ids, m.ID), append(g.uids, m.UID)
-				m.Flags = g.list
-				updated = append(updated, m)
-				g.at = append(g.at, len(updated)-1)
-				continue
-			}
-			updated = append(updated, m)
+		cur := make([]flagset.Set, len(found))
+		msgs := make([]store.Message, len(found))
+		for i, st := range found {
+			msgs[i], cur[i] = st.msg, st.flags
 		}
-		if len(order) == 0 {
+		plan := flagset.PlanStore(msgs, cur, op, arg, unchangedSince)
+		updated, failed = plan.Updated, plan.Failed
+		if len(plan.Groups) == 0 {
 			return nil
 		}
 		modseq, err := bumpModSeq(ctx, tx, mailboxID)
 		if err != nil {
 			return err
 		}
-		for _, g := range order {
+		for _, g := range plan.Groups {
 			if _, err := tx.Exec(ctx, `UPDATE messages SET sysflags = $1, keywords = $2, modseq = $3 WHERE id = ANY($4)`,
-				g.flags.Sys, g.flags.KeywordText(), int64(modseq), g.ids); err != nil {
+				g.Flags.Sys, g.Flags.KeywordText(), int64(modseq), g.IDs); err != nil {
 				return err
 			}
-			if err := logChanges(ctx, tx, mailboxID, g.uids, modseq, store.ChangeFlags, g.flags.Text()); err != nil {
+			if err := logChanges(ctx, tx, mailboxID, g.UIDs, modseq, store.ChangeFlags, g.Flags.Text()); err != nil {
 				return err
-			}
-			for _, i := range g.at {
-				updated[i].ModSeq = modseq
 			}
 		}
+		plan.SetModSeq(modseq)
 		t.add(acct, mailboxID)
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/flagset"
 )
 
 // Flag changes, expunges, copies and the change log (RFC 7162 CONDSTORE
@@ -110,45 +111,21 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 		if err != nil {
 			return err
 		}
-		groups := map[flagKey]*flagGroup{}
-		var order []*flagGroup // deterministic statement order
-		for i, m := range msgs {
-			if unchangedSince == store.UnchangedSinceZero || (unchangedSince > 0 && m.ModSeq > unchangedSince) {
-				failed = append(failed, m.UID)
-				continue
-			}
-			next := cur[i].Apply(op, arg)
-			if !next.Equal(cur[i]) {
-				k := flagKey{next.Sys, next.KeywordText()}
-				g := groups[k]
-				if g == nil {
-					g = &flagGroup{flags: next, list: next.List()}
-					groups[k] = g
-					order = append(order, g)
-				}
-				g.ids, g.uids = append(g.ids, m.ID), append(g.uids, m.UID)
-				m.Flags = g.list
-				updated = append(updated, m)
-				g.at = append(g.at, len(updated)-1)
-				continue
-			}
-			updated = append(updated, m)
-		}
-		if len(order) == 0 {
+		plan := flagset.PlanStore(msgs, cur, op, arg, unchangedSince)
+		updated, failed = plan.Updated, plan.Failed
+		if len(plan.Groups) == 0 {
 			return nil
 		}
 		modseq, err := bumpModSeq(w, mailboxID)
 		if err != nil {
 			return err
 		}
-		for _, g := range order {
+		for _, g := range plan.Groups {
 			if err := setFlags(w, mailboxID, modseq, g); err != nil {
 				return err
 			}
-			for _, i := range g.at {
-				updated[i].ModSeq = modseq
-			}
 		}
+		plan.SetModSeq(modseq)
 		w.touch(acct, mailboxID)
 		return nil
 	})
@@ -158,23 +135,14 @@ func (s *Store) UpdateFlags(ctx context.Context, mailboxID int64, uids []uint32,
 	return updated, failed, nil
 }
 
-// flagGroup is the messages one UpdateFlags call gives the same flags.
-type flagGroup struct {
-	flags flagSet
-	list  []string // flags.List(), shared by the group's results
-	ids   []int64
-	uids  []uint32
-	at    []int // indexes into the call's updated list
-}
-
 // setFlags writes one group's flags and MODSEQ and logs the change, in
 // two statements whatever the group's size.
-func setFlags(w *wtx, mailboxID int64, modseq uint64, g *flagGroup) error {
+func setFlags(w *wtx, mailboxID int64, modseq uint64, g *flagset.Group) error {
 	if _, err := w.exec(`UPDATE messages SET sysflags = ?, keywords = ?, modseq = ?
-		WHERE id IN (SELECT value FROM json_each(?))`, g.flags.Sys, g.flags.KeywordText(), modseq, jsonInts(g.ids)); err != nil {
+		WHERE id IN (SELECT value FROM json_each(?))`, g.Flags.Sys, g.Flags.KeywordText(), modseq, jsonInts(g.IDs)); err != nil {
 		return err
 	}
-	return logChanges(w, mailboxID, g.uids, modseq, store.ChangeFlags, g.flags.Text())
+	return logChanges(w, mailboxID, g.UIDs, modseq, store.ChangeFlags, g.Flags.Text())
 }
 
 // logChanges records one change-log entry for each UID, replacing the
