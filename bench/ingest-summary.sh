@@ -18,15 +18,15 @@ function median(s,   a, n, i, j, t) {
     return n ? a[int((n + 1) / 2)] : "-"
 }
 END {
-    printf "%-18s %5s %10s %10s %12s %13s %12s %7s\n", "label", "runs", "msgs/s", "e2e/s", "cpu_ms/msg", "db_cpu_ms/msg", "peak_pss_mb", "errors"
+    printf "%-22s %5s %10s %10s %12s %13s %12s %7s\n", "label", "runs", "msgs/s", "e2e/s", "cpu_ms/msg", "db_cpu_ms/msg", "peak_pss_mb", "errors"
     for (k in rates) {
         m[k] = median(rates[k])
-        printf "%-18s %5d %10.1f %10s %12s %13s %12s %7d\n", k, runs[k], m[k], (k in e2e ? median(e2e[k]) : "-"), median(cpu[k]), (k in db ? median(db[k]) : "-"), median(pss[k]), err[k]
+        printf "%-22s %5d %10.1f %10s %12s %13s %12s %7d\n", k, runs[k], m[k], (k in e2e ? median(e2e[k]) : "-"), median(cpu[k]), (k in db ? median(db[k]) : "-"), median(pss[k]), err[k]
     }
     for (k in m) if (k ~ /^posthorn-pg\//) {
         c = k; sub(/^posthorn-pg/, "", c)
         if (m["posthorn" c] > 0) printf "posthorn-pg%s / posthorn%s (PostgreSQL / embedded) = %.2fx\n", c, c, m[k] / m["posthorn" c]
-        if (m["posthorn-pg2" c] > 0) printf "posthorn-pg2%s / posthorn-pg%s (two nodes / one) = %.2fx\n", c, c, m["posthorn-pg2" c] / m[k]
+        if (m["posthorn-pg2" c] > 0 && m["posthorn-pg-2rcpt" c] > 0) printf "posthorn-pg2%s / posthorn-pg-2rcpt%s (two nodes / one, same work) = %.2fx\n", c, c, m["posthorn-pg2" c] / m["posthorn-pg-2rcpt" c]
     }
     for (k in m) if (k ~ /^posthorn\//) {
         c = k; sub(/^posthorn/, "", c)

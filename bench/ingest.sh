@@ -5,14 +5,18 @@
 #   bench/ingest.sh [--store postgres] [-n MSGS] [-s KB] [-r ROUNDS] [-c "10 50"] [-t "TARGETS"]
 #
 # --store postgres adds posthorn on PostgreSQL (bench/pg.sh: a private,
-# durable cluster, fsync=on, synchronous_commit=on): posthorn-pg, one node
-# (dev mode -store-dsn on 127.0.0.7), and posthorn-pg2, two nodes on one
-# database (127.0.0.8 and .9, each sent half the messages over half the
-# sessions at the same time; one line for the pair: all messages over the
-# longer wall time). Their cpu_ms_per_msg includes PostgreSQL's CPU;
-# db_cpu_ms_per_msg is PostgreSQL's alone. -t picks targets (default
-# "smtp-sink posthorn postfix", with --store postgres "posthorn
-# posthorn-pg posthorn-pg2"); each round runs them in that order.
+# durable cluster, fsync=on, synchronous_commit=on):
+#   posthorn-pg        one node (dev mode -store-dsn, 127.0.0.7), all to
+#                      alice, like posthorn (the embedded store)
+#   posthorn-pg-2rcpt  the same node, two streams at once: half the messages
+#                      over half the sessions to alice, the other half to bob
+#   posthorn-pg2       two nodes on one database (127.0.0.8 and .9), the
+#                      same two streams, one to each node
+# posthorn-pg2 / posthorn-pg-2rcpt is "two nodes against one" on the same
+# work and the same 2 cores. Their cpu_ms_per_msg includes PostgreSQL's
+# CPU; db_cpu_ms_per_msg is PostgreSQL's alone. -t picks targets (default
+# "smtp-sink posthorn postfix"; with --store postgres "posthorn posthorn-pg
+# posthorn-pg-2rcpt posthorn-pg2"); each round runs them in that order.
 #
 # Needs root on Debian (refstack start, apt-get for postfix). posthorn runs in
 # dev mode on 127.0.0.5:10025, smtp-sink on 127.0.0.6:10025, the reference
@@ -29,7 +33,7 @@ while getopts "n:s:r:c:t:" o; do
     case $o in n) N=$OPTARG ;; s) KB=$OPTARG ;; r) ROUNDS=$OPTARG ;; c) SESSIONS=$OPTARG ;; t) TARGETS=$OPTARG ;; *) exit 2 ;; esac
 done
 if [ -z "$TARGETS" ]; then
-    if [ "$STORE" = postgres ]; then TARGETS="posthorn posthorn-pg posthorn-pg2"; else TARGETS="smtp-sink posthorn postfix"; fi
+    if [ "$STORE" = postgres ]; then TARGETS="posthorn posthorn-pg posthorn-pg-2rcpt posthorn-pg2"; else TARGETS="smtp-sink posthorn postfix"; fi
 fi
 has() { case " $TARGETS " in *" $1 "*) return 0 ;; esac; return 1; }
 SHARED=${SHARED:-../shared}
@@ -64,9 +68,9 @@ start_dev() {
 }
 start_dev dev 127.0.0.5
 PH_PID=$DEV_PID
-if has posthorn-pg || has posthorn-pg2; then
+if has posthorn-pg || has posthorn-pg-2rcpt || has posthorn-pg2; then
     pg_start "$WORK/pg"
-    if has posthorn-pg; then
+    if has posthorn-pg || has posthorn-pg-2rcpt; then
         start_dev pg1 127.0.0.7 -store-dsn "$(pg_createdb bench_one)"
         PG1_PID=$DEV_PID
     fi
@@ -105,35 +109,52 @@ pg_cpu() {
     done
     awk -v t="$t" -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}'
 }
-with_db_cpu() { # N, then the command; appends db_cpu_ms_per_msg to its line
+# with_db_cpu N CMD...: runs an smtp-ingest command (node CPU only) and
+# adds PostgreSQL's CPU: server_cpu_s and cpu_ms_per_msg then cover node
+# and database, db_cpu_ms_per_msg the database alone. Peak memory stays the
+# node's.
+with_db_cpu() {
     local n=$1 before line; shift
     before=$(pg_cpu)
     line=$("$@")
-    echo "$line db_cpu_ms_per_msg=$(awk -v a="$before" -v b="$(pg_cpu)" -v n="$n" 'BEGIN {printf "%.3f", (b - a) * 1000 / n}')" | tee -a "$OUT"
+    awk -v db="$(awk -v a="$before" -v b="$(pg_cpu)" 'BEGIN {print b - a}')" -v n="$n" '{
+        for (i = 2; i <= NF; i++) {
+            split($i, kv, "=")
+            if (kv[1] == "server_cpu_s") { cpu = kv[2] + db; $i = sprintf("server_cpu_s=%.2f", cpu) }
+            if (kv[1] == "cpu_ms_per_msg") $i = sprintf("cpu_ms_per_msg=%.3f", (kv[2] * n / 1000 + db) * 1000 / n)
+        }
+        printf "%s db_cpu_ms_per_msg=%.3f\n", $0, db * 1000 / n
+    }' <<<"$line" | tee -a "$OUT"
 }
-# Two nodes: half the messages over half the sessions to each, at once;
-# one line for the pair (rates over the longer run, CPU summed).
-two_nodes() { # SESSIONS
-    local c=$1 half=$((N / 2)) before after a b
-    before=$(bash -c "$(count_cmd pg2a)")
-    local cpu0; cpu0=$(pg_cpu)
-    "$INGEST" 127.0.0.8:10025 -n "$half" -s "$KB" -c $((c / 2)) -t alice@example.test -p "$PG2A_PID" -l a >"$WORK/two-a" &
+# Two streams at once, each half the messages over half the sessions:
+# one to alice, one to bob (different mailboxes, as most concurrent mail
+# is), to NODE_A and NODE_B (dev directory names; the same one for the
+# one-node baseline). One line for the pair: all messages over the longer
+# wall time, CPU of the node(s) and PostgreSQL summed.
+two_streams() { # LABEL SESSIONS NODE_A NODE_B
+    local label=$1 c=$2 na=$3 nb=$4 half=$((N / 2)) before after a b cpu0 cpu1 pids
+    before=$(bash -c "$(count_cmd "$na") ; $(count_cmd "$na" | sed 's/alice@/bob@/')" | awk "{s += \$1} END {print s + 0}")
+    cpu0=$(pg_cpu)
+    pids=$(node_pid "$na"); [ "$nb" = "$na" ] || pids="$pids,$(node_pid "$nb")"
+    "$INGEST" "$(node_ip "$na"):10025" -n "$half" -s "$KB" -c $((c / 2)) -t alice@example.test -p "$pids" -l a >"$WORK/two-a" &
     a=$!
-    "$INGEST" 127.0.0.9:10025 -n "$half" -s "$KB" -c $((c / 2)) -t alice@example.test -p "$PG2B_PID" -l b >"$WORK/two-b" &
+    "$INGEST" "$(node_ip "$nb"):10025" -n "$half" -s "$KB" -c $((c / 2)) -t bob@example.test -l b >"$WORK/two-b" &
     b=$!
     wait "$a" "$b"
-    local cpu1; cpu1=$(pg_cpu)
-    after=$(bash -c "$(count_cmd pg2a)")
-    cat "$WORK/two-a" "$WORK/two-b" | awk -v label="posthorn-pg2/c$c" -v kb="$KB" -v c="$c" -v stored=$((after - before)) -v db=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {print b - a}') '
+    cpu1=$(pg_cpu)
+    after=$(bash -c "$(count_cmd "$na") ; $(count_cmd "$na" | sed 's/alice@/bob@/')" | awk "{s += \$1} END {print s + 0}")
+    cat "$WORK/two-a" "$WORK/two-b" | awk -v label="$label/c$c" -v kb="$KB" -v c="$c" -v stored=$((after - before)) -v db="$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN {print b - a}')" '
         { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[NR, kv[1]] = kv[2] } }
         END {
             n = v[1, "msgs"] + v[2, "msgs"]; s = v[1, "secs"] > v[2, "secs"] ? v[1, "secs"] : v[2, "secs"]
-            cpu = v[1, "server_cpu_s"] + v[2, "server_cpu_s"] + db
-            printf "smtp-ingest label=%s target=two-nodes tool=smtp-source size_kb=%s msgs=%d sessions=%s secs=%.2f msgs_per_s=%.1f errors=%d stored=%d e2e_secs=%.2f e2e_msgs_per_s=%.1f server_cpu_s=%.2f cpu_ms_per_msg=%.3f server_pss_peak_mb=%.1f db_cpu_ms_per_msg=%.3f\n",
+            cpu = v[1, "server_cpu_s"] + db
+            printf "smtp-ingest label=%s target=two-streams tool=smtp-source size_kb=%s msgs=%d sessions=%s secs=%.2f msgs_per_s=%.1f errors=%d stored=%d e2e_secs=%.2f e2e_msgs_per_s=%.1f server_cpu_s=%.2f cpu_ms_per_msg=%.3f server_pss_peak_mb=%.1f db_cpu_ms_per_msg=%.3f\n",
                 label, kb, n, c, s, n / s, v[1, "errors"] + v[2, "errors"], stored, s, stored / s, cpu, cpu * 1000 / n,
-                v[1, "server_pss_peak_mb"] + v[2, "server_pss_peak_mb"], db * 1000 / n
+                v[1, "server_pss_peak_mb"], db * 1000 / n
         }' | tee -a "$OUT"
 }
+node_ip() { case $1 in pg1) echo 127.0.0.7 ;; pg2a) echo 127.0.0.8 ;; pg2b) echo 127.0.0.9 ;; esac; }
+node_pid() { case $1 in pg1) echo "$PG1_PID" ;; pg2a) echo "$PG2A_PID" ;; pg2b) echo "$PG2B_PID" ;; esac; }
 
 echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
 for c in $SESSIONS; do
@@ -142,8 +163,9 @@ for c in $SESSIONS; do
             case $target in
             smtp-sink) "$INGEST" 127.0.0.6:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$SINK_PID" -l "smtp-sink/c$c" -o "$OUT" ;;
             posthorn) "$INGEST" 127.0.0.5:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PH_PID" -C "$PH_COUNT" -l "posthorn/c$c" -o "$OUT" ;;
-            posthorn-pg) with_db_cpu "$N" "$INGEST" 127.0.0.7:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PG1_PID,$PG_PID" -C "$(count_cmd pg1)" -l "posthorn-pg/c$c" ;;
-            posthorn-pg2) two_nodes "$c" ;;
+            posthorn-pg) with_db_cpu "$N" "$INGEST" 127.0.0.7:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PG1_PID" -C "$(count_cmd pg1)" -l "posthorn-pg/c$c" ;;
+            posthorn-pg-2rcpt) two_streams posthorn-pg-2rcpt "$c" pg1 pg1 ;;
+            posthorn-pg2) two_streams posthorn-pg2 "$c" pg2a pg2b ;;
             postfix) "$INGEST" "127.0.0.1:$SMTP_PORT" -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PF_PIDS" -C "$PF_COUNT" -w 600 -l "postfix/c$c" -o "$OUT" ;;
             *) echo "unknown target $target" >&2; exit 2 ;;
             esac
