@@ -126,6 +126,11 @@ func (im *importer) add(ctx context.Context, table string, size int, row ...any)
 		im.bufs[table] = b
 		im.order = append(im.order, b)
 	}
+	for i, v := range row {
+		if s, ok := v.(string); ok {
+			row[i] = storecopy.ValidText(s)
+		}
+	}
 	b.rows = append(b.rows, row)
 	im.pending += size + 64
 	im.rows++

@@ -144,10 +144,12 @@ func sameList[T any](v *verifier, what string, a, b []T, key func(T) string) boo
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// normalize rewrites v in place: times in UTC, empty slices nil, so that
-// two backends' equal values are DeepEqual.
+// normalize rewrites v in place: times in UTC, empty slices nil, strings
+// through ValidText, so that two backends' equal values are DeepEqual.
 func normalize(v reflect.Value) {
 	switch v.Kind() {
+	case reflect.String:
+		v.SetString(ValidText(v.String()))
 	case reflect.Struct:
 		if v.Type() == timeType {
 			v.Set(reflect.ValueOf(v.Interface().(time.Time).UTC()))

@@ -43,7 +43,8 @@ type Filled struct {
 // real credentials (Password; a quota on bob), an app password, aliases
 // with a catch-all, nested mailboxes, messages with system flags and
 // keywords, some expunged (UID gaps and expunges in the change log),
-// copies sharing bodies, one delivery to two accounts, three queued
+// copies sharing bodies, one delivery to two accounts, a remote reply
+// in Latin-1 with a NUL (not valid PostgreSQL text), three queued
 // messages (held; leased with mixed recipient states; tracked), events,
 // a suppression, a webhook endpoint with pending deliveries, an inbound
 // route, an API key and an idempotency record.
@@ -175,7 +176,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 			LastError: "451 4.3.0 try later", Results: []store.RecipientStatus{
 				{Address: "y@remote.example", State: store.RecipientDelivered, Reply: "250 2.0.0 ok"},
 				{Address: "z@remote.example", State: store.RecipientPending, Reply: "451 4.3.0 try later"},
-				{Address: "w@other.example", State: store.RecipientFailed, Reply: "550 5.1.1 no such user"},
+				{Address: "w@other.example", State: store.RecipientFailed, Reply: "550 5.1.1 Empf\xe4nger unbekannt\x00"},
 			}}))
 	}
 	// A live lease on the tracked message again.
