@@ -546,8 +546,9 @@ type Delivery struct {
 	IdleTimeout Duration `toml:"idle_timeout"`
 
 	// Longest time one delivery attempt may take. A message in delivery
-	// when the server stops is tried again this long after the start of
-	// that attempt (at-least-once: it may arrive twice).
+	// when the server dies is tried again when its lease ends, at most
+	// this long plus a tenth after the crash (the lease is renewed while
+	// an attempt runs); at-least-once: it may arrive twice.
 	AttemptTimeout Duration `toml:"attempt_timeout"`
 
 	// Fixed next hops instead of MX lookups, one [[delivery.routes]]
