@@ -85,6 +85,9 @@ func migrate(ctx context.Context, env *Env, path, dsn string, verifyOnly bool) e
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	src, err := sqlite.Open(ctx, path, sqlite.Options{Logger: quiet})
+	if busy(err) {
+		return errors.Join(errStillRunning, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,7 +142,10 @@ func lockSQLite(ctx context.Context, path string) (unlock func(), err error) {
 	}
 	if err != nil {
 		db.Close()
-		return nil, errors.Join(errors.New("cannot lock the embedded store (is the server still running?)"), err)
+		if busy(err) {
+			err = errors.Join(errStillRunning, err)
+		}
+		return nil, err
 	}
 	return func() {
 		conn.ExecContext(context.Background(), "ROLLBACK")
@@ -176,4 +182,13 @@ func (p *progress) report(stage string) {
 		p.last = now
 		fmt.Fprintf(p.w, "copying %s: %d messages, %d MB of bodies so far\n", stage, p.messages, p.bytes>>20)
 	}
+}
+
+var errStillRunning = errors.New("the embedded store is busy: is the server still running? Stop it first")
+
+// busy reports SQLITE_BUSY: another connection held the write lock for
+// the whole busy timeout.
+func busy(err error) bool {
+	var c interface{ Code() int }
+	return errors.As(err, &c) && c.Code()&0xff == 5
 }

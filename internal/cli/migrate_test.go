@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,28 @@ func TestMigrateCommand(t *testing.T) {
 	if code, _, errOut := runCLI(t, "", "migrate", "-config", conf); code == 0 || !strings.Contains(errOut, "not empty") {
 		t.Errorf("second migrate: %d %q", code, errOut)
 	}
+	// A writer holding the embedded store (a server still running in the
+	// middle of a commit): migrate gives up after the busy timeout
+	// instead of copying a store that is changing.
+	db, err := sql.Open("sqlite", filepath.Join(data, "mail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "", "migrate", "-data-dir", data, "-to", pgtest.DSN(t)); code == 0 ||
+		!strings.Contains(errOut, "is the server still running?") {
+		t.Errorf("migrate beside a writer: %d %q", code, errOut)
+	}
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	conn.Close()
+
 	// A change on one side only: -verify-only names it and fails.
 	if code, _, errOut := runCLI(t, "", "domain", "add", "-data-dir", data, "example.net"); code != 0 {
 		t.Fatal(errOut)
