@@ -619,8 +619,9 @@ type HTTP struct {
 // node's data_dir is listed in docs/scaling.md.
 type Store struct {
 	// "sqlite": the embedded store, data_dir/mail.db, for one node.
-	// "postgres": a PostgreSQL database (13 or newer) that one or several
-	// posthorn nodes share; its tables are created or upgraded at start.
+	// "postgres": a PostgreSQL database (14 or newer, built with lz4) that
+	// one or several posthorn nodes share; its tables are created or
+	// upgraded at start.
 	Backend string `toml:"backend"`
 
 	// PostgreSQL connection string, as a URL
