@@ -547,7 +547,7 @@ type Delivery struct {
 
 	// Longest time one delivery attempt may take. A message in delivery
 	// when the server dies is tried again when its lease ends, at most
-	// this long plus a tenth after the crash (the lease is renewed while
+	// this long plus a ninth after the crash (the lease is renewed while
 	// an attempt runs); at-least-once: it may arrive twice.
 	AttemptTimeout Duration `toml:"attempt_timeout"`
 
