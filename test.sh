@@ -90,10 +90,12 @@ step "end-to-end tests on PostgreSQL"
 # PostgreSQL database (POSTHORN_TEST_STORE; internal/store/postgres/pgtest):
 # IMAP (imaplib, mbsync, go-imap, IDLE, the command suite), POP3,
 # submission, sendmail and the HTTP API (TestDevModeQuickstart and the
-# README's API examples, TestREADMEAPIExamples). Not the
+# README's API examples, TestREADMEAPIExamples), SIGKILL during ingest
+# (every 250 committed once), SIGTERM mid-transaction and inbound
+# routes. Not the
 # 100,000-message test: it fills SQLite directly. The two-node tests
 # (test/cluster*_test.go) ran above.
-POSTHORN_TEST_STORE=postgres go test -race -timeout 10m -count=1 -run 'TestDevMode|TestREADMEAPIExamples' -skip 'TestDevModeIMAPScale100k' ./test
+POSTHORN_TEST_STORE=postgres go test -race -timeout 10m -count=1 -run 'TestDevMode|TestREADMEAPIExamples|TestCrashSafetySIGKILL|TestSIGTERMFinishesTransaction|TestInboundRouteDelivers' -skip 'TestDevModeIMAPScale100k' ./test
 
 step "fuzz (short runs)"
 # A count, not a duration: with a duration go1.26's fuzz coordinator can

@@ -55,7 +55,7 @@ func TestInboundRouteDelivers(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "dev")
 	s := startDev(t, dir, loopbackIP(t))
-	out, err := run(t, nil, "route", "add", "-data-dir", s.info.DataDir, "app+*@example.test", url)
+	out, err := run(t, nil, "route", "add", "-config", s.info.ConfigFile, "app+*@example.test", url)
 	if err != nil {
 		t.Fatalf("route add: %v\n%s", err, out)
 	}
@@ -163,7 +163,7 @@ func TestInboundRouteDelivers(t *testing.T) {
 	}
 
 	// The routed address has no account: nothing was stored for it.
-	if out, _ := run(t, nil, "message", "list", "-data-dir", s.info.DataDir, "alice@example.test"); strings.Contains(out, "Rechnung") {
+	if out, _ := run(t, nil, "message", "list", "-config", s.info.ConfigFile, "alice@example.test"); strings.Contains(out, "Rechnung") {
 		t.Errorf("the routed message landed in a mailbox:\n%s", out)
 	}
 	select {

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"github.com/posthorn/posthorn/internal/daemon"
 )
 
 // TestSIGTERMFinishesTransaction sends SIGTERM while a client is in the
@@ -81,10 +78,7 @@ func TestSIGTERMFinishesTransaction(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.out)
 	}
 
-	st, err := daemon.OpenStore(context.Background(), filepath.Join(dir, "data"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDevStore(t, dir)
 	defer st.Close()
 	got := storedTokens(t, st, "bob@example.test")
 	if got["in flight during SIGTERM"] != 1 {
