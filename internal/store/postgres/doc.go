@@ -110,4 +110,11 @@
 // UPDATE SKIP LOCKED with lease tokens from a sequence (queue.go,
 // webhook.go); event seqs are ordered against readers by an advisory
 // lock so the paging cursor never skips a late commit (events.go).
+//
+// # Import
+//
+// Import (import.go) is the target of posthorn migrate: records of
+// package storecopy, written with COPY in one transaction into an empty
+// database, IDs kept, then the derived columns (STATUS counters, body
+// references) and the sequences set from the copied rows.
 package postgres
