@@ -150,8 +150,30 @@ func TestConfigCheckAndSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "", "config", "check", good)
-	if code != 0 || !strings.Contains(out, "ok") {
+	if code != 0 || !strings.Contains(out, "ok") || errOut != "" {
 		t.Fatalf("config check of the sample: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// Valid, but on PostgreSQL with no connection string anywhere: ok, and
+	// a note naming what serve would miss.
+	pg := filepath.Join(dir, "pg.toml")
+	if err := os.WriteFile(pg, []byte("hostname = \"mx.example.org\"\n[store]\nbackend = \"postgres\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, "", "config", "check", pg) // runCLI's environment is empty
+	if code != 0 || !strings.Contains(out, "ok") || !strings.Contains(errOut, "POSTHORN_STORE_DSN") {
+		t.Fatalf("config check on postgres without a DSN: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	withDSN := func(e *Env) {
+		e.Getenv = func(k string) string {
+			if k == "POSTHORN_STORE_DSN" {
+				return "postgres://posthorn@db.example/posthorn"
+			}
+			return ""
+		}
+	}
+	if code, _, errOut = runCLIWith(t, withDSN, "", "config", "check", pg); code != 0 || errOut != "" {
+		t.Fatalf("config check on postgres with POSTHORN_STORE_DSN: exit %d, stderr %q", code, errOut)
 	}
 }
 

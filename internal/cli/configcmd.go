@@ -23,10 +23,20 @@ func configCommand() *command {
 					if fs.NArg() != 1 {
 						return usagef("name exactly one file")
 					}
-					if _, err := config.Load(fs.Arg(0)); err != nil {
+					cfg, err := config.Load(fs.Arg(0))
+					if err != nil {
 						return err
 					}
 					fmt.Fprintf(env.Stdout, "%s: ok\n", fs.Arg(0))
+					// The file is valid, but serve would still stop at once
+					// without a connection string: say so here, where the
+					// operator looks first (the environment of the service
+					// may differ from this shell's, so only a note).
+					if cfg.Store.Backend == config.StorePostgres {
+						if _, err := cfg.Store.PostgresDSN(env.Getenv); err != nil {
+							fmt.Fprintf(env.Stderr, "note: in this environment posthorn serve would stop: %v\n", err)
+						}
+					}
 					return nil
 				},
 			},
