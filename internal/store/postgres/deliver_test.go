@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
-	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 )
 
 // TestDeliverDuringClose: Close while many Deliver calls are queued for
 // group commit returns, and every call ends with success or ErrClosed;
 // each success is stored (read back through a second Store).
 func TestDeliverDuringClose(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	dsn := migratedDSN(t)
 	s := openDSN(t, dsn)
 	ctx := t.Context()
 	if err := s.AddDomain(ctx, "example.org"); err != nil {

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -20,12 +23,26 @@ func openDSN(t testing.TB, dsn string) *Store {
 	return s
 }
 
+// migratedDSN is pgtest.DSN with this package's schema in place, copied
+// from a template database migrated once per schema.
+func migratedDSN(t testing.TB) string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(strings.Join(migrations, "\x00")))
+	return pgtest.DSNFrom(t, "store/postgres schema "+hex.EncodeToString(sum[:]), func(dsn string) error {
+		s, err := Open(context.Background(), dsn, Options{})
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
+}
+
 // TestConformance runs the store conformance suite, each test on its own
 // database.
 func TestConformance(t *testing.T) {
 	dsns := map[store.Store]string{}
 	open := func(t *testing.T) store.Store {
-		dsn := pgtest.DSN(t)
+		dsn := migratedDSN(t)
 		s := openDSN(t, dsn)
 		dsns[s] = dsn
 		return s

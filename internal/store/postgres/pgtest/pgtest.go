@@ -25,7 +25,10 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -41,6 +44,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -80,6 +84,72 @@ func DurableDSN(t testing.TB) string {
 	return newDatabase(t, adminDSN(t, durable))
 }
 
+// DSNFrom is DSN for a database copied from a template database that
+// setup prepared once per server (for a package whose tests all start
+// from the same migrated schema: copying is cheaper than migrating each
+// time). setup gets the template's DSN and must close every connection
+// it opened before returning. name identifies what setup makes: change
+// it when that changes (include a schema version or hash). A setup that
+// failed or was interrupted leaves no template behind. Templates of
+// earlier names stay (a few MB each) until the cluster's directory is
+// removed.
+func DSNFrom(t testing.TB, name string, setup func(dsn string) error) string {
+	t.Helper()
+	admin := adminDSN(t, fast)
+	tmpl, err := template(admin, name, setup)
+	if err != nil {
+		t.Fatalf("pgtest: template %s: %v", name, err)
+	}
+	return newDatabaseFrom(t, admin, tmpl)
+}
+
+// template returns the name of the template database for name, making
+// it with setup if it does not exist yet. An advisory lock orders test
+// processes preparing the same template at once; the template is marked
+// (IS_TEMPLATE) only when setup succeeded.
+func template(admin, name string, setup func(dsn string) error) (string, error) {
+	sum := sha256.Sum256([]byte(name))
+	db := templateName(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(binary.BigEndian.Uint64(sum[:8]))); err != nil {
+		return "", err
+	}
+	var ready *bool
+	err = conn.QueryRow(ctx, `SELECT datistemplate FROM pg_database WHERE datname = $1`, db).Scan(&ready)
+	if err == nil && ready != nil && *ready {
+		return db, nil
+	}
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		return "", err
+	}
+	dsn, err := withDatabase(admin, db)
+	if err != nil {
+		return "", err
+	}
+	if err := setup(dsn); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+db+" IS_TEMPLATE true"); err != nil {
+		return "", err
+	}
+	return db, nil
+}
+
+// templateName is the database name of the template for name.
+func templateName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "posthorn_tmpl_" + hex.EncodeToString(sum[:8])
+}
+
 // AdminDSN returns the DSN of the maintenance database of the server DSN
 // uses (for tests that create or inspect databases themselves).
 func AdminDSN(t testing.TB) string {
@@ -102,8 +172,15 @@ func adminDSN(t testing.TB, c *cluster) string {
 	return c.admin
 }
 
-// newDatabase creates a uniquely named database and registers its drop.
+// newDatabase creates a uniquely named empty database and registers its
+// drop.
 func newDatabase(t testing.TB, admin string) string {
+	t.Helper()
+	return newDatabaseFrom(t, admin, "")
+}
+
+// newDatabaseFrom is newDatabase copying template (none: "").
+func newDatabaseFrom(t testing.TB, admin, template string) string {
 	t.Helper()
 	var rnd [6]byte
 	rand.Read(rnd[:])
@@ -115,8 +192,23 @@ func newDatabase(t testing.TB, admin string) string {
 		t.Fatalf("pgtest: connect to %s: %v", redact(admin), err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := conn.Exec(ctx, create)
+		// 55006: the template's setup connections are still
+		// going away.
+		var pe *pgconn.PgError
+		if err != nil && errors.As(err, &pe) && pe.Code == "55006" && attempt < 50 {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("pgtest: create database: %v", err)
+		}
+		break
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
