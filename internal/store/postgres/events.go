@@ -78,6 +78,7 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 			e.Time = now
 		}
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+		e.Reply = store.ValidText(e.Reply)
 		ids[i], types[i], domains[i], messages[i], rcpts[i], replies[i] = e.ID, string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply
 		times[i], nexts[i], endpoints[i], data[i] = e.Time.UnixMicro(), microOrZero(e.NextAttempt), e.Endpoint, nilIfEmpty(e.Data)
 		index[e.ID] = i

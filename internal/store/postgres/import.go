@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/flagset"
 	"github.com/posthorn/posthorn/internal/store/storecopy"
 )
@@ -128,7 +129,7 @@ func (im *importer) add(ctx context.Context, table string, size int, row ...any)
 	}
 	for i, v := range row {
 		if s, ok := v.(string); ok {
-			row[i] = storecopy.ValidText(s)
+			row[i] = store.ValidText(s)
 		}
 	}
 	b.rows = append(b.rows, row)

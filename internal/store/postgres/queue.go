@@ -207,7 +207,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 		states := make([]int16, len(a.Results))
 		replies := make([]string, len(a.Results))
 		for i, r := range a.Results {
-			addrs[i], states[i], replies[i] = r.Address, int16(r.State), r.Reply
+			addrs[i], states[i], replies[i] = r.Address, int16(r.State), store.ValidText(r.Reply)
 		}
 		// The count cannot see the CTE's update (one snapshot): it adds
 		// the recipients the update left pending to those it did not touch.
@@ -230,7 +230,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE queue SET attempts = attempts + 1, next_attempt = $2, lease = 0, last_error = $3,
-			warned = (warned OR $4) WHERE id = $1`, a.ID, a.NextAttempt.UnixMicro(), a.LastError, a.Warned)
+			warned = (warned OR $4) WHERE id = $1`, a.ID, a.NextAttempt.UnixMicro(), store.ValidText(a.LastError), a.Warned)
 		return err
 	})
 }

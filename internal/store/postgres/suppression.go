@@ -55,6 +55,7 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 	if _, err := splitAddress(sup.Address, false); err != nil {
 		return fmt.Errorf("suppression: %w", err)
 	}
+	sup.Reason = store.ValidText(sup.Reason)
 	if sup.Reason == "" {
 		sup.Reason = "added by hand"
 	}
@@ -102,7 +103,7 @@ func suppressHardBounces(ctx context.Context, tx pgx.Tx, evs []store.Event) erro
 			continue
 		}
 		domains, addrs = append(domains, strings.ToLower(e.Domain)), append(addrs, strings.ToLower(e.Recipient))
-		reasons, eventIDs = append(reasons, "hard bounce: "+e.Reply), append(eventIDs, e.ID)
+		reasons, eventIDs = append(reasons, "hard bounce: "+store.ValidText(e.Reply)), append(eventIDs, e.ID)
 		times = append(times, e.Time.UnixMicro())
 	}
 	if len(addrs) == 0 {

@@ -213,7 +213,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, r store.WebhookResult
 			next_attempt = CASE WHEN $3::smallint = 0 THEN $4 ELSE next_attempt END,
 			finished = CASE WHEN $3::smallint = 0 THEN 0 ELSE $4 END
 		WHERE id = $1 AND lease = $2 AND lease <> 0 AND state = 0`,
-		r.ID, r.Lease, int16(r.State), finishTime(r), r.LastError)
+		r.ID, r.Lease, int16(r.State), finishTime(r), store.ValidText(r.LastError))
 	if err != nil {
 		return s.mapErr(err)
 	}

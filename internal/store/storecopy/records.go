@@ -1,7 +1,6 @@
 package storecopy
 
 import (
-	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -151,12 +150,4 @@ var Columns = map[string][]string{
 	"webhook_deliveries": {"id", "endpoint_id", "event_seq", "state", "attempts", "created", "next_attempt", "finished", "lease", "last_error"},
 	"api_keys":           {"id", "name", "domain_id", "address", "prefix", "hash", "created"},
 	"idempotency":        {"key_id", "key", "request_hash", "status", "response", "created"},
-}
-
-// ValidText is s as a PostgreSQL text value can hold it: invalid UTF-8
-// and NUL bytes (which SQLite keeps, say in a remote server's Latin-1
-// reply) become U+FFFD. Importers apply it to every string; Verify
-// compares strings through it.
-func ValidText(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -145,11 +145,11 @@ func sameList[T any](v *verifier, what string, a, b []T, key func(T) string) boo
 var timeType = reflect.TypeFor[time.Time]()
 
 // normalize rewrites v in place: times in UTC, empty slices nil, strings
-// through ValidText, so that two backends' equal values are DeepEqual.
+// through store.ValidText, so that two backends' equal values are DeepEqual.
 func normalize(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(ValidText(v.String()))
+		v.SetString(store.ValidText(v.String()))
 	case reflect.Struct:
 		if v.Type() == timeType {
 			v.Set(reflect.ValueOf(v.Interface().(time.Time).UTC()))
