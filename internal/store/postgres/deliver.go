@@ -19,8 +19,9 @@ import (
 // one pgx batch: one SELECT posthorn_deliver(...) each (schema_deliver.go),
 // in one implicit transaction committed at the batch's Sync, in one
 // round trip. A delivery refused for quota or an unknown account fails
-// alone. Deliveries with events or an idempotency record take the
-// transaction path in message.go (pgqueue's helpers need a pgx.Tx).
+// alone. Deliveries with events or an idempotency record run
+// sqlDeliver in a transaction of their own (Deliver in message.go): the
+// helpers that write those need a pgx.Tx.
 
 // maxBatch is the most deliveries committed together.
 const maxBatch = 64
@@ -161,8 +162,7 @@ func (s *Store) sendBatch(batch []*deliverReq) error {
 	}
 	b := &pgx.Batch{}
 	for _, r := range batch {
-		b.Queue(`SELECT r_err, r_target, r_mailbox, r_uid, r_id, r_modseq FROM posthorn_deliver($1, $2, $3, $4, $5, $6, $7)`,
-			r.accounts, r.names, r.sysflags, r.keywords, r.body, r.structure, r.date)
+		b.Queue(sqlDeliver, r.args()...)
 	}
 	br := pool.SendBatch(context.Background(), b)
 	for _, r := range batch {
@@ -174,13 +174,26 @@ func (s *Store) sendBatch(batch []*deliverReq) error {
 	return br.Close() // reads up to the COMMIT at the batch's end
 }
 
-// read takes one request's result rows.
+// sqlDeliver is one delivery, its arguments deliverReq.args.
+const sqlDeliver = `SELECT r_err, r_target, r_mailbox, r_uid, r_id, r_modseq FROM posthorn_deliver($1, $2, $3, $4, $5, $6, $7)`
+
+func (r *deliverReq) args() []any {
+	return []any{r.accounts, r.names, r.sysflags, r.keywords, r.body, r.structure, r.date}
+}
+
+// read takes one request's result rows from a batch.
 func (r *deliverReq) read(br pgx.BatchResults) error {
-	r.err = nil
 	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
+	return r.readRows(rows)
+}
+
+// readRows takes the result rows of sqlDeliver into r.out, or r.err for
+// a refused delivery, and closes rows.
+func (r *deliverReq) readRows(rows pgx.Rows) error {
+	r.err = nil
 	defer rows.Close()
 	for rows.Next() {
 		var (

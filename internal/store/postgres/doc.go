@@ -74,8 +74,8 @@
 // refused delivery (quota, unknown account) returns before writing and
 // fails alone; the function has no EXCEPTION block, since a
 // subtransaction per delivery measured four times slower. Deliveries
-// with events or an idempotency record use the transaction path in
-// message.go. Other writes are one transaction each (PostgreSQL already
+// with events or an idempotency record (written by Go code on a pgx.Tx)
+// call posthorn_deliver in a transaction of their own, not grouped. Other writes are one transaction each (PostgreSQL already
 // flushes the WAL of concurrent commits together).
 //
 // BenchmarkDeliver (10 KB bodies, durable cluster: fsync=on,

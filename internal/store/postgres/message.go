@@ -157,72 +157,36 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 		msgs[i].flags, msgs[i].size, msgs[i].date = fl, size, date.UnixMicro()
 		accounts[i], boxNames[i] = t.AccountID, name
 	}
-	growth := map[int64]int64{}
-	for _, a := range accounts {
-		growth[a] += size
-	}
 	out := make([]store.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = store.Message{Flags: m.flags.List(), InternalDate: fromMicro(m.date), Size: size}
 	}
+	r := &deliverReq{accounts: accounts, names: boxNames, body: body, structure: structure, date: date.UnixMicro(), out: out,
+		sysflags: make([]int32, len(msgs)), keywords: make([]string, len(msgs))}
+	for i, m := range msgs {
+		r.sysflags[i], r.keywords[i] = int32(m.flags.Sys), m.flags.KeywordText()
+	}
 	if len(d.Events) == 0 && d.Idempotency == nil {
-		r := &deliverReq{accounts: accounts, names: boxNames, body: body, structure: structure, date: date.UnixMicro(), out: out,
-			sysflags: make([]int32, len(msgs)), keywords: make([]string, len(msgs))}
-		for i, m := range msgs {
-			r.sysflags[i], r.keywords[i] = int32(m.flags.Sys), m.flags.KeywordText()
-		}
 		if err := s.queueDeliver(ctx, r); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
+	// With events or an idempotency record: one transaction of its own,
+	// since those are written by Go code on a pgx.Tx.
 	err := s.write(ctx, func(tx pgx.Tx, t *touched) error {
-		if err := checkQuota(ctx, tx, growth); err != nil {
-			return fmt.Errorf("deliver: %w", err)
-		}
-		// Each target's mailbox, or its account's INBOX.
-		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (t.i) t.i, m.id
-			FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(account, name, i)
-			JOIN mailboxes m ON m.account_id = t.account AND m.name IN (t.name, 'INBOX')
-			ORDER BY t.i, m.name = 'INBOX'`, accounts, boxNames)
+		rows, err := tx.Query(ctx, sqlDeliver, r.args()...)
 		if err != nil {
 			return err
 		}
-		found := 0
-		for rows.Next() {
-			var i, id int64
-			if err := rows.Scan(&i, &id); err != nil {
-				rows.Close()
-				return err
-			}
-			msgs[i-1].mailbox = id
-			found++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := r.readRows(rows); err != nil {
 			return err
 		}
-		if found < len(msgs) {
-			return fmt.Errorf("deliver: an account without INBOX: %w", store.ErrNotFound)
+		if r.err != nil {
+			return r.err
 		}
-		if err := allocate(ctx, tx, msgs); err != nil {
-			return err
-		}
-		blob, err := insertBlob(ctx, tx, len(msgs), body, structure)
-		if err != nil {
-			return err
-		}
-		for i := range msgs {
-			msgs[i].blob = blob
-		}
-		ids, err := insertMessages(ctx, tx, msgs)
-		if err != nil {
-			return err
-		}
-		for i, m := range msgs {
-			out[i] = store.Message{ID: ids[i], MailboxID: m.mailbox, UID: m.uid, ModSeq: m.modseq, Flags: m.flags.List(),
-				InternalDate: fromMicro(date.UnixMicro()), Size: size}
-			t.add(accounts[i], m.mailbox)
+		for i, m := range out {
+			t.add(accounts[i], m.MailboxID)
 		}
 		if err := s.addEvents(ctx, tx, d.Events, time.Now()); err != nil {
 			return err
