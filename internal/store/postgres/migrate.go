@@ -184,21 +184,21 @@ const migrateLock = 0x706f7374686f726e
 func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	var version int
 	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&version); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	if version > len(migrations) {
-		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", version, len(migrations))
+		return fmt.Errorf("schema: database schema version %d is newer than this program's %d", version, len(migrations))
 	}
 	if version == len(migrations) {
 		return nil
@@ -211,13 +211,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 		log.Info("database schema migrated", "version", v+1)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, len(migrations)); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("schema: %w", err)
 	}
 	return nil
 }

@@ -91,6 +91,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s.pool = pool
+	if err := checkServer(ctx, pool, cfg); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
 	if err := migrate(ctx, pool, log); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
