@@ -164,6 +164,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			continue
 		}
 		conn = c
+		s.log.Info("postgres: LISTEN connection restored")
 		// Changes committed while nobody listened went unannounced.
 		s.notify.NotifyAll()
 	}
