@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -87,7 +88,8 @@ type session struct {
 	pushMu      sync.Mutex
 	pushPending atomic.Bool
 
-	reason string
+	reason       string
+	handshakeErr error // of the implicit TLS handshake, which ended the session
 	// linger: the session ends on a protocol error, maybe with client
 	// input unread; see lingerClose.
 	linger bool
@@ -310,7 +312,7 @@ var errDraining = errors.New("server shutting down")
 func (sess *session) serve() {
 	if sess.srv.opts.ImplicitTLS {
 		if err := sess.startTLS(); err != nil {
-			sess.reason = "tls handshake: " + err.Error()
+			sess.reason, sess.handshakeErr = "tls handshake: "+err.Error(), err
 			sess.finish()
 			return
 		}
@@ -545,7 +547,7 @@ func (sess *session) finish() {
 	if sess.state != stateNotAuth {
 		attrs = append(attrs, "account", sess.acct.Address)
 	}
-	sess.srv.log.Info("imap session", append(attrs, "end", sess.reason)...)
+	sess.srv.log.Log(context.Background(), connserver.SessionLevel(sess.raw, sess.handshakeErr), "imap session", append(attrs, "end", sess.reason)...)
 }
 
 // lingerClose half-closes the connection and reads what the client still

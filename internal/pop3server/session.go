@@ -2,6 +2,7 @@ package pop3server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -51,6 +52,7 @@ type session struct {
 
 	retrieved, deleted int // for the session log line
 	reason             string
+	handshakeErr       error // of the implicit TLS handshake, which ended the session
 	// linger: the session ends on a protocol error, maybe with client
 	// input unread; see lingerClose.
 	linger bool
@@ -90,7 +92,7 @@ func (sess *session) serve() {
 	defer sess.finish()
 	if sess.srv.opts.ImplicitTLS {
 		if err := sess.startTLS(); err != nil {
-			sess.reason = "tls handshake: " + err.Error()
+			sess.reason, sess.handshakeErr = "tls handshake: "+err.Error(), err
 			return
 		}
 	}
@@ -237,7 +239,7 @@ func (sess *session) finish() {
 	if sess.drop != nil {
 		attrs = append(attrs, "account", sess.drop.account.Address, "retrieved", sess.retrieved, "deleted", sess.deleted)
 	}
-	sess.srv.log.Info("pop3 session", append(attrs, "end", sess.reason)...)
+	sess.srv.log.Log(context.Background(), connserver.SessionLevel(sess.raw, sess.handshakeErr), "pop3 session", append(attrs, "end", sess.reason)...)
 }
 
 // lingerClose half-closes the connection and reads what the client still

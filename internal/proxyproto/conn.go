@@ -15,6 +15,7 @@ type Conn struct {
 	r             *bufio.Reader // bytes read past the header; nil once drained
 	remote, local net.Addr
 	balancer      net.Addr
+	own           bool // a v2 LOCAL or v1 UNKNOWN header
 }
 
 // Read returns what was read past the header first, then reads c's
@@ -37,6 +38,11 @@ func (c *Conn) LocalAddr() net.Addr { return c.local }
 
 // Balancer is the address of the load balancer that sent the header.
 func (c *Conn) Balancer() net.Addr { return c.balancer }
+
+// Local reports whether the header was a v2 LOCAL command or a v1
+// "UNKNOWN" line: the balancer's own connection, such as its health
+// check, not a client's.
+func (c *Conn) Local() bool { return c.own }
 
 // CloseWrite half-closes the connection when the underlying one can
 // (TCP), as servers do before a lingering close.

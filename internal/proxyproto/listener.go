@@ -262,6 +262,7 @@ func readHeader(c net.Conn, timeout time.Duration) (*Conn, error) {
 	}
 	wc := &Conn{Conn: c, r: br, remote: c.RemoteAddr(), local: c.LocalAddr(), balancer: c.RemoteAddr()}
 	if h.Command.IsLocal() || h.TransportProtocol == pp.UNSPEC {
+		wc.own = true
 		return wc, nil // the balancer's own connection: its addresses
 	}
 	src, dst, ok := h.TCPAddrs()

@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pp "github.com/pires/go-proxyproto"
+
+	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/testutil/poll"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
+)
+
+// TestHealthCheckSessionsLogQuiet: on IMAPS and POP3S behind the PROXY
+// protocol, the sessions of a balancer's health checks (a v2 LOCAL
+// header, then a hang-up, with a reset or not) and of clients that hang
+// up during the TLS handshake end with a DEBUG line, while a client that
+// sends garbage instead of a ClientHello still gets an INFO line.
+func TestHealthCheckSessionsLogQuiet(t *testing.T) {
+	dir := t.TempDir()
+	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"})
+	cfg := fmt.Sprintf(`hostname = "mx.example.org"
+domains = ["example.org"]
+data_dir = %q
+[[listeners]]
+role = "imaps"
+address = "127.0.0.1:0"
+proxy_protocol = true
+[[listeners]]
+role = "pop3s"
+address = "127.0.0.1:0"
+proxy_protocol = true
+[proxy]
+trusted_networks = ["127.0.0.1"]
+[tls]
+cert_file = %q
+key_file = %q
+`, filepath.Join(dir, "data"), files.CertFile, files.KeyFile)
+	logs := &syncbuf.Buffer{}
+	d := startConfig(t, cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	addrs := d.Addrs()
+
+	// header connects to the listener from HAProxy's 127.0.0.1 and sends
+	// a v2 header: LOCAL, or PROXY for the client address given.
+	header := func(listener, client string) *net.TCPConn {
+		c := dialFrom(t, "127.0.0.1", addrs[listener].String()).(*net.TCPConn)
+		h := &pp.Header{Version: 2, Command: pp.LOCAL}
+		if client != "" {
+			h = pp.HeaderProxyFromAddrs(2, &net.TCPAddr{IP: net.ParseIP(client), Port: 40000}, addrs[listener])
+		}
+		if _, err := h.WriteTo(c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, l := range []string{"imaps", "pop3s"} {
+		// HAProxy's check: LOCAL, then a close, or a reset.
+		header(l, "").Close()
+		c := header(l, "")
+		c.SetLinger(0)
+		c.Close()
+		// A client hanging up before its ClientHello.
+		header(l, "127.0.0.21").Close()
+		// A client sending garbage: the handshake fails, and that is news.
+		c = header(l, "127.0.0.22")
+		io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+		defer c.Close()
+	}
+
+	type line struct {
+		Level, Msg, Client, End string
+	}
+	var lines []line
+	poll.Until(t, 30*time.Second, "the eight session lines", func() bool {
+		lines = nil
+		for _, s := range strings.Split(logs.String(), "\n") {
+			var l line
+			if json.Unmarshal([]byte(s), &l) == nil && strings.HasSuffix(l.Msg, " session") {
+				lines = append(lines, l)
+			}
+		}
+		return len(lines) >= 8
+	})
+	count := map[string]int{} // level client → lines
+	for _, l := range lines {
+		count[l.Level+" "+l.Client]++
+		if l.Level == "INFO" && !strings.Contains(l.End, "tls handshake") {
+			t.Errorf("INFO line with another end than the handshake: %+v", l)
+		}
+	}
+	// Two protocols: 4 checks from 127.0.0.1, 2 hang-ups, 2 garbage.
+	if count["DEBUG 127.0.0.1"] != 4 || count["DEBUG 127.0.0.21"] != 2 || count["INFO 127.0.0.22"] != 2 || len(lines) != 8 {
+		t.Errorf("session lines by level and client: %v; want DEBUG 127.0.0.1: 4, DEBUG 127.0.0.21: 2, INFO 127.0.0.22: 2\n%s", count, logs)
+	}
+}
