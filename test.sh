@@ -92,10 +92,13 @@ step "end-to-end tests on PostgreSQL"
 # submission, sendmail and the HTTP API (TestDevModeQuickstart and the
 # README's API examples, TestREADMEAPIExamples), SIGKILL during ingest
 # (every 250 committed once), SIGTERM mid-transaction and inbound
-# routes. Not the
+# routes; and the `posthorn serve` tests with the [store] table in their
+# configuration (test/store_test.go's serveConfigAt, runAt): API sends,
+# API bounces and suppressions, webhooks, inbound events, outbound
+# delivery, its SIGKILL restart, sendmail and DKIM. Not the
 # 100,000-message test: it fills SQLite directly. The two-node tests
 # (test/cluster*_test.go) ran above.
-POSTHORN_TEST_STORE=postgres go test -race -timeout 10m -count=1 -run 'TestDevMode|TestREADMEAPIExamples|TestCrashSafetySIGKILL|TestSIGTERMFinishesTransaction|TestInboundRouteDelivers' -skip 'TestDevModeIMAPScale100k' ./test
+POSTHORN_TEST_STORE=postgres go test -race -timeout 10m -count=1 -run 'TestDevMode|TestREADMEAPIExamples|TestCrashSafetySIGKILL|TestSIGTERMFinishesTransaction|TestInboundRouteDelivers|TestHTTPAPISend|TestAPIBounceSuppression|TestWebhookEvents|TestInboundEventWebhook|TestOutboundDelivery|TestOutboundCrashRestart|TestSendmail|TestDKIMSignedDelivery' -skip 'TestDevModeIMAPScale100k' ./test
 
 step "fuzz (short runs)"
 # A count, not a duration: with a duration go1.26's fuzz coordinator can

@@ -34,14 +34,14 @@ func TestAPIBounceSuppression(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	addAccount(t, data, "alice@a.test", "alice-passw0rd") // the sender, gets the DSN
-	out, err := run(t, nil, "apikey", "create", "-data-dir", data, "app", "a.test")
+	out, err := runAt(t, nil, data, "apikey create", "app", "a.test")
 	if err != nil {
 		t.Fatalf("apikey create: %v\n%s", err, out)
 	}
 	key := regexp.MustCompile(`ph_[0-9a-z]{52}`).FindString(out)
 
 	httpAddr := fmt.Sprintf("%s:%d", n.a, deliverytest.FreePort(t, n.a))
-	cfg := serveConfig("mail.a.test", data, "http", httpAddr, zones.Addr()) +
+	cfg := serveConfigAt(t, "mail.a.test", data, "http", httpAddr, zones.Addr()) +
 		fmt.Sprintf("[delivery]\nport = %d\nsource_address = %q\nretry_min = \"1s\"\nretry_max = \"2s\"\n", n.port, n.a)
 	srv := startServe(t, dir, cfg, httpAddr)
 	base := "http://" + httpAddr + "/api/v1"

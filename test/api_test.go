@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
@@ -43,7 +41,7 @@ func TestHTTPAPISend(t *testing.T) {
 	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")
 	dataA, dataB := filepath.Join(dirA, "data"), filepath.Join(dirB, "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
-	out, err := run(t, nil, "dkim", "keygen", "-data-dir", dataA, "a.test")
+	out, err := runAt(t, nil, dataA, "dkim keygen", "a.test")
 	if err != nil {
 		t.Fatalf("dkim keygen: %v\n%s", err, out)
 	}
@@ -52,19 +50,19 @@ func TestHTTPAPISend(t *testing.T) {
 		dnstest.Zone{Origin: "a.test", Records: strings.Join(keyRecords, "\n") + "\n_dmarc TXT \"v=DMARC1; p=reject\"\nmail A " + n.a + "\n"},
 		dnstest.Zone{Origin: "b.test", Records: "@ MX 10 mx\nmx A " + n.b},
 	)
-	token, err := run(t, nil, "apikey", "create", "-data-dir", dataA, "shop", "a.test")
+	token, err := runAt(t, nil, dataA, "apikey create", "shop", "a.test")
 	if err != nil {
 		t.Fatalf("apikey create: %v\n%s", err, token)
 	}
 	token = regexp.MustCompile(`ph_[0-9a-z]{52}`).FindString(token)
 
 	addAccount(t, dataB, "bob@b.test", "bob-passw0rd")
-	srvB := startServe(t, dirB, serveConfig("mx.b.test", dataB, "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr())+
+	srvB := startServe(t, dirB, serveConfigAt(t, "mx.b.test", dataB, "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr())+
 		"[checks]\ntrusted_networks = []\n[delivery]\nenabled = false\n", fmt.Sprintf("%s:%d", n.b, n.port))
 
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"}, net.ParseIP(n.a))
 	httpAddr := fmt.Sprintf("%s:%d", n.a, deliverytest.FreePort(t, n.a))
-	cfgA := serveConfig("mail.a.test", dataA, "http", httpAddr, zones.Addr()) +
+	cfgA := serveConfigAt(t, "mail.a.test", dataA, "http", httpAddr, zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nsource_address = %q\nretry_min = \"1s\"\nretry_max = \"2s\"\n",
 			tlsA.CertFile, tlsA.KeyFile, n.port, n.a)
 	srvA := startServe(t, dirA, cfgA, httpAddr)
@@ -151,7 +149,7 @@ func TestHTTPAPISend(t *testing.T) {
 	}
 
 	// Revocation is immediate.
-	if out, err := run(t, nil, "apikey", "revoke", "-data-dir", dataA, "shop"); err != nil {
+	if out, err := runAt(t, nil, dataA, "apikey revoke", "shop"); err != nil {
 		t.Fatalf("apikey revoke: %v\n%s", err, out)
 	}
 	if code, b := api(token, "GET", "/api/v1/messages/"+sent.ID, ""); code != 401 || !strings.Contains(string(b), `"code":"unauthorized"`) {
@@ -165,10 +163,7 @@ func TestHTTPAPISend(t *testing.T) {
 
 	// Both copies, parsed by Python's email package.
 	read := func(data, addr string) []string {
-		st, err := daemon.OpenStore(context.Background(), data, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openDataStore(t, data)
 		defer st.Close()
 		return inboxBodies(t, st, addr)
 	}

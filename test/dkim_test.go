@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
@@ -30,7 +28,7 @@ func TestDKIMSignedDelivery(t *testing.T) {
 	dirA, dirB := filepath.Join(root, "a"), filepath.Join(root, "b")
 	dataA := filepath.Join(dirA, "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
-	out, err := run(t, nil, "dkim", "keygen", "-data-dir", dataA, "a.test")
+	out, err := runAt(t, nil, dataA, "dkim keygen", "a.test")
 	if err != nil {
 		t.Fatalf("dkim keygen: %v\n%s", err, out)
 	}
@@ -45,13 +43,13 @@ func TestDKIMSignedDelivery(t *testing.T) {
 
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
 	addrB := fmt.Sprintf("%s:%d", n.b, n.port)
-	srvB := startServe(t, dirB, serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+
+	srvB := startServe(t, dirB, serveConfigAt(t, "mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+
 		"[checks]\ntrusted_networks = []\n[delivery]\nenabled = false\n", addrB)
 
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
-	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+
+	srvA := startServe(t, dirA, serveConfigAt(t, "mail.a.test", dataA, "submission", subAddr, zones.Addr())+
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nsource_address = %q\nretry_min = \"1s\"\nretry_max = \"2s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port, n.a), subAddr)
 
 	subject := fmt.Sprintf("signed %x", rand.Uint64())
@@ -63,7 +61,7 @@ func TestDKIMSignedDelivery(t *testing.T) {
 		t.Fatalf("swaks: %v\n%s", err, sout)
 	}
 	waitFor(t, 60*time.Second, "bob@b.test's INBOX", func() bool {
-		out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "bob@b.test")
+		out, _ := runAt(t, nil, filepath.Join(dirB, "data"), "message list", "bob@b.test")
 		return strings.Contains(out, subject)
 	}, srvA, srvB)
 	for _, s := range []*devServer{srvA, srvB} {
@@ -71,10 +69,7 @@ func TestDKIMSignedDelivery(t *testing.T) {
 			t.Errorf("server did not stop cleanly: %v", err)
 		}
 	}
-	st, err := daemon.OpenStore(context.Background(), filepath.Join(dirB, "data"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataStore(t, filepath.Join(dirB, "data"))
 	bodies := inboxBodies(t, st, "bob@b.test")
 	st.Close()
 	if len(bodies) != 1 {

@@ -31,7 +31,7 @@ func TestInboundEventWebhook(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	addAccount(t, data, "alice@example.test", "alice-passw0rd")
 	addAccount(t, data, "bob@example.test", "bob-passw0rd")
-	out, err := run(t, nil, "webhook", "add", "-data-dir", data, "-events", "inbound", "example.test", rcv.url)
+	out, err := runAt(t, nil, data, "webhook add", "-events", "inbound", "example.test", rcv.url)
 	m := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(out)
 	hook := regexp.MustCompile(`endpoint (\d+):`).FindStringSubmatch(out)
 	if err != nil || m == nil || hook == nil {
@@ -47,7 +47,7 @@ func TestInboundEventWebhook(t *testing.T) {
 	for httpAddr == smtpAddr {
 		httpAddr = fmt.Sprintf("%s:%d", ip, deliverytest.FreePort(t, ip))
 	}
-	s := startServe(t, dir, serveConfig("mail.example.test", data, "smtp", smtpAddr, "127.0.0.1:9")+
+	s := startServe(t, dir, serveConfigAt(t, "mail.example.test", data, "smtp", smtpAddr, "127.0.0.1:9")+
 		fmt.Sprintf("[[listeners]]\nrole = \"http\"\naddress = %q\n[webhooks]\nretry_min = \"200ms\"\nretry_max = \"500ms\"\n", httpAddr), smtpAddr)
 
 	att := filepath.Join(t.TempDir(), "a.pdf")
@@ -74,7 +74,7 @@ func TestInboundEventWebhook(t *testing.T) {
 		t.Errorf("event %+v after %d tries, %d bad signatures; want inbound for alice after 3 (500, 500, 204)", ev, tries, bad)
 	}
 	// The summary itself, from the events API with a key of the domain.
-	out, err = run(t, nil, "apikey", "create", "-data-dir", data, "app", "example.test")
+	out, err = runAt(t, nil, data, "apikey create", "app", "example.test")
 	key := regexp.MustCompile(`ph_[0-9a-z]{52}`).FindString(out)
 	if err != nil || key == "" {
 		t.Fatalf("apikey create: %v\n%s", err, out)
@@ -115,7 +115,7 @@ func TestInboundEventWebhook(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`"status":"delivered"`).Match(sent) {
 		t.Fatalf("API send: %v\n%s", err, sent)
 	}
-	out, err = run(t, nil, "webhook", "deliveries", "-data-dir", data, hookID)
+	out, err = runAt(t, nil, data, "webhook deliveries", hookID)
 	if err != nil || len(regexp.MustCompile(`(?m)^\S+ ev_\S+ `).FindAllString(out, -1)) != 1 || !regexp.MustCompile(`ev_\S+ inbound delivered`).MatchString(out) {
 		t.Errorf("deliveries of the inbound-only endpoint: %v\n%s", err, out)
 	}

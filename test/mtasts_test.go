@@ -35,7 +35,7 @@ func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
 	dirB := filepath.Join(root, "b")
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
 	addrB := fmt.Sprintf("%s:%d", n.b, n.port)
-	srvB := startServe(t, dirB, serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+"[delivery]\nenabled = false\n", addrB)
+	srvB := startServe(t, dirB, serveConfigAt(t, "mx.b.test", filepath.Join(dirB, "data"), "smtp", addrB, zones.Addr())+"[delivery]\nenabled = false\n", addrB)
 
 	// The sender, with b.test's policy in its cache (DATA/mta-sts).
 	dirA := filepath.Join(root, "a")
@@ -52,7 +52,7 @@ func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
-	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+
+	srvA := startServe(t, dirA, serveConfigAt(t, "mail.a.test", dataA, "submission", subAddr, zones.Addr())+
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"1s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port), subAddr)
 
 	subject := fmt.Sprintf("mta-sts %x", rand.Uint64())
@@ -68,7 +68,7 @@ func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
 	attempts := regexp.MustCompile(`(?m)^Attempts: +(\d+)$`)
 	var show string
 	waitFor(t, 60*time.Second, "three delivery attempts", func() bool {
-		show, _ = run(t, nil, "queue", "show", "-data-dir", dataA, "1")
+		show, _ = runAt(t, nil, dataA, "queue show", "1")
 		m := attempts.FindStringSubmatch(show)
 		if m == nil {
 			return false
@@ -84,7 +84,7 @@ func TestMTASTSEnforceWithoutSTARTTLS(t *testing.T) {
 			t.Errorf("server did not stop cleanly: %v", err)
 		}
 	}
-	if out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "bob@b.test"); strings.Contains(out, subject) {
+	if out, _ := runAt(t, nil, filepath.Join(dirB, "data"), "message list", "bob@b.test"); strings.Contains(out, subject) {
 		t.Errorf("the message reached bob in plaintext:\n%s", out)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
@@ -34,17 +33,13 @@ func TestOutboundCrashRestart(t *testing.T) {
 
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	ctx := context.Background()
-	st, err := daemon.OpenStore(ctx, data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataStore(t, data)
 	enqueueTokens(t, st, total)
 	st.Close()
 
 	mxPort := deliverytest.FreePort(t, n.a)
 	ready := fmt.Sprintf("%s:%d", n.a, mxPort)
-	cfg := serveConfig("mail.a.test", data, "smtp", ready, zones.Addr()) + fmt.Sprintf(`[delivery]
+	cfg := serveConfigAt(t, "mail.a.test", data, "smtp", ready, zones.Addr()) + fmt.Sprintf(`[delivery]
 port = %d
 retry_min = "1s"
 retry_max = "2s"
@@ -67,7 +62,7 @@ max_per_destination = 10
 		return len(tokenArrivals(t, sink.Messages())) == total
 	}, srv)
 	waitFor(t, time.Minute, "an empty queue", func() bool {
-		out, _ := run(t, nil, "queue", "summary", "-data-dir", data)
+		out, _ := runAt(t, nil, data, "queue summary")
 		return strings.Contains(out, "messages: 0")
 	}, srv)
 	if err := srv.stop(syscall.SIGTERM); err != nil {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
@@ -38,14 +37,15 @@ func newOutboundNet(t *testing.T) outboundNet {
 	return n
 }
 
-// addAccount creates an account with the CLI before the server starts.
+// addAccount creates an account with the CLI before the server starts, in
+// the store of dataDir wherever POSTHORN_TEST_STORE put it (runAt).
 func addAccount(t *testing.T, dataDir, addr, password string) {
 	t.Helper()
 	dom := addr[strings.IndexByte(addr, '@')+1:]
-	if out, err := run(t, nil, "domain", "add", "-data-dir", dataDir, dom); err != nil && !strings.Contains(out, "already exists") {
+	if out, err := runAt(t, nil, dataDir, "domain add", dom); err != nil && !strings.Contains(out, "already exists") {
 		t.Fatalf("domain add: %v\n%s", err, out)
 	}
-	if out, err := run(t, strings.NewReader(password+"\n"), "account", "add", "-data-dir", dataDir, addr); err != nil {
+	if out, err := runAt(t, strings.NewReader(password+"\n"), dataDir, "account add", addr); err != nil {
 		t.Fatalf("account add: %v\n%s", err, out)
 	}
 }
@@ -71,7 +71,7 @@ func TestOutboundDelivery(t *testing.T) {
 	dirB := filepath.Join(root, "b")
 	addAccount(t, filepath.Join(dirB, "data"), "bob@b.test", "bob-passw0rd")
 	tlsB := certstest.Dev(t, filepath.Join(dirB, "tls"), []string{"mx.b.test"})
-	cfgB := serveConfig("mx.b.test", filepath.Join(dirB, "data"), "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr()) +
+	cfgB := serveConfigAt(t, "mx.b.test", filepath.Join(dirB, "data"), "smtp", fmt.Sprintf("%s:%d", n.b, n.port), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nenabled = false\n", tlsB.CertFile, tlsB.KeyFile)
 	srvB := startServe(t, dirB, cfgB, fmt.Sprintf("%s:%d", n.b, n.port))
 
@@ -94,7 +94,7 @@ func TestOutboundDelivery(t *testing.T) {
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"}, net.ParseIP(n.a))
 	subPort := deliverytest.FreePort(t, n.a)
-	cfgA := serveConfig("mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
+	cfgA := serveConfigAt(t, "mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n%s",
 			tlsA.CertFile, tlsA.KeyFile, n.port, route)
 	srvA := startServe(t, dirA, cfgA, fmt.Sprintf("%s:%d", n.a, subPort))
@@ -114,7 +114,7 @@ func TestOutboundDelivery(t *testing.T) {
 
 	// bob@b.test: in the second posthorn, over TLS.
 	waitFor(t, 60*time.Second, "bob@b.test's INBOX", func() bool {
-		out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "bob@b.test")
+		out, _ := runAt(t, nil, filepath.Join(dirB, "data"), "message list", "bob@b.test")
 		return strings.Contains(out, subject)
 	}, srvA, srvB)
 	// x@sink.test: at smtp-sink, dot-stuffing undone.
@@ -142,7 +142,7 @@ func TestOutboundDelivery(t *testing.T) {
 	// The queue empties, and two notifications (or one naming both) came
 	// back to alice.
 	waitFor(t, 60*time.Second, "an empty queue", func() bool {
-		out, _ := run(t, nil, "queue", "summary", "-data-dir", dataA)
+		out, _ := runAt(t, nil, dataA, "queue summary")
 		return strings.Contains(out, "messages: 0")
 	}, srvA, srvB)
 	if err := srvA.stop(syscall.SIGTERM); err != nil {
@@ -153,19 +153,13 @@ func TestOutboundDelivery(t *testing.T) {
 	}
 
 	// B's copy came over TLS; alice's notifications name both failures.
-	stB, err := daemon.OpenStore(context.Background(), filepath.Join(dirB, "data"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stB := openDataStore(t, filepath.Join(dirB, "data"))
 	bodies := inboxBodies(t, stB, "bob@b.test")
 	stB.Close()
 	if len(bodies) != 1 || !strings.Contains(bodies[0], "with ESMTPS") || !strings.Contains(bodies[0], "from mail.a.test") {
 		t.Errorf("bob@b.test got %d messages; the first:\n%s", len(bodies), strings.Join(bodies, "\n----\n"))
 	}
-	stA, err := daemon.OpenStore(context.Background(), dataA, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stA := openDataStore(t, dataA)
 	all := strings.Join(inboxBodies(t, stA, "alice@a.test"), "\n")
 	stA.Close()
 	for _, want := range []string{
@@ -222,6 +216,14 @@ func serveConfig(hostname, dataDir, role, listen, dnsServer string) string {
 	domain := hostname[strings.IndexByte(hostname, '.')+1:]
 	return fmt.Sprintf("hostname = %q\ndomains = [%q]\ndata_dir = %q\n[[listeners]]\nrole = %q\naddress = %q\n[dns]\nservers = [%q]\n",
 		hostname, domain, dataDir, role, listen, dnsServer)
+}
+
+// serveConfigAt is serveConfig followed by the [store] table of
+// dataDir's store (dataStoreTOML), for the tests that run on PostgreSQL
+// too.
+func serveConfigAt(t *testing.T, hostname, dataDir, role, listen, dnsServer string) string {
+	t.Helper()
+	return serveConfig(hostname, dataDir, role, listen, dnsServer) + dataStoreTOML(t, dataDir)
 }
 
 // waitFor polls cond every 100 ms until it holds or timeout passes.

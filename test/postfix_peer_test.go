@@ -1,7 +1,6 @@
 package test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
@@ -150,12 +148,12 @@ func TestOutboundToPostfix(t *testing.T) {
 
 	dataA := filepath.Join(root, "a", "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
-	if out, err := run(t, nil, "dkim", "keygen", "-data-dir", dataA, "a.test"); err != nil {
+	if out, err := runAt(t, nil, dataA, "dkim keygen", "a.test"); err != nil {
 		t.Fatalf("dkim keygen: %v\n%s", err, out)
 	}
 	tlsA := certstest.Dev(t, filepath.Join(root, "a", "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
-	cfgA := serveConfig("mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
+	cfgA := serveConfigAt(t, "mail.a.test", dataA, "submission", fmt.Sprintf("%s:%d", n.a, subPort), zones.Addr()) +
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n",
 			tlsA.CertFile, tlsA.KeyFile, n.port)
 	srvA := startServe(t, filepath.Join(root, "a"), cfgA, fmt.Sprintf("%s:%d", n.a, subPort))
@@ -191,16 +189,13 @@ func TestOutboundToPostfix(t *testing.T) {
 	}
 
 	waitFor(t, 60*time.Second, "an empty queue", func() bool {
-		out, _ := run(t, nil, "queue", "summary", "-data-dir", dataA)
+		out, _ := runAt(t, nil, dataA, "queue summary")
 		return strings.Contains(out, "messages: 0")
 	}, srvA)
 	if err := srvA.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("posthorn did not stop cleanly: %v", err)
 	}
-	st, err := daemon.OpenStore(context.Background(), dataA, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataStore(t, dataA)
 	defer st.Close()
 	dsn := strings.Join(inboxBodies(t, st, "alice@a.test"), "\n")
 	for _, want := range []string{

@@ -107,13 +107,13 @@ func TestREADMEWebhookVerifier(t *testing.T) {
 		t.Fatal("the Python receiver did not start")
 	}
 
-	out, err := run(t, nil, "webhook", "add", "-data-dir", data, "-events", "delivered", "a.test", "http://127.0.0.1:"+port+"/hooks/mail")
+	out, err := runAt(t, nil, data, "webhook add", "-events", "delivered", "a.test", "http://127.0.0.1:"+port+"/hooks/mail")
 	secret := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(out)
 	if err != nil || secret == nil {
 		t.Fatalf("webhook add: %v\n%s", err, out)
 	}
 	fmt.Fprintln(stdin, secret[1])
-	out, err = run(t, nil, "apikey", "create", "-data-dir", data, "app", "a.test")
+	out, err = runAt(t, nil, data, "apikey create", "app", "a.test")
 	key := regexp.MustCompile(`ph_[0-9a-z]{52}`).FindString(out)
 	if err != nil || key == "" {
 		t.Fatalf("apikey create: %v\n%s", err, out)
@@ -121,7 +121,7 @@ func TestREADMEWebhookVerifier(t *testing.T) {
 
 	ip := loopbackIP(t)
 	addr := fmt.Sprintf("%s:%d", ip, deliverytest.FreePort(t, ip))
-	srv := startServe(t, dir, serveConfig("mail.a.test", data, "http", addr, "127.0.0.1:9"), addr)
+	srv := startServe(t, dir, serveConfigAt(t, "mail.a.test", data, "http", addr, "127.0.0.1:9"), addr)
 	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/messages",
 		strings.NewReader(`{"from": "app@a.test", "to": ["alice@a.test"], "subject": "signed", "text": "hello"}`))
 	req.Header.Set("Authorization", "Bearer "+key)

@@ -85,7 +85,7 @@ enabled = false
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
-	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+"trust_ad = true\n"+
+	srvA := startServe(t, dirA, serveConfigAt(t, "mail.a.test", dataA, "submission", subAddr, zones.Addr())+"trust_ad = true\n"+
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port), subAddr)
 
 	subject := fmt.Sprintf("requiretls %x", rand.Uint64())
@@ -100,19 +100,19 @@ enabled = false
 	submit("carol@c.test", subject+" plain")           // 3: goes
 	for _, w := range []struct{ who, subject string }{{"bob@b.test", subject}, {"carol@c.test", subject + " plain"}} {
 		waitFor(t, 60*time.Second, w.who+"'s INBOX", func() bool {
-			out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), w.who)
+			out, _ := runAt(t, nil, filepath.Join(dirB, "data"), "message list", w.who)
 			return strings.Contains(out, w.subject)
 		}, srvA, srvB)
 	}
 	var show string
 	waitFor(t, 60*time.Second, "two attempts of the REQUIRETLS message to c.test", func() bool {
-		show, _ = run(t, nil, "queue", "show", "-data-dir", dataA, "2")
+		show, _ = runAt(t, nil, dataA, "queue show", "2")
 		return regexp.MustCompile(`(?m)^Attempts: +([2-9]|\d\d+)$`).MatchString(show)
 	}, srvA, srvB)
 	if !strings.Contains(show, "REQUIRETLS:   true") || !strings.Contains(show, "4.7.30") || !strings.Contains(show, "<carol@c.test>\tpending") {
 		t.Errorf("REQUIRETLS message to an unsigned domain:\n%s", show)
 	}
-	if out, _ := run(t, nil, "message", "list", "-data-dir", filepath.Join(dirB, "data"), "carol@c.test"); strings.Contains(out, subject+" c") {
+	if out, _ := runAt(t, nil, filepath.Join(dirB, "data"), "message list", "carol@c.test"); strings.Contains(out, subject+" c") {
 		t.Errorf("the REQUIRETLS message reached an MX found without DNSSEC:\n%s", out)
 	}
 	for _, s := range []*devServer{srvA, srvB} {

@@ -41,12 +41,12 @@ func newSendmailEnv(t *testing.T) *sendmailEnv {
 	e := &sendmailEnv{dir: dir, data: filepath.Join(dir, "data"), sock: filepath.Join(dir, "run", "sendmail.sock")}
 	addAccount(t, e.data, "alice@a.test", "alice-passw0rd")
 	addAccount(t, e.data, "bob@a.test", "bob-passw0rd")
-	if out, err := run(t, nil, "dkim", "keygen", "-data-dir", e.data, "a.test"); err != nil {
+	if out, err := runAt(t, nil, e.data, "dkim keygen", "a.test"); err != nil {
 		t.Fatalf("dkim keygen: %v\n%s", err, out)
 	}
 	e.sinkDir = startSmtpSink(t, smtpSink, fmt.Sprintf("%s:%d", n.sink, n.port))
 	smtpAddr := fmt.Sprintf("%s:%d", n.a, deliverytest.FreePort(t, n.a))
-	cfg := serveConfig("mail.a.test", e.data, "smtp", smtpAddr, zones.Addr()) +
+	cfg := serveConfigAt(t, "mail.a.test", e.data, "smtp", smtpAddr, zones.Addr()) +
 		fmt.Sprintf("[sendmail]\nsocket = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n", e.sock, n.port)
 	e.srv = startServe(t, dir, cfg, smtpAddr)
 	e.cfg = filepath.Join(dir, "posthorn.toml")
@@ -77,7 +77,7 @@ func (e *sendmailEnv) message(t *testing.T, account string, uid int) string {
 	t.Helper()
 	var body string
 	waitFor(t, 30*time.Second, fmt.Sprintf("message %d of %s", uid, account), func() bool {
-		out, err := run(t, nil, "message", "show", "-data-dir", e.data, account, strconv.Itoa(uid))
+		out, err := runAt(t, nil, e.data, "message show", account, strconv.Itoa(uid))
 		body = out
 		return err == nil
 	}, e.srv)
@@ -86,7 +86,7 @@ func (e *sendmailEnv) message(t *testing.T, account string, uid int) string {
 
 func (e *sendmailEnv) count(t *testing.T, account string) string {
 	t.Helper()
-	out, err := run(t, nil, "message", "count", "-data-dir", e.data, account)
+	out, err := runAt(t, nil, e.data, "message count", account)
 	if err != nil {
 		t.Fatalf("message count: %v\n%s", err, out)
 	}

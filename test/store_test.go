@@ -1,11 +1,18 @@
 package test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 )
 
@@ -54,4 +61,71 @@ func storeTOML(t *testing.T) string {
 	}
 	t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
 	return ""
+}
+
+// dataDSNs remembers the database of each data directory of a `posthorn
+// serve` test, so its configuration, its CLI calls and the test's own
+// look into the store (openDataStore) reach the same store.
+var dataDSNs sync.Map // data dir → DSN
+
+// dataDSN returns the PostgreSQL database of data directory dataDir, ""
+// for the embedded store (POSTHORN_TEST_STORE unset or sqlite).
+func dataDSN(t *testing.T, dataDir string) string {
+	t.Helper()
+	switch os.Getenv(envTestStore) {
+	case "", "sqlite":
+		return ""
+	case "postgres":
+		if dsn, ok := dataDSNs.Load(dataDir); ok {
+			return dsn.(string)
+		}
+		dsn := pgtest.DSN(t)
+		dataDSNs.Store(dataDir, dsn)
+		t.Cleanup(func() { dataDSNs.Delete(dataDir) })
+		return dsn
+	}
+	t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
+	return ""
+}
+
+// dataStoreTOML returns the [store] table for the `posthorn serve`
+// configuration whose data_dir is dataDir: "" for the embedded store.
+func dataStoreTOML(t *testing.T, dataDir string) string {
+	t.Helper()
+	if dsn := dataDSN(t, dataDir); dsn != "" {
+		return fmt.Sprintf("[store]\nbackend = \"postgres\"\ndsn = %q\n", dsn)
+	}
+	return ""
+}
+
+// runAt runs the administration command cmd ("apikey create") on the
+// store of data directory dataDir, wherever POSTHORN_TEST_STORE put it:
+// -data-dir alone for the embedded store, plus -config of a file holding
+// just a host name and the [store] table for PostgreSQL.
+func runAt(t *testing.T, stdin io.Reader, dataDir, cmd string, args ...string) (string, error) {
+	t.Helper()
+	argv := append(strings.Fields(cmd), "-data-dir", dataDir)
+	if table := dataStoreTOML(t, dataDir); table != "" {
+		path := filepath.Join(t.TempDir(), "store.toml")
+		if err := os.WriteFile(path, []byte("hostname = \"mail.example.test\"\n"+table), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		argv = append(argv, "-config", path)
+	}
+	return run(t, stdin, append(argv, args...)...)
+}
+
+// openDataStore opens the store of data directory dataDir (its server
+// stopped or not yet started), wherever POSTHORN_TEST_STORE put it.
+func openDataStore(t *testing.T, dataDir string) store.Store {
+	t.Helper()
+	sc := config.Store{Backend: config.StoreSQLite}
+	if dsn := dataDSN(t, dataDir); dsn != "" {
+		sc = config.Store{Backend: config.StorePostgres, DSN: dsn}
+	}
+	st, err := daemon.OpenBackend(context.Background(), sc, dataDir, nil, nil)
+	if err != nil {
+		t.Fatalf("opening the store of %s: %v", dataDir, err)
+	}
+	return st
 }

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/daemon"
 	"github.com/posthorn/posthorn/internal/delivery/deliverytest"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/store"
@@ -131,7 +130,7 @@ func TestWebhookEvents(t *testing.T) {
 	addAccount(t, data, "alice@a.test", "alice-passw0rd") // gets the bounce's DSN
 
 	rcv := newHookReceiver(t)
-	out, err := run(t, nil, "webhook", "add", "-data-dir", data, "a.test", rcv.url)
+	out, err := runAt(t, nil, data, "webhook add", "a.test", rcv.url)
 	if err != nil {
 		t.Fatalf("webhook add: %v\n%s", err, out)
 	}
@@ -143,10 +142,7 @@ func TestWebhookEvents(t *testing.T) {
 
 	// Three tracked messages, as the HTTP API would queue them.
 	ctx := context.Background()
-	st, err := daemon.OpenStore(ctx, data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataStore(t, data)
 	rcpts := []string{"ok1@sink.test", "temp1x@sink.test", "reject1@sink.test"}
 	tracking := map[string]string{} // recipient -> tracking id
 	for _, r := range rcpts {
@@ -161,7 +157,7 @@ func TestWebhookEvents(t *testing.T) {
 	st.Close()
 
 	smtpAddr := fmt.Sprintf("%s:%d", n.a, deliverytest.FreePort(t, n.a))
-	cfg := serveConfig("mail.a.test", data, "smtp", smtpAddr, zones.Addr()) +
+	cfg := serveConfigAt(t, "mail.a.test", data, "smtp", smtpAddr, zones.Addr()) +
 		fmt.Sprintf("[sendmail]\nsocket = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n", sock, n.port) +
 		"[webhooks]\nretry_min = \"200ms\"\nretry_max = \"500ms\"\n"
 	srv := startServe(t, dir, cfg, smtpAddr)
@@ -226,7 +222,7 @@ func TestWebhookEvents(t *testing.T) {
 	}
 
 	// The hard bounce is on the suppression list ...
-	out, err = run(t, nil, "suppression", "list", "-data-dir", data, "a.test")
+	out, err = runAt(t, nil, data, "suppression list", "a.test")
 	if err != nil || !strings.HasPrefix(out, "reject1@sink.test ") || !strings.Contains(out, "hard bounce: 550 5.1.1") {
 		t.Errorf("suppression list: %v\n%s", err, out)
 	}
