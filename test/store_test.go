@@ -30,21 +30,31 @@ var devDSNs sync.Map // dir → DSN
 // where POSTHORN_TEST_STORE says.
 func devStoreArgs(t *testing.T, dir string) []string {
 	t.Helper()
+	if dsn := memoDSN(t, &devDSNs, dir); dsn != "" {
+		return []string{"-store-dsn", dsn}
+	}
+	return nil
+}
+
+// memoDSN returns the PostgreSQL database that POSTHORN_TEST_STORE=postgres
+// gives key, a fresh pgtest one the first time, remembered in m until the
+// test ends; "" for the embedded store (unset or sqlite).
+func memoDSN(t *testing.T, m *sync.Map, key string) string {
+	t.Helper()
 	switch os.Getenv(envTestStore) {
 	case "", "sqlite":
-		return nil
+		return ""
 	case "postgres":
-		if dsn, ok := devDSNs.Load(dir); ok {
-			return []string{"-store-dsn", dsn.(string)}
+		if dsn, ok := m.Load(key); ok {
+			return dsn.(string)
 		}
 		dsn := pgtest.DSN(t)
-		devDSNs.Store(dir, dsn)
-		t.Cleanup(func() { devDSNs.Delete(dir) })
-		return []string{"-store-dsn", dsn}
-	default:
-		t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
-		return nil
+		m.Store(key, dsn)
+		t.Cleanup(func() { m.Delete(key) })
+		return dsn
 	}
+	t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
+	return ""
 }
 
 // storeTOML returns the [store] table for a `posthorn serve`
@@ -69,23 +79,10 @@ func storeTOML(t *testing.T) string {
 var dataDSNs sync.Map // data dir → DSN
 
 // dataDSN returns the PostgreSQL database of data directory dataDir, ""
-// for the embedded store (POSTHORN_TEST_STORE unset or sqlite).
+// for the embedded store.
 func dataDSN(t *testing.T, dataDir string) string {
 	t.Helper()
-	switch os.Getenv(envTestStore) {
-	case "", "sqlite":
-		return ""
-	case "postgres":
-		if dsn, ok := dataDSNs.Load(dataDir); ok {
-			return dsn.(string)
-		}
-		dsn := pgtest.DSN(t)
-		dataDSNs.Store(dataDir, dsn)
-		t.Cleanup(func() { dataDSNs.Delete(dataDir) })
-		return dsn
-	}
-	t.Fatalf("%s=%q: want sqlite or postgres", envTestStore, os.Getenv(envTestStore))
-	return ""
+	return memoDSN(t, &dataDSNs, dataDir)
 }
 
 // dataStoreTOML returns the [store] table for the `posthorn serve`
@@ -119,8 +116,15 @@ func runAt(t *testing.T, stdin io.Reader, dataDir, cmd string, args ...string) (
 // stopped or not yet started), wherever POSTHORN_TEST_STORE put it.
 func openDataStore(t *testing.T, dataDir string) store.Store {
 	t.Helper()
+	return openTestStore(t, dataDSN(t, dataDir), dataDir)
+}
+
+// openTestStore opens the PostgreSQL database dsn, or with dsn "" the
+// embedded store in dataDir.
+func openTestStore(t *testing.T, dsn, dataDir string) store.Store {
+	t.Helper()
 	sc := config.Store{Backend: config.StoreSQLite}
-	if dsn := dataDSN(t, dataDir); dsn != "" {
+	if dsn != "" {
 		sc = config.Store{Backend: config.StorePostgres, DSN: dsn}
 	}
 	st, err := daemon.OpenBackend(context.Background(), sc, dataDir, nil, nil)
