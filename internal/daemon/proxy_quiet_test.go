@@ -14,16 +14,21 @@ import (
 	pp "github.com/pires/go-proxyproto"
 
 	"github.com/posthorn/posthorn/internal/certs/certstest"
+	"github.com/posthorn/posthorn/internal/proxyproto/haproxytest"
 	"github.com/posthorn/posthorn/internal/testutil/poll"
 	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
+	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
 // TestHealthCheckSessionsLogQuiet: on IMAPS and POP3S behind the PROXY
 // protocol, the sessions of a balancer's health checks (a v2 LOCAL
 // header, then a hang-up, with a reset or not) and of clients that hang
 // up during the TLS handshake end with a DEBUG line, while a client that
-// sends garbage instead of a ClientHello still gets an INFO line.
+// sends garbage instead of a ClientHello still gets an INFO line. Then a
+// real HAProxy checks both listeners every 200 ms (send-proxy-v2): its
+// checks add DEBUG lines only.
 func TestHealthCheckSessionsLogQuiet(t *testing.T) {
+	tools.Look(t, "haproxy")
 	dir := t.TempDir()
 	files := certstest.Dev(t, filepath.Join(dir, "tls"), []string{"mx.example.org"})
 	cfg := fmt.Sprintf(`hostname = "mx.example.org"
@@ -78,19 +83,21 @@ key_file = %q
 		Level, Msg, Client, End string
 	}
 	var lines []line
-	poll.Until(t, 30*time.Second, "the eight session lines", func() bool {
+	count := map[string]int{} // level, client → lines
+	sessions := func() int {
 		lines = nil
+		clear(count)
 		for _, s := range strings.Split(logs.String(), "\n") {
 			var l line
 			if json.Unmarshal([]byte(s), &l) == nil && strings.HasSuffix(l.Msg, " session") {
 				lines = append(lines, l)
+				count[l.Level+" "+l.Client]++
 			}
 		}
-		return len(lines) >= 8
-	})
-	count := map[string]int{} // level client → lines
+		return len(lines)
+	}
+	poll.Until(t, 30*time.Second, "the eight session lines", func() bool { return sessions() >= 8 })
 	for _, l := range lines {
-		count[l.Level+" "+l.Client]++
 		if l.Level == "INFO" && !strings.Contains(l.End, "tls handshake") {
 			t.Errorf("INFO line with another end than the handshake: %+v", l)
 		}
@@ -98,5 +105,19 @@ key_file = %q
 	// Two protocols: 4 checks from 127.0.0.1, 2 hang-ups, 2 garbage.
 	if count["DEBUG 127.0.0.1"] != 4 || count["DEBUG 127.0.0.21"] != 2 || count["INFO 127.0.0.22"] != 2 || len(lines) != 8 {
 		t.Errorf("session lines by level and client: %v; want DEBUG 127.0.0.1: 4, DEBUG 127.0.0.21: 2, INFO 127.0.0.22: 2\n%s", count, logs)
+	}
+
+	// HAProxy's own checks, as a deployment runs them.
+	hp := haproxytest.Start(t,
+		haproxytest.Route{Name: "imaps", Server: addrs["imaps"].String(), Send: "send-proxy-v2", Check: true},
+		haproxytest.Route{Name: "pop3s", Server: addrs["pop3s"].String(), Send: "send-proxy-v2", Check: true})
+	poll.Until(t, 30*time.Second, "six HAProxy checks on top", func() bool {
+		s1, _ := hp.CheckStatus("imaps")
+		s2, _ := hp.CheckStatus("pop3s")
+		sessions()
+		return s1 == "L4OK" && s2 == "L4OK" && count["DEBUG 127.0.0.1"]+count["INFO 127.0.0.1"] >= 4+6
+	})
+	if count["INFO 127.0.0.1"] != 0 || count["INFO 127.0.0.22"] != 2 {
+		t.Errorf("with HAProxy's checks, session lines by level and client: %v; want no INFO line but the 2 from 127.0.0.22\n%s", count, logs)
 	}
 }

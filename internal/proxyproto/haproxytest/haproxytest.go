@@ -34,6 +34,10 @@ type Route struct {
 	// 200 ms (option httpchk; over send-proxy-v2 it starts with a v2
 	// LOCAL header).
 	HTTPCheck string
+	// Check, without HTTPCheck, runs a TCP health check (connect, then
+	// close) every 200 ms; over send-proxy-v2 it too sends a v2 LOCAL
+	// header first.
+	Check bool
 }
 
 // HAProxy is a running haproxy process.
@@ -69,6 +73,9 @@ defaults
 		fmt.Fprintf(&cfg, "frontend fe_%s\n\tbind %s\n\tdefault_backend be_%s\nbackend be_%s\n", r.Name, addr, r.Name, r.Name)
 		if r.HTTPCheck != "" {
 			fmt.Fprintf(&cfg, "\toption httpchk GET %s\n", r.HTTPCheck)
+			check = " check inter 200ms rise 1 fall 1"
+		}
+		if r.Check {
 			check = " check inter 200ms rise 1 fall 1"
 		}
 		fmt.Fprintf(&cfg, "\tserver s %s %s%s\n", r.Server, r.Send, check)
