@@ -78,14 +78,14 @@ key_file = %q
 servers = [%q]
 [delivery]
 enabled = false
-`, filepath.Join(dirB, "data"), n.b, n.port, tlsB.CertFile, tlsB.KeyFile, zones.Addr()), fmt.Sprintf("%s:%d", n.b, n.port))
+`, filepath.Join(dirB, "data"), n.b, n.port, tlsB.CertFile, tlsB.KeyFile, zones.Addr())+dataStoreTOML(t, filepath.Join(dirB, "data")), fmt.Sprintf("%s:%d", n.b, n.port))
 
 	dataA := filepath.Join(dirA, "data")
 	addAccount(t, dataA, "alice@a.test", "alice-passw0rd")
 	tlsA := certstest.Dev(t, filepath.Join(dirA, "tls"), []string{"mail.a.test"})
 	subPort := deliverytest.FreePort(t, n.a)
 	subAddr := fmt.Sprintf("%s:%d", n.a, subPort)
-	srvA := startServe(t, dirA, serveConfigAt(t, "mail.a.test", dataA, "submission", subAddr, zones.Addr())+"trust_ad = true\n"+
+	srvA := startServe(t, dirA, serveConfig("mail.a.test", dataA, "submission", subAddr, zones.Addr())+"trust_ad = true\n"+dataStoreTOML(t, dataA)+
 		fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[delivery]\nport = %d\nretry_min = \"1s\"\nretry_max = \"2s\"\n", tlsA.CertFile, tlsA.KeyFile, n.port), subAddr)
 
 	subject := fmt.Sprintf("requiretls %x", rand.Uint64())
