@@ -26,7 +26,7 @@ import (
 // up during the TLS handshake end with a DEBUG line, while a client that
 // sends garbage instead of a ClientHello still gets an INFO line. Then a
 // real HAProxy checks both listeners every 200 ms (send-proxy-v2): its
-// checks add DEBUG lines only.
+// checks add DEBUG lines only, on SUBMISSIONS too.
 func TestHealthCheckSessionsLogQuiet(t *testing.T) {
 	tools.Look(t, "haproxy")
 	dir := t.TempDir()
@@ -40,6 +40,10 @@ address = "127.0.0.1:0"
 proxy_protocol = true
 [[listeners]]
 role = "pop3s"
+address = "127.0.0.1:0"
+proxy_protocol = true
+[[listeners]]
+role = "submissions"
 address = "127.0.0.1:0"
 proxy_protocol = true
 [proxy]
@@ -110,14 +114,24 @@ key_file = %q
 	// HAProxy's own checks, as a deployment runs them.
 	hp := haproxytest.Start(t,
 		haproxytest.Route{Name: "imaps", Server: addrs["imaps"].String(), Send: "send-proxy-v2", Check: true},
-		haproxytest.Route{Name: "pop3s", Server: addrs["pop3s"].String(), Send: "send-proxy-v2", Check: true})
+		haproxytest.Route{Name: "pop3s", Server: addrs["pop3s"].String(), Send: "send-proxy-v2", Check: true},
+		haproxytest.Route{Name: "submissions", Server: addrs["submissions"].String(), Send: "send-proxy-v2", Check: true})
 	poll.Until(t, 30*time.Second, "six HAProxy checks on top", func() bool {
 		s1, _ := hp.CheckStatus("imaps")
 		s2, _ := hp.CheckStatus("pop3s")
+		s3, _ := hp.CheckStatus("submissions")
 		sessions()
-		return s1 == "L4OK" && s2 == "L4OK" && count["DEBUG 127.0.0.1"]+count["INFO 127.0.0.1"] >= 4+6
+		return s1 == "L4OK" && s2 == "L4OK" && s3 == "L4OK" && count["DEBUG 127.0.0.1"]+count["INFO 127.0.0.1"] >= 4+6
 	})
 	if count["INFO 127.0.0.1"] != 0 || count["INFO 127.0.0.22"] != 2 {
 		t.Errorf("with HAProxy's checks, session lines by level and client: %v; want no INFO line but the 2 from 127.0.0.22\n%s", count, logs)
+	}
+	// SMTP (submissions here) logs transactions, not sessions, and its
+	// handshake failures at debug: no INFO line names HAProxy either.
+	for _, s := range strings.Split(logs.String(), "\n") {
+		var l line
+		if json.Unmarshal([]byte(s), &l) == nil && l.Level == "INFO" && l.Client == "127.0.0.1" {
+			t.Errorf("INFO line for HAProxy's own connection: %s", s)
+		}
 	}
 }
