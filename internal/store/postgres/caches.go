@@ -8,9 +8,11 @@ import (
 )
 
 // Node-local caches kept right by LISTEN/NOTIFY: the API key lookup
-// (keyCache) and the webhook subscriptions (endpointCache). Every change
-// to api_keys or webhook_endpoints, on any node or from the CLI, sends a
-// notification at its commit (triggers in schema_queue.go), and the
+// (keyCache), the webhook subscriptions (endpointCache) and the
+// directory lookups of the SMTP path (dirCache). Every change to
+// api_keys, webhook_endpoints, domains, accounts, aliases or
+// alias_targets, on any node or from the CLI, sends a notification at
+// its commit (triggers in schema_queue.go and schema_directory.go), and the
 // Store's listener connection (notify.go) moves the caches' generation
 // on when one arrives. A cache entry is used only under the generation
 // it was filled in. While the listener is down notifications are lost,
@@ -21,16 +23,18 @@ import (
 const (
 	keysChannel      = "posthorn_keys"      // api_keys changed
 	endpointsChannel = "posthorn_endpoints" // webhook_endpoints changed
+	directoryChannel = "posthorn_directory" // domains, accounts, aliases changed
 )
 
 // listenChannels are every channel the listener connection LISTENs on.
-var listenChannels = []string{notifyChannel, keysChannel, endpointsChannel, outboxChannel}
+var listenChannels = []string{notifyChannel, keysChannel, endpointsChannel, directoryChannel, outboxChannel}
 
 // caches is the Store's node-local state fed by the listener.
 type caches struct {
 	gen       generation
 	keys      keyCache
 	endpoints endpointCache
+	directory dirCache
 	onOutbox  atomic.Pointer[func()]
 	// listenerPID is the backend process of the listener connection (0:
 	// down), for tests that cut it.
@@ -72,7 +76,7 @@ func (g *generation) setLive(live bool) {
 // whether it was one.
 func (c *caches) notified(n *pgconn.Notification) bool {
 	switch n.Channel {
-	case keysChannel, endpointsChannel:
+	case keysChannel, endpointsChannel, directoryChannel:
 		c.gen.bump()
 	case outboxChannel:
 		if fn := c.onOutbox.Load(); fn != nil {

@@ -21,7 +21,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err := names.CheckDomain(name); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		_, err := tx.Exec(ctx, `INSERT INTO domains (name, created) VALUES ($1, $2)`, name, now())
 		if isUniqueViolation(err) {
 			return fmt.Errorf("domain %s: %w", name, store.ErrExists)
@@ -33,9 +33,9 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 // RemoveDomain implements store.Directory.
 func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 	// Its API keys go with it: this node's key cache is dropped before
-	// returning (the trigger on api_keys tells the other nodes).
-	defer s.caches.gen.bump()
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	// returning, with the directory cache (the triggers on api_keys and
+	// domains tell the other nodes).
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		var id int64
 		// FOR UPDATE: an account or alias added meanwhile waits for us
 		// (its foreign key check locks the domain row).
@@ -77,13 +77,6 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	})
 }
 
-// HasDomain implements store.Directory.
-func (s *Store) HasDomain(ctx context.Context, name string) (bool, error) {
-	var ok bool
-	err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM domains WHERE name = $1)`, []any{name}, &ok)
-	return ok, err
-}
-
 // AddAccount implements store.Directory.
 func (s *Store) AddAccount(ctx context.Context, address string, cred store.Credentials) (store.Account, error) {
 	domain, err := names.SplitAddress(address, false)
@@ -91,7 +84,7 @@ func (s *Store) AddAccount(ctx context.Context, address string, cred store.Crede
 		return store.Account{}, err
 	}
 	acct := store.Account{Address: address, Domain: domain}
-	err = s.write(ctx, func(tx pgx.Tx, t *touched) error {
+	err = s.writeDirectory(ctx, func(tx pgx.Tx, t *touched) error {
 		did, err := domainID(ctx, tx, domain)
 		if err != nil {
 			return err
@@ -132,7 +125,7 @@ func (s *Store) AddAccount(ctx context.Context, address string, cred store.Crede
 
 // SetCredentials implements store.Directory.
 func (s *Store) SetCredentials(ctx context.Context, address string, cred store.Credentials) error {
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $1, scram_salt = $2, scram_iterations = $3,
 			scram_stored_key = $4, scram_server_key = $5 WHERE address = $6`,
 			cred.PasswordHash, cred.SCRAM.Salt, cred.SCRAM.Iterations, cred.SCRAM.StoredKey, cred.SCRAM.ServerKey, address)
@@ -144,7 +137,7 @@ func (s *Store) SetCredentials(ctx context.Context, address string, cred store.C
 // passwords and the change log go by ON DELETE CASCADE, bodies by the
 // messages_deleted trigger.
 func (s *Store) RemoveAccount(ctx context.Context, address string) error {
-	return s.write(ctx, func(tx pgx.Tx, t *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, t *touched) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE address = $1 FOR UPDATE`, address).Scan(&id); err != nil {
 			return notFound(err, "account "+address)
@@ -179,8 +172,8 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, e
 		func(r pgx.Rows) (store.Account, error) { return scanAccount(r) })
 }
 
-// Account implements store.Directory.
-func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
+// loadAccount reads an account (Account, through the cache).
+func (s *Store) loadAccount(ctx context.Context, address string) (store.Account, error) {
 	pool, err := s.db()
 	if err != nil {
 		return store.Account{}, err
@@ -190,8 +183,9 @@ func (s *Store) Account(ctx context.Context, address string) (store.Account, err
 	return a, s.mapErr(notFound(err, "account "+address))
 }
 
-// Credentials implements store.Directory.
-func (s *Store) Credentials(ctx context.Context, address string) (store.Account, store.Credentials, error) {
+// loadCredentials reads a login's secrets (Credentials, through the
+// cache).
+func (s *Store) loadCredentials(ctx context.Context, address string) (store.Account, store.Credentials, error) {
 	pool, err := s.db()
 	if err != nil {
 		return store.Account{}, store.Credentials{}, err
@@ -209,7 +203,7 @@ func (s *Store) Credentials(ctx context.Context, address string) (store.Account,
 
 // SetMaySendAsDomain implements store.Directory.
 func (s *Store) SetMaySendAsDomain(ctx context.Context, address string, allow bool) error {
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `UPDATE accounts SET may_send_as_domain = $1 WHERE address = $2`, allow, address)
 		return mustAffect(tag, err, "account "+address)
 	})
@@ -233,7 +227,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 			uniq = append(uniq, t)
 		}
 	}
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		did, err := domainID(ctx, tx, domain)
 		if err != nil {
 			return err
@@ -270,7 +264,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 
 // RemoveAlias implements store.Directory.
 func (s *Store) RemoveAlias(ctx context.Context, address string) error {
-	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM aliases WHERE address = $1`, address)
 		return mustAffect(tag, err, "alias "+address)
 	})
@@ -288,8 +282,8 @@ func (s *Store) Aliases(ctx context.Context, domain string) ([]store.Alias, erro
 		})
 }
 
-// Alias implements store.Directory.
-func (s *Store) Alias(ctx context.Context, address string) (store.Alias, error) {
+// loadAlias reads an alias (Alias, through the cache).
+func (s *Store) loadAlias(ctx context.Context, address string) (store.Alias, error) {
 	var targets []string
 	err := s.queryRow(ctx, `SELECT array_agg(t.address ORDER BY t.position) FROM aliases al
 		JOIN alias_targets t ON t.alias_id = al.id WHERE al.address = $1`, []any{address}, &targets)

@@ -24,6 +24,7 @@ import (
 // that Open has only migrated); otherwise Import fails before writing.
 // It returns what it copied.
 func (s *Store) Import(ctx context.Context, export storecopy.Exporter) (storecopy.Counts, error) {
+	defer s.caches.gen.bump() // the directory cache: COPY fires the triggers too, for other nodes
 	pool, err := s.db()
 	if err != nil {
 		return storecopy.Counts{}, err

@@ -173,6 +173,9 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	queueSchema,
 	// 3: posthorn_deliver, for group commit (schema_deliver.go).
 	deliverSchema,
+	// 4: notifications of directory changes, for the directory cache
+	// (schema_directory.go).
+	directorySchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

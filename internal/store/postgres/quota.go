@@ -18,7 +18,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, bytes int64) error
 	if bytes < 0 {
 		return fmt.Errorf("quota %d: %w", bytes, store.ErrInvalid)
 	}
-	return s.write(ctx, func(tx pgx.Tx, t *touched) error {
+	return s.writeDirectory(ctx, func(tx pgx.Tx, t *touched) error {
 		var id int64
 		err := tx.QueryRow(ctx, `UPDATE accounts SET quota_bytes = $1 WHERE address = $2 RETURNING id`, bytes, address).Scan(&id)
 		if err != nil {
