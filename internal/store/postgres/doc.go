@@ -101,8 +101,24 @@
 // store.Notifier, so Watch on any node sees writes of every node. The
 // same connection LISTENs on posthorn_keys and posthorn_endpoints (sent
 // by triggers on api_keys and webhook_endpoints), which drop the node's
-// caches of API keys and webhook subscriptions (caches.go), and on
+// caches of API keys and webhook subscriptions (caches.go), on
+// posthorn_directory (triggers on domains, accounts, aliases and
+// alias_targets, migration 4), which drops the directory cache, and on
 // posthorn_outbox, which wakes the webhook worker.
+//
+// # Directory cache
+//
+// HasDomain, Account, Alias and Credentials, the reads every RCPT and
+// AUTH makes (store.Resolve, the submission checks), are answered from
+// memory, not-found answers included (dircache.go). Staleness: a node
+// never serves an answer older than a directory write it has itself
+// returned from (its writes drop its cache after COMMIT, before they
+// return); another node, or a change made by another client (the CLI,
+// psql), is seen once its notification arrives, milliseconds after the
+// commit. While a node's LISTEN connection is down it caches nothing, and
+// its reconnection drops the cache, so a lost notification hides nothing.
+// Usage, Accounts, Aliases, Domains and app passwords are always read
+// from the database.
 //
 // # Queue, events, webhooks
 //
