@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -297,6 +299,32 @@ type WebhookEndpoint struct {
 	// Keep: an inbound route also stores the message in the mailbox.
 	Keep    bool
 	Created time.Time
+}
+
+// PrepareNew checks an endpoint about to be added and fills in what the
+// store sets: the domain in lower case, a new Secret when none is given,
+// Created (now, to the microsecond). It returns the endpoint and its Types
+// as stored (comma-separated). A URL that is not absolute http(s) or an
+// unknown event type is ErrInvalid. Both backends' AddWebhookEndpoint
+// use it.
+func (e WebhookEndpoint) PrepareNew() (WebhookEndpoint, string, error) {
+	e.Domain = strings.ToLower(e.Domain)
+	u, err := url.Parse(e.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return WebhookEndpoint{}, "", fmt.Errorf("webhook URL %q: want an absolute http(s) URL: %w", e.URL, ErrInvalid)
+	}
+	types := make([]string, len(e.Types))
+	for i, t := range e.Types {
+		if !t.Valid() {
+			return WebhookEndpoint{}, "", fmt.Errorf("webhook event type %q: %w", t, ErrInvalid)
+		}
+		types[i] = string(t)
+	}
+	if e.Secret == "" {
+		e.Secret = NewWebhookSecret()
+	}
+	e.Created = time.Now().UTC().Truncate(time.Microsecond)
+	return e, strings.Join(types, ","), nil
 }
 
 // Takes reports whether the endpoint receives events of type t by

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -38,29 +37,17 @@ func scanEndpoint(row pgx.Rows) (store.WebhookEndpoint, error) {
 
 // AddWebhookEndpoint implements store.Events.
 func (s *Store) AddWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) (store.WebhookEndpoint, error) {
-	e.Domain = strings.ToLower(e.Domain)
-	u, err := url.Parse(e.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.WebhookEndpoint{}, fmt.Errorf("webhook URL %q: want an absolute http(s) URL: %w", e.URL, store.ErrInvalid)
+	e, types, err := e.PrepareNew()
+	if err != nil {
+		return store.WebhookEndpoint{}, err
 	}
-	types := make([]string, len(e.Types))
-	for i, t := range e.Types {
-		if !t.Valid() {
-			return store.WebhookEndpoint{}, fmt.Errorf("webhook event type %q: %w", t, store.ErrInvalid)
-		}
-		types[i] = string(t)
-	}
-	if e.Secret == "" {
-		e.Secret = store.NewWebhookSecret()
-	}
-	e.Created = time.Now().UTC().Truncate(time.Microsecond)
 	pool, err := s.db()
 	if err != nil {
 		return store.WebhookEndpoint{}, err
 	}
 	err = pool.QueryRow(ctx, `INSERT INTO webhook_endpoints (domain, url, secret, types, enabled, pattern, keep, created)
 		SELECT name, $2, $3, $4, $5, $6, $7, $8 FROM domains WHERE name = $1 RETURNING id`,
-		e.Domain, e.URL, e.Secret, strings.Join(types, ","), e.Enabled, e.Pattern, e.Keep, e.Created.UnixMicro()).Scan(&e.ID)
+		e.Domain, e.URL, e.Secret, types, e.Enabled, e.Pattern, e.Keep, e.Created.UnixMicro()).Scan(&e.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.WebhookEndpoint{}, fmt.Errorf("webhook: domain %q: %w", e.Domain, store.ErrUnknownDomain)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -36,22 +35,10 @@ func scanEndpoint(r rowScanner) (store.WebhookEndpoint, error) {
 
 // AddWebhookEndpoint implements store.Events.
 func (s *Store) AddWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint) (store.WebhookEndpoint, error) {
-	e.Domain = strings.ToLower(e.Domain)
-	u, err := url.Parse(e.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.WebhookEndpoint{}, fmt.Errorf("webhook URL %q: want an absolute http(s) URL: %w", e.URL, store.ErrInvalid)
+	e, types, err := e.PrepareNew()
+	if err != nil {
+		return store.WebhookEndpoint{}, err
 	}
-	types := make([]string, len(e.Types))
-	for i, t := range e.Types {
-		if !t.Valid() {
-			return store.WebhookEndpoint{}, fmt.Errorf("webhook event type %q: %w", t, store.ErrInvalid)
-		}
-		types[i] = string(t)
-	}
-	if e.Secret == "" {
-		e.Secret = store.NewWebhookSecret()
-	}
-	e.Created = time.Now().UTC().Truncate(time.Microsecond)
 	err = s.write(ctx, func(w *wtx) error {
 		var one int
 		if err := w.queryRow(`SELECT 1 FROM domains WHERE name = ?`, e.Domain).Scan(&one); err != nil {
@@ -62,7 +49,7 @@ func (s *Store) AddWebhookEndpoint(ctx context.Context, e store.WebhookEndpoint)
 		}
 		var err error
 		e.ID, err = w.insert(`INSERT INTO webhook_endpoints (domain, url, secret, types, enabled, pattern, keep, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Domain, e.URL, e.Secret, strings.Join(types, ","), e.Enabled, e.Pattern, e.Keep, e.Created.UnixMicro())
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.Domain, e.URL, e.Secret, types, e.Enabled, e.Pattern, e.Keep, e.Created.UnixMicro())
 		return err
 	})
 	s.subs.invalidate()
