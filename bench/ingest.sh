@@ -159,7 +159,12 @@ node_pid() { case $1 in pg1) echo "$PG1_PID" ;; pg2a) echo "$PG2A_PID" ;; pg2b) 
 echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
 for c in $SESSIONS; do
     for r in $(seq "$ROUNDS"); do
-        for target in $TARGETS; do
+        # Even rounds run the targets in reverse order, so that neither
+        # side of a ratio always runs first (a warm cache, a neighbour's
+        # burst): the summary's per-round ratios pair them up.
+        order=$TARGETS
+        [ $((r % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
+        for target in $order; do
             case $target in
             smtp-sink) "$INGEST" 127.0.0.6:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$SINK_PID" -l "smtp-sink/c$c" -o "$OUT" ;;
             posthorn) "$INGEST" 127.0.0.5:10025 -n "$N" -s "$KB" -c "$c" -t alice@example.test -p "$PH_PID" -C "$PH_COUNT" -l "posthorn/c$c" -o "$OUT" ;;

@@ -67,7 +67,7 @@
 // above), so one transaction per delivery caps a mailbox at one
 // delivery per commit round: WAL flush plus a round trip per statement,
 // each a scheduling delay on a loaded machine. Deliver therefore queues
-// to two writer goroutines (deliver.go) that send up to 64 concurrent
+// to a writer goroutine (deliver.go) that sends up to 64 concurrent
 // deliveries as one pgx batch of posthorn_deliver calls, a plpgsql
 // function doing a whole delivery inside the server (schema_deliver.go):
 // one round trip, one implicit transaction, one WAL flush per batch. A
