@@ -43,6 +43,7 @@ type Store interface {
 	Queue
 	Events
 	APIKeys
+	MaildropLocks
 	// Close flushes pending writes and releases the store.
 	Close() error
 }

@@ -176,6 +176,8 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	// 4: notifications of directory changes, for the directory cache
 	// (schema_directory.go).
 	directorySchema,
+	// 5: POP3 maildrop locks, lease rows (maildrop.go).
+	maildropSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

@@ -64,6 +64,8 @@ type Store struct {
 
 	onOutbox atomic.Pointer[func()] // OnWebhookDeliveries
 
+	maildrops maildropLocks // POP3 maildrop locks, in memory
+
 	commits, requests atomic.Int64 // group-commit statistics
 }
 

@@ -104,6 +104,13 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"EventsDeliverAndPrune", testEventsDeliverAndPrune},
+		{"MaildropLockExclusive", testMaildropLockExclusive},
+		{"MaildropLockRelease", testMaildropLockRelease},
+		{"MaildropLockExpiry", testMaildropLockExpiry},
+		{"MaildropLockRenew", testMaildropLockRenew},
+		{"MaildropLockArgs", testMaildropLockArgs},
+		{"MaildropLockConcurrent", testMaildropLockConcurrent},
+		{"MaildropLockClosed", testMaildropLockClosed},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
