@@ -31,14 +31,20 @@ func NewResolver(c config.DNS) (*dns.Client, error) {
 }
 
 // mxChecks builds the receiving checks of [checks]; nil when disabled.
-// The greylist state file is opened once, shared by every smtp listener.
+// The greylist is opened once, shared by every smtp listener: in the
+// store when it shares greylisting state between nodes (PostgreSQL),
+// else in DATA/greylist.
 func (d *Daemon) mxChecks() (*mx.Checks, error) {
 	c := d.cfg.Checks
 	if !c.Enabled {
 		return nil, nil
 	}
 	if c.Greylisting && d.greylist == nil {
-		gl, err := greylist.Open(greylist.Options{Path: filepath.Join(d.cfg.DataDir, "greylist"), Delay: c.GreylistDelay.D()})
+		opts := greylist.Options{Path: filepath.Join(d.cfg.DataDir, "greylist"), Delay: c.GreylistDelay.D(), Logger: d.log}
+		if shared, ok := d.store.(greylist.Shared); ok {
+			opts.Path, opts.Shared = "", shared
+		}
+		gl, err := greylist.Open(opts)
 		if err != nil {
 			return nil, err
 		}

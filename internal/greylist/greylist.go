@@ -11,22 +11,29 @@
 // sender and recipient for as long (RFC 6647 §4.2 "auto-allowlisting"),
 // so a known correspondent is delayed once at most.
 //
-// State is kept in memory and appended, one line per change, to a file in
-// the data directory, replayed at Open and compacted (expired entries
-// dropped) then. It is not fsync'd: losing the last changes in a crash
-// only delays some mail once more. The number of entries is bounded
-// (MaxEntries); when full, new triplets are let in rather than remembered,
-// so an attacker filling the table cannot block mail.
+// Where the state lives (see Options):
+//
+//   - In memory, appended one line per change to a file in the data
+//     directory (file.go), replayed at Open and compacted (expired
+//     entries dropped) then. It is not fsync'd: losing the last changes
+//     in a crash only delays some mail once more. This is the embedded
+//     store's setup: one node.
+//   - In a Shared store that every node reads and writes (shared.go; the
+//     PostgreSQL store implements it), so a sender whose retry reaches
+//     another node behind the load balancer is not greylisted again.
+//     One round trip per RCPT of an unknown network; a network known to
+//     have passed is remembered by the node for a few minutes.
+//
+// The number of triplets is bounded (MaxEntries); when full, new triplets
+// are let in rather than remembered, so an attacker filling the table
+// cannot block mail.
 package greylist
 
 import (
-	"bufio"
-	"fmt"
+	"context"
+	"log/slog"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/clientnet"
@@ -34,8 +41,15 @@ import (
 
 // Options configure a List. Zero durations take the defaults.
 type Options struct {
-	// Path is the state file; "" keeps the state in memory only.
+	// Path is the state file; "" keeps the state in memory only. Unused
+	// with Shared.
 	Path string
+	// Shared, when set, keeps the state there instead of in memory and
+	// Path: every node of a cluster passes the same store.
+	Shared Shared
+	// Logger receives the errors of Shared (the attempt is then let in).
+	// Nil discards.
+	Logger *slog.Logger
 	// Delay is how long a sender must wait before a retry is accepted
 	// (default 5 minutes; RFC 6647 §4.2 discusses 1 to 25 minutes).
 	Delay time.Duration
@@ -55,21 +69,13 @@ type Options struct {
 
 // List is the greylisting state; safe for concurrent use.
 type List struct {
-	opts Options
-
-	mu      sync.Mutex
-	triples map[string]*entry
-	nets    map[netip.Prefix]time.Time // client networks that passed: last seen
-	file    *os.File                   // append log, nil for memory only
+	opts   Options
+	file   *fileState   // nil with Shared
+	shared *sharedState // nil without
 }
 
-type entry struct {
-	first  time.Time // first attempt of the current round
-	last   time.Time // last accepted message (zero until passed)
-	passed bool
-}
-
-// Open loads the state file (creating it) and returns the List.
+// Open loads the state file (creating it), or prepares the shared state,
+// and returns the List.
 func Open(opts Options) (*List, error) {
 	if opts.Delay <= 0 {
 		opts.Delay = 5 * time.Minute
@@ -86,173 +92,55 @@ func Open(opts Options) (*List, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l := &List{opts: opts, triples: map[string]*entry{}, nets: map[netip.Prefix]time.Time{}}
-	if opts.Path == "" {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &List{opts: opts}
+	if opts.Shared != nil {
+		l.shared = newSharedState(opts)
 		return l, nil
 	}
-	if err := l.load(); err != nil {
-		return nil, err
-	}
-	if err := l.compact(); err != nil {
+	var err error
+	l.file, err = openFileState(opts)
+	if err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// Close closes the state file.
+// Close closes the state file, or waits for a sweep of the shared state
+// that is under way.
 func (l *List) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.file == nil {
+	if l.shared != nil {
+		l.shared.close()
 		return nil
 	}
-	err := l.file.Close()
-	l.file = nil
-	return err
+	return l.file.close()
 }
 
 // Allow records an attempt to deliver from sender to rcpt by a client at ip
 // and reports whether to accept it now.
-func (l *List) Allow(ip netip.Addr, sender, rcpt string) bool {
-	now := l.opts.Now()
+func (l *List) Allow(ctx context.Context, ip netip.Addr, sender, rcpt string) bool {
 	n := clientnet.Of(ip)
-	key := n.String() + " " + strings.ToLower(sender) + " " + strings.ToLower(rcpt)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if last, ok := l.nets[n]; ok && now.Sub(last) < l.opts.Expiry {
-		l.seen(n, last, now)
-		return true
+	sender, rcpt = strings.ToLower(sender), strings.ToLower(rcpt)
+	if l.shared != nil {
+		return l.shared.allow(ctx, n, sender, rcpt)
 	}
-	e := l.triples[key]
-	switch {
-	case e == nil || (e.passed && now.Sub(e.last) >= l.opts.Expiry) || (!e.passed && now.Sub(e.first) >= l.opts.Window):
-		if e == nil && len(l.triples) >= l.opts.MaxEntries {
-			l.sweep(now)
-			if len(l.triples) >= l.opts.MaxEntries {
-				return true // full: fail open
-			}
-		}
-		l.triples[key] = &entry{first: now}
-		l.log("F", key, now)
-		return false
-	case !e.passed && now.Sub(e.first) < l.opts.Delay:
-		return false
-	}
-	if !e.passed || now.Sub(e.last) >= logEvery {
-		l.log("P", key, now)
-	}
-	e.passed, e.last = true, now
-	l.seen(n, l.nets[n], now)
-	return true
+	return l.file.allow(n, sender, rcpt)
 }
 
-// logEvery is how often a known entry's "last seen" is written to the
-// file: its expiry is counted in weeks, so once a day is precise enough and
-// keeps the file from growing by a line per message.
-const logEvery = 24 * time.Hour
-
-// seen records that network n (last seen at last, zero if never) sent
-// mail now. Called with mu held.
-func (l *List) seen(n netip.Prefix, last, now time.Time) {
-	if last.IsZero() || now.Sub(last) >= logEvery {
-		l.log("N", n.String(), now)
-	} else {
-		now = last // keep the logged time, so the file and memory agree
-	}
-	l.nets[n] = now
+// Rules are the durations that decide an attempt (see Options).
+type Rules struct {
+	Delay, Window, Expiry time.Duration
+	// Touch is how stale a remembered "last seen" time may get before a
+	// message writes it again: expiry counts in weeks, so once a day
+	// is precise enough and keeps a known sender's mail from writing.
+	Touch time.Duration
 }
 
-// sweep drops expired entries. Called with mu held.
-func (l *List) sweep(now time.Time) {
-	for k, e := range l.triples {
-		if e.passed && now.Sub(e.last) >= l.opts.Expiry || !e.passed && now.Sub(e.first) >= l.opts.Window {
-			delete(l.triples, k)
-		}
-	}
-	for n, last := range l.nets {
-		if now.Sub(last) >= l.opts.Expiry {
-			delete(l.nets, n)
-		}
-	}
-}
+// touchEvery is Rules.Touch.
+const touchEvery = 24 * time.Hour
 
-// log appends one change: "F key t" first attempt, "P key t" passed,
-// "N net t" network seen. Called with mu held; errors are ignored (the
-// state is advisory).
-func (l *List) log(kind, key string, t time.Time) {
-	if l.file != nil {
-		fmt.Fprintf(l.file, "%s %d %s\n", kind, t.Unix(), key)
-	}
-}
-
-func (l *List) load() error {
-	f, err := os.Open(l.opts.Path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("greylist: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
-		ts, key, _ := strings.Cut(rest, " ")
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || key == "" {
-			continue // a torn last line after a crash
-		}
-		t := time.Unix(sec, 0)
-		switch kind {
-		case "F":
-			l.triples[key] = &entry{first: t}
-		case "P":
-			if e := l.triples[key]; e != nil {
-				e.passed, e.last = true, t
-			} else {
-				l.triples[key] = &entry{first: t, last: t, passed: true}
-			}
-		case "N":
-			if n, err := netip.ParsePrefix(key); err == nil {
-				l.nets[n] = t
-			}
-		}
-	}
-	return sc.Err()
-}
-
-// compact rewrites the file with the live entries and opens it for
-// appending.
-func (l *List) compact() error {
-	l.sweep(l.opts.Now())
-	tmp := l.opts.Path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("greylist: %v", err)
-	}
-	w := bufio.NewWriter(f)
-	for k, e := range l.triples {
-		fmt.Fprintf(w, "F %d %s\n", e.first.Unix(), k)
-		if e.passed {
-			fmt.Fprintf(w, "P %d %s\n", e.last.Unix(), k)
-		}
-	}
-	for n, t := range l.nets {
-		fmt.Fprintf(w, "N %d %s\n", t.Unix(), n)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("greylist: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("greylist: %v", err)
-	}
-	if err := os.Rename(tmp, l.opts.Path); err != nil {
-		return fmt.Errorf("greylist: %v", err)
-	}
-	l.file, err = os.OpenFile(l.opts.Path, os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("greylist: %v", err)
-	}
-	return nil
+func (o Options) rules() Rules {
+	return Rules{Delay: o.Delay, Window: o.Window, Expiry: o.Expiry, Touch: touchEvery}
 }

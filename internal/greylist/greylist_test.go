@@ -27,48 +27,48 @@ func TestAllow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "greylist")
 	l := open(t, path, c)
 	ip := netip.MustParseAddr("192.0.2.10")
-	if l.Allow(ip, "a@x.test", "me@ours.test") {
+	if l.Allow(t.Context(), ip, "a@x.test", "me@ours.test") {
 		t.Fatal("first attempt allowed")
 	}
 	c.add(time.Minute)
-	if l.Allow(ip, "a@x.test", "me@ours.test") {
+	if l.Allow(t.Context(), ip, "a@x.test", "me@ours.test") {
 		t.Fatal("retry before the delay allowed")
 	}
 	c.add(5 * time.Minute)
 	// The retry comes from another address of the same /24.
-	if !l.Allow(netip.MustParseAddr("192.0.2.11"), "A@X.test", "me@ours.test") {
+	if !l.Allow(t.Context(), netip.MustParseAddr("192.0.2.11"), "A@X.test", "me@ours.test") {
 		t.Fatal("retry after the delay refused")
 	}
 	// The network is now known: other senders and recipients pass.
-	if !l.Allow(ip, "b@y.test", "you@ours.test") {
+	if !l.Allow(t.Context(), ip, "b@y.test", "you@ours.test") {
 		t.Fatal("known network greylisted")
 	}
 	// Another network starts over; a retry after the window too.
 	other := netip.MustParseAddr("198.51.100.1")
-	if l.Allow(other, "a@x.test", "me@ours.test") {
+	if l.Allow(t.Context(), other, "a@x.test", "me@ours.test") {
 		t.Fatal("unknown network allowed")
 	}
 	c.add(72 * time.Hour)
-	if l.Allow(other, "a@x.test", "me@ours.test") {
+	if l.Allow(t.Context(), other, "a@x.test", "me@ours.test") {
 		t.Fatal("retry after the window allowed")
 	}
 
 	// The state survives a restart.
 	l.Close()
 	l2 := open(t, path, c)
-	if !l2.Allow(ip, "c@z.test", "me@ours.test") {
+	if !l2.Allow(t.Context(), ip, "c@z.test", "me@ours.test") {
 		t.Fatal("known network forgotten after reopening")
 	}
-	if l2.Allow(other, "a@x.test", "me@ours.test") {
+	if l2.Allow(t.Context(), other, "a@x.test", "me@ours.test") {
 		t.Fatal("pending triplet: allowed before its delay after reopening")
 	}
 	c.add(10 * time.Minute)
-	if !l2.Allow(other, "a@x.test", "me@ours.test") {
+	if !l2.Allow(t.Context(), other, "a@x.test", "me@ours.test") {
 		t.Fatal("pending triplet forgotten after reopening")
 	}
 	// A known network expires.
 	c.add(40 * 24 * time.Hour)
-	if l2.Allow(ip, "c@z.test", "me@ours.test") {
+	if l2.Allow(t.Context(), ip, "c@z.test", "me@ours.test") {
 		t.Fatal("network remembered past its expiry")
 	}
 }
@@ -79,9 +79,9 @@ func TestFullFailsOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Allow(netip.MustParseAddr("192.0.2.1"), "a@x", "r@o")
-	l.Allow(netip.MustParseAddr("192.0.2.1"), "b@x", "r@o")
-	if !l.Allow(netip.MustParseAddr("192.0.2.1"), "c@x", "r@o") {
+	l.Allow(t.Context(), netip.MustParseAddr("192.0.2.1"), "a@x", "r@o")
+	l.Allow(t.Context(), netip.MustParseAddr("192.0.2.1"), "b@x", "r@o")
+	if !l.Allow(t.Context(), netip.MustParseAddr("192.0.2.1"), "c@x", "r@o") {
 		t.Error("full table greylisted a new triplet")
 	}
 }
@@ -92,13 +92,13 @@ func TestFileGrowth(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "greylist")
 	l := open(t, path, c)
 	ip := netip.MustParseAddr("192.0.2.10")
-	l.Allow(ip, "a@x.test", "me@ours.test")
+	l.Allow(t.Context(), ip, "a@x.test", "me@ours.test")
 	c.add(6 * time.Minute)
-	l.Allow(ip, "a@x.test", "me@ours.test")
+	l.Allow(t.Context(), ip, "a@x.test", "me@ours.test")
 	before, _ := os.ReadFile(path)
 	for range 100 {
 		c.add(time.Minute)
-		if !l.Allow(ip, "a@x.test", "me@ours.test") {
+		if !l.Allow(t.Context(), ip, "a@x.test", "me@ours.test") {
 			t.Fatal("known network refused")
 		}
 	}

@@ -177,7 +177,7 @@ func (s *session) mailChecks(ctx context.Context) error {
 }
 
 // greylisted reports whether to refuse rcpt for now (RFC 6647).
-func (s *session) greylisted(rcpt string) bool {
+func (s *session) greylisted(ctx context.Context, rcpt string) bool {
 	c := s.b.opts.Checks
 	if c == nil || c.Greylist == nil || s.cc.trusted || inPrefixes(s.ip(), c.GreylistAllow) {
 		return false
@@ -185,7 +185,7 @@ func (s *session) greylisted(rcpt string) bool {
 	if at := strings.LastIndexByte(s.from, '@'); at >= 0 && slices.Contains(c.GreylistAllowDomains, strings.ToLower(s.from[at+1:])) {
 		return false
 	}
-	return !c.Greylist.Allow(s.ip(), s.from, rcpt)
+	return !c.Greylist.Allow(ctx, s.ip(), s.from, rcpt)
 }
 
 func (s *session) ip() netip.Addr {

@@ -182,7 +182,7 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 	at := strings.LastIndexByte(canon, '@')
 	accts, err := store.Resolve(ctx, s.b.opts.Store, canon[:at], canon[at+1:], s.b.opts.SubaddressSeparator)
 	if routed && routeOnly(ep, err) {
-		return s.acceptRouted(canon, a.String(), ep)
+		return s.acceptRouted(ctx, canon, a.String(), ep)
 	}
 	switch {
 	case errors.Is(err, store.ErrUnknownDomain):
@@ -205,7 +205,7 @@ func (s *session) Rcpt(ctx context.Context, to string) error {
 			return smtp.ReplyMailboxFull
 		}
 	}
-	if s.greylisted(canon) {
+	if s.greylisted(ctx, canon) {
 		return replyGreylisted
 	}
 	for _, acct := range accts {

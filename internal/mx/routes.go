@@ -47,8 +47,8 @@ func routeOnly(ep store.WebhookEndpoint, resolveErr error) bool {
 }
 
 // acceptRouted accepts a recipient that only its route takes.
-func (s *session) acceptRouted(canon, addr string, ep store.WebhookEndpoint) error {
-	if s.greylisted(canon) {
+func (s *session) acceptRouted(ctx context.Context, canon, addr string, ep store.WebhookEndpoint) error {
+	if s.greylisted(ctx, canon) {
 		return replyGreylisted
 	}
 	s.addRouted(canon, ep)

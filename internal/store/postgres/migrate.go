@@ -178,6 +178,8 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	directorySchema,
 	// 5: POP3 maildrop locks, lease rows (maildrop.go).
 	maildropSchema,
+	// 6: greylisting state shared by the nodes (schema_greylist.go).
+	greylistSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises
