@@ -469,7 +469,8 @@ type Checks struct {
 	// Greylisting (RFC 6647): the first attempt of an unknown (client
 	// network, sender, recipient) is refused with 451 4.7.1 and accepted
 	// when retried after greylist_delay; a client network that passed is
-	// let in without delay for 35 days. State is kept in data_dir.
+	// let in without delay for 35 days. State is kept in data_dir, or
+	// with the PostgreSQL store in the database every node shares.
 	Greylisting bool `toml:"greylisting"`
 
 	// How long a greylisted sender must wait before its retry is accepted.
