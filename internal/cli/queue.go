@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -83,7 +84,7 @@ func queueCommand() *command {
 			}),
 			{
 				name:    "list",
-				summary: "list queued messages: ID, state, queued, size, attempts, next attempt, sender, pending recipients, last error",
+				summary: "list queued messages: ID, state, lease holder, queued, size, attempts, next attempt, sender, pending recipients, last error",
 				usage:   "[-config FILE | -data-dir DIR]",
 				flags:   sf.register,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
@@ -97,7 +98,7 @@ func queueCommand() *command {
 						}
 						now := time.Now()
 						for _, m := range ms {
-							fmt.Fprintf(env.Stdout, "%d\t%s\t%s\t%d\t%d\t%s\t<%s>\t%s\t%s\n", m.ID, queueState(m, now),
+							fmt.Fprintf(env.Stdout, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t<%s>\t%s\t%s\n", m.ID, queueState(m, now), leaseHolder(m, now),
 								m.Queued.Local().Format("2006-01-02 15:04:05"), m.Size, m.Attempts,
 								m.NextAttempt.Local().Format("2006-01-02 15:04:05"), m.From, strings.Join(m.Recipients, ","), m.LastError)
 						}
@@ -200,6 +201,19 @@ func queueState(m store.QueuedMessage, now time.Time) string {
 	return "queued"
 }
 
+// leaseHolder is the list's lease column: the node holding m's lease,
+// "expired:NODE" when the lease ran out unfinished (the node died or lost
+// the database; the message is due), "-" without a lease.
+func leaseHolder(m store.QueuedMessage, now time.Time) string {
+	switch {
+	case m.Lease == 0:
+		return "-"
+	case !m.NextAttempt.After(now):
+		return "expired:" + cmp.Or(m.LeaseHolder, "?")
+	}
+	return cmp.Or(m.LeaseHolder, "?")
+}
+
 func writeSummary(w io.Writer, ms []store.QueuedMessage, now time.Time) {
 	states := map[string]int{}
 	type dest struct {
@@ -259,6 +273,15 @@ func showQueued(w io.Writer, m store.QueuedMessage, body []byte, now time.Time) 
 	fmt.Fprintf(w, "Size:         %d\n", m.Size)
 	fmt.Fprintf(w, "Attempts:     %d\n", m.Attempts)
 	fmt.Fprintf(w, "Next attempt: %s\n", m.NextAttempt.Local().Format(time.RFC1123Z))
+	if m.Lease != 0 {
+		// A claimed message's NextAttempt is its lease's end.
+		holder, end := cmp.Or(m.LeaseHolder, "an unnamed node"), m.NextAttempt.Local().Format(time.RFC1123Z)
+		if m.NextAttempt.After(now) {
+			fmt.Fprintf(w, "Lease:        held by %s until %s\n", holder, end)
+		} else {
+			fmt.Fprintf(w, "Lease:        of %s, ran out unfinished at %s\n", holder, end)
+		}
+	}
 	fmt.Fprintf(w, "SMTPUTF8:     %v\n", m.UTF8)
 	fmt.Fprintf(w, "REQUIRETLS:   %v\n", m.RequireTLS)
 	if m.LastError != "" {

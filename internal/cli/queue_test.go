@@ -107,3 +107,57 @@ func TestQueueCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueLeaseHolder: queue list and show name the node holding a
+// message's lease, and say when that lease ran out unfinished.
+func TestQueueLeaseHolder(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := daemon.OpenStore(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var ids []int64
+	for i := range 3 {
+		id, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: []string{fmt.Sprintf("r%d@remote.test", i)},
+			Body: []byte("Subject: x\r\n\r\nx\r\n"), Queued: now.Add(-2 * time.Hour), NextAttempt: now.Add(time.Duration(i-120) * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// node-8 claimed the first an hour ago and died (its lease ran out);
+	// node-7 is delivering the second now; the third has no lease.
+	if c, err := st.ClaimQueued(ctx, now.Add(-time.Hour-time.Minute), time.Minute, 1, "node-8"); err != nil || len(c) != 1 || c[0].ID != ids[0] {
+		t.Fatalf("ClaimQueued = %+v, %v", c, err)
+	}
+	if c, err := st.ClaimQueued(ctx, now, time.Hour, 1, "node-7"); err != nil || len(c) != 1 || c[0].ID != ids[1] {
+		t.Fatalf("ClaimQueued = %+v, %v", c, err)
+	}
+	st.Close()
+
+	list := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runCLI(t, "", append(args, "-data-dir="+dir)...)
+		if code != 0 {
+			t.Fatalf("posthorn %s: exit %d, %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	out := list("queue", "list")
+	for i, want := range []string{"\tqueued\texpired:node-8\t", "\tactive\tnode-7\t", "\tqueued\t-\t"} {
+		if !strings.Contains(out, fmt.Sprintf("%d%s", ids[i], want)) {
+			t.Errorf("queue list lacks %d%q:\n%s", ids[i], want, out)
+		}
+	}
+	if out := list("queue", "show", fmt.Sprint(ids[0])); !strings.Contains(out, "Lease:        of node-8, ran out unfinished at ") {
+		t.Errorf("queue show of the dead node's message:\n%s", out)
+	}
+	if out := list("queue", "show", fmt.Sprint(ids[1])); !strings.Contains(out, "Lease:        held by node-7 until "+now.Add(time.Hour).Local().Format("Mon, 02 Jan 2006 15:04")) {
+		t.Errorf("queue show of the message in delivery:\n%s", out)
+	}
+	if out := list("queue", "show", fmt.Sprint(ids[2])); strings.Contains(out, "Lease:") {
+		t.Errorf("queue show of a message without a lease:\n%s", out)
+	}
+}

@@ -34,6 +34,13 @@ type Config struct {
 	// relative to the working directory of the daemon.
 	DataDir string `toml:"data_dir"`
 
+	// The name of this node among several on one database: the queue
+	// records it with every lease it takes, so `posthorn queue list` and
+	// `queue show` tell which node is delivering a message (or held it
+	// when it died). Give each node its own; printable ASCII, at most 64
+	// characters.
+	Node string `toml:"node" docdefault:"this machine's host name (os.Hostname)" sample:"\"node-1\""`
+
 	// Where mail, accounts, the queue and events are kept: the embedded
 	// store in data_dir (one node), or a PostgreSQL database that several
 	// nodes share.
@@ -546,11 +553,18 @@ type Delivery struct {
 	// destination before it is closed.
 	IdleTimeout Duration `toml:"idle_timeout"`
 
-	// Longest time one delivery attempt may take. A message in delivery
-	// when the server dies is tried again when its lease ends, at most
-	// this long plus a ninth after the crash (the lease is renewed while
-	// an attempt runs); at-least-once: it may arrive twice.
+	// Longest time one delivery attempt may take.
 	AttemptTimeout Duration `toml:"attempt_timeout"`
+
+	// How long a message being delivered belongs to this node. The node
+	// renews the lease every third of it while the attempt runs, so an
+	// attempt may take longer (up to attempt_timeout); a node that dies
+	// or loses the database stops renewing, and another node (or this
+	// one, restarted) tries the message again when the lease ends, at
+	// most this long after the crash. At-least-once: a message in
+	// delivery at the crash may arrive twice. An attempt whose lease ran
+	// out unrenewed is stopped.
+	Lease Duration `toml:"lease"`
 
 	// Fixed next hops instead of MX lookups, one [[delivery.routes]]
 	// table each: a smarthost for every domain ("*") or a host for one
@@ -654,6 +668,7 @@ func Default() *Config {
 	host, _ := os.Hostname()
 	return &Config{
 		Hostname:            host,
+		Node:                host,
 		DataDir:             "/var/lib/posthorn",
 		SubaddressSeparator: "+",
 		Listeners:           []Listener{{Role: RoleSMTP, Address: ":25"}},
@@ -722,6 +737,7 @@ func Default() *Config {
 			MaxInFlight:       200,
 			IdleTimeout:       NewDuration(5 * time.Second),
 			AttemptTimeout:    NewDuration(10 * time.Minute),
+			Lease:             NewDuration(time.Minute),
 			Routes:            []DeliveryRoute{},
 		},
 		HTTP: HTTP{

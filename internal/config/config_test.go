@@ -105,6 +105,8 @@ func TestValidateKeys(t *testing.T) {
 		{"delivery port", func(c *Config) { c.Delivery.Port = 0 }, "delivery.port: 0: out of range"},
 		{"delivery retry order", func(c *Config) { c.Delivery.RetryMax = NewDuration(time.Minute) }, "delivery.retry_max: 1m: shorter than retry_min (5m)"},
 		{"delivery no warning", func(c *Config) { c.Delivery.DelayWarning = Duration{} }, ""},
+		{"delivery short lease", func(c *Config) { c.Delivery.Lease = NewDuration(time.Millisecond) }, "delivery.lease: 1ms: too short to renew"},
+		{"node with a space", func(c *Config) { c.Node = "node 1" }, `node: "node 1": not a node name`},
 		{"delivery short attempt", func(c *Config) { c.Delivery.AttemptTimeout = NewDuration(time.Second) }, "delivery.attempt_timeout: 1s: too short"},
 		{"delivery routes", func(c *Config) {
 			c.Delivery.Routes = []DeliveryRoute{{Domain: "*", Host: "smtp.example.net:587", Username: "u", Password: "p"}, {Domain: "example.org", Host: "192.0.2.7"}}

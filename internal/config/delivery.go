@@ -34,6 +34,10 @@ func (v *validator) delivery(d Delivery) {
 	if d.AttemptTimeout.D() > 0 && d.AttemptTimeout.D() < 10*time.Second {
 		v.add(p+"attempt_timeout", fmt.Sprintf("%s: too short for a delivery", d.AttemptTimeout), `use "10m"`)
 	}
+	v.duration(p+"lease", d.Lease, false)
+	if d.Lease.D() > 0 && d.Lease.D() < time.Second {
+		v.add(p+"lease", fmt.Sprintf("%s: too short to renew", d.Lease), `use "1m"`)
+	}
 	seen := map[string]int{}
 	for i, r := range d.Routes {
 		key := fmt.Sprintf("%sroutes[%d]", p, i)

@@ -59,7 +59,7 @@ func TestEveryKeyDocumented(t *testing.T) {
 }
 
 // TestSampleLoads checks the sample is a valid file equal to the defaults
-// (but for its example hostname and domains).
+// (but for its example hostname, node name and domains).
 func TestSampleLoads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posthorn.toml")
 	if err := os.WriteFile(path, []byte(Sample()), 0o600); err != nil {
@@ -71,6 +71,7 @@ func TestSampleLoads(t *testing.T) {
 	}
 	want := Default()
 	want.Hostname = "mail.example.com"
+	want.Node = "node-1"
 	want.Domains = []string{"example.com"}
 	if !equalConfig(c, want) {
 		t.Errorf("sample differs from the defaults:\ngot  %+v\nwant %+v", c, want)

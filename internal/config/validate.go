@@ -22,6 +22,7 @@ import (
 func (c *Config) Validate() error {
 	v := &validator{}
 	v.hostname(c.Hostname)
+	v.node(c.Node)
 	v.domains(c.Domains)
 	if c.DataDir == "" {
 		v.add("data_dir", "empty", `set data_dir = "/var/lib/posthorn"`)
@@ -53,6 +54,14 @@ type validator struct {
 
 func (v *validator) add(key, msg, hint string) {
 	v.errs = append(v.errs, &Error{Key: key, Msg: msg, Hint: hint})
+}
+
+// node checks the node name: printable ASCII, no space, 1-64 characters.
+func (v *validator) node(n string) {
+	bad := n == "" || len(n) > 64 || strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r > '~' })
+	if bad {
+		v.add("node", fmt.Sprintf("%q: not a node name", n), `set node = "node-1": 1-64 printable ASCII characters, no spaces`)
+	}
 }
 
 func (v *validator) hostname(h string) {

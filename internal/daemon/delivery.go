@@ -73,7 +73,9 @@ func (d *Daemon) startDelivery() error {
 		Deliverer:           d.outbound.deliverer,
 		Hostname:            d.cfg.Hostname,
 		SubaddressSeparator: d.cfg.SubaddressSeparator,
-		Lease:               c.AttemptTimeout.D() * 10 / 9, // the worker cuts attempts at 9/10
+		Node:                d.cfg.Node,
+		Lease:               c.Lease.D(),
+		AttemptTimeout:      c.AttemptTimeout.D(),
 		RetryMin:            c.RetryMin.D(),
 		RetryMax:            c.RetryMax.D(),
 		GiveUp:              c.GiveUp.D(),

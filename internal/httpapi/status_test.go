@@ -38,7 +38,7 @@ func TestMessageStatus(t *testing.T) {
 		t.Errorf("status after the send: %+v", st)
 	}
 	ctx := t.Context()
-	claimed, err := e.st.ClaimQueued(ctx, time.Now().Add(time.Second), time.Minute, 10)
+	claimed, err := e.st.ClaimQueued(ctx, time.Now().Add(time.Second), time.Minute, 10, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

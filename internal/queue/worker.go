@@ -29,13 +29,17 @@ type Options struct {
 	Hostname string
 	// SubaddressSeparator resolves local senders of notifications.
 	SubaddressSeparator string
-	// Lease is how long a claim lasts unless renewed (10m). The worker
+	// Node names this worker's node in the leases it takes
+	// (store.QueuedMessage.LeaseHolder).
+	Node string
+	// Lease is how long a claim lasts unless renewed (1m). The worker
 	// renews it every Lease/3 while the attempt runs (store.RenewLease),
 	// so a message is taken over by another worker only after its
-	// worker stopped renewing (died, or lost the database) for a Lease.
+	// worker stopped renewing (died, or lost the database) for a Lease;
+	// an attempt whose lease ran out unrenewed is stopped.
 	Lease time.Duration
 	// AttemptTimeout bounds one attempt, which is cut off after it
-	// (Lease*9/10: attempts never outlive even an unrenewed lease).
+	// (10m); it may be longer than Lease.
 	AttemptTimeout time.Duration
 	// RetryMin, RetryMax bound the backoff between attempts (5m, 4h).
 	RetryMin, RetryMax time.Duration
@@ -73,12 +77,12 @@ func New(opts Options) *Worker {
 			*d = v
 		}
 	}
-	def(&opts.Lease, 10*time.Minute)
+	def(&opts.Lease, time.Minute)
 	def(&opts.RetryMin, 5*time.Minute)
 	def(&opts.RetryMax, 4*time.Hour)
 	def(&opts.GiveUp, 5*24*time.Hour)
 	def(&opts.Poll, time.Second)
-	def(&opts.AttemptTimeout, opts.Lease*9/10)
+	def(&opts.AttemptTimeout, 10*time.Minute)
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 100
 	}
@@ -109,7 +113,7 @@ func (w *Worker) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ct
 
 // claim leases up to n due messages.
 func (w *Worker) claim(ctx context.Context, n int) []store.QueuedMessage {
-	ms, err := w.opts.Store.ClaimQueued(ctx, w.now(), w.opts.Lease, n)
+	ms, err := w.opts.Store.ClaimQueued(ctx, w.now(), w.opts.Lease, n, w.opts.Node)
 	if err != nil {
 		w.log.Error("queue: claiming messages", "err", err)
 	}
@@ -166,7 +170,9 @@ func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
 // ran out and another worker claimed the message, or the message was
 // removed) it cancels the attempt with cancel: the message is someone
 // else's now. Other errors (the database briefly unreachable) are
-// logged and the next renewal tried.
+// logged and the next renewal tried, until the lease's end has passed
+// unrenewed: then another node may have claimed the message, and the
+// attempt is cancelled too.
 func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log *slog.Logger) (stop func()) {
 	ctx, stopRenewing := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -174,19 +180,29 @@ func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log
 		defer close(done)
 		tick := time.NewTicker(w.opts.Lease / 3)
 		defer tick.Stop()
+		ends := m.NextAttempt // a claimed message's NextAttempt is its lease's end
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
 			}
-			err := w.opts.Store.RenewLease(ctx, m.ID, m.Lease, w.now().Add(w.opts.Lease))
+			until := w.now().Add(w.opts.Lease)
+			err := w.opts.Store.RenewLease(ctx, m.ID, m.Lease, until)
 			switch {
+			case err == nil:
+				ends = until
 			case errors.Is(err, store.ErrLeaseLost):
 				log.Warn("queue: lease lost during the attempt; stopping it", "err", err)
 				cancel()
 				return
-			case err != nil && ctx.Err() == nil:
+			case ctx.Err() != nil:
+				return
+			case !w.now().Before(ends):
+				log.Warn("queue: the lease ran out before it could be renewed; stopping the attempt", "err", err)
+				cancel()
+				return
+			default:
 				log.Error("queue: renewing the lease", "err", err)
 			}
 		}

@@ -45,15 +45,18 @@ type Queue interface {
 	// ClaimQueued leases up to limit messages that are due at now (not
 	// held, NextAttempt <= now, no live lease) for the duration lease, in
 	// NextAttempt order, and returns them without bodies. Each carries a
-	// new Lease token; while the lease lasts no other claim returns the
-	// message (its NextAttempt is the lease's end).
-	ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueuedMessage, error)
+	// new Lease token and holder as its LeaseHolder (the claiming node's
+	// name, shown by the administration commands; may be ""); while the
+	// lease lasts no other claim returns the message (its NextAttempt is
+	// the lease's end).
+	ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int, holder string) ([]QueuedMessage, error)
 	// FinishAttempt records one delivery attempt of a claimed message and
 	// ends the lease: every recipient result is stored, Attempts grows by
 	// one, and the message is removed when no recipient is left pending;
-	// otherwise it is due again at a.NextAttempt. ErrLeaseLost when the
-	// lease is no longer a.Lease (expired and claimed again, or the
-	// message was removed or held meanwhile); nothing is changed then.
+	// otherwise it is due again at a.NextAttempt, with Lease 0 and
+	// LeaseHolder "". ErrLeaseLost when the lease is no longer a.Lease
+	// (expired and claimed again, or the message was removed or held
+	// meanwhile); nothing is changed then.
 	//
 	// For a tracked message (TrackingID set), the same commit writes one
 	// event per result of a recipient that was pending: "delivered"
@@ -150,6 +153,11 @@ type QueuedMessage struct {
 	// Lease is the token of the live claim, 0 when none (set by
 	// ClaimQueued; a lease whose time ran out may still show).
 	Lease int64
+	// LeaseHolder names the node that claimed the message (ClaimQueued's
+	// holder) while Lease is set; "" otherwise. With a lease, NextAttempt
+	// is the lease's end: a holder whose lease ended in the past died or
+	// lost the database before finishing the attempt.
+	LeaseHolder string
 	// TrackingID names the message in events and the HTTP API
 	// (NewTrackingID); "" for untracked mail (bounces).
 	TrackingID string

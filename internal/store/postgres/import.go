@@ -262,7 +262,7 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 	err := im.add(ctx, "queue",
 		len(q.Body)+256,
 		q.ID, q.AccountID, q.From, q.UTF8, q.RequireTLS, q.Size, q.Queued.UnixMicro(), q.NextAttempt.UnixMicro(), q.Attempts,
-		q.Held, q.Lease, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)),
+		q.Held, q.Lease, q.LeaseHolder, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)),
 		nonNil(bytes.Clone(q.Body)))
 	if err != nil {
 		return err

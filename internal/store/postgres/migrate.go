@@ -180,6 +180,8 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	maildropSchema,
 	// 6: greylisting state shared by the nodes (schema_greylist.go).
 	greylistSchema,
+	// 7: the node holding a queue lease, for posthorn queue list/show.
+	`ALTER TABLE queue ADD COLUMN lease_holder text NOT NULL DEFAULT '';`,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

@@ -57,7 +57,7 @@ func TestClaimsAcrossNodes(t *testing.T) {
 		}
 		wg.Go(func() {
 			for {
-				ms, err := node.ClaimQueued(ctx, time.Now(), time.Hour, 5)
+				ms, err := node.ClaimQueued(ctx, time.Now(), time.Hour, 5, "node-a")
 				if err != nil {
 					errs <- err
 					return
@@ -100,14 +100,14 @@ func TestClaimsAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().Add(-30 * time.Minute) // before the 300 claimed above come due
-	got, err := a.ClaimQueued(ctx, now, time.Minute, 10)
+	got, err := a.ClaimQueued(ctx, now, time.Minute, 10, "node-a")
 	if err != nil || len(got) != 1 || got[0].ID != id {
 		t.Fatalf("a's claim = %+v, %v", got, err)
 	}
-	if during, _ := b.ClaimQueued(ctx, now.Add(30*time.Second), time.Minute, 10); len(during) != 0 {
+	if during, _ := b.ClaimQueued(ctx, now.Add(30*time.Second), time.Minute, 10, "node-a"); len(during) != 0 {
 		t.Fatalf("b claimed during a's lease: %+v", during)
 	}
-	taken, err := b.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10)
+	taken, err := b.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10, "node-a")
 	if err != nil || len(taken) != 1 || taken[0].ID != id || taken[0].Lease == got[0].Lease {
 		t.Fatalf("b's claim after a's lease ran out = %+v, %v", taken, err)
 	}

@@ -90,12 +90,12 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 // queuedColumns are what scanQueued reads, for a queue row q; the
 // recipients come as three arrays in position order.
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
-	q.held, q.lease, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, r.addresses, r.states, r.replies`
+	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, r.addresses, r.states, r.replies`
 
 // queueRowColumns are the queue row's columns that queuedColumns reads
 // (not the body), for RETURNING.
 const queueRowColumns = `queue.id, queue.account_id, queue.mail_from, queue.utf8, queue.require_tls, queue.size, queue.queued,
-	queue.next_attempt, queue.attempts, queue.held, queue.lease, queue.last_error, queue.warned, queue.tracking_id, queue.domain,
+	queue.next_attempt, queue.attempts, queue.held, queue.lease, queue.lease_holder, queue.last_error, queue.warned, queue.tracking_id, queue.domain,
 	queue.event_data`
 
 // queuedRecipients joins a queue row q with its recipients r.
@@ -109,7 +109,7 @@ func scanQueued(row pgx.Rows) (store.QueuedMessage, error) {
 	var addrs, replies []string
 	var states []int16
 	err := row.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
-		&m.Held, &m.Lease, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &addrs, &states, &replies)
+		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &addrs, &states, &replies)
 	if err != nil {
 		return store.QueuedMessage{}, err
 	}
@@ -160,7 +160,7 @@ func (s *Store) QueuedBody(ctx context.Context, id int64) ([]byte, error) {
 // ClaimQueued implements store.Queue: one statement selects the due rows
 // FOR UPDATE SKIP LOCKED in next_attempt order and gives each a new token
 // and the lease's end.
-func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.QueuedMessage, error) {
+func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int, holder string) ([]store.QueuedMessage, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim: limit and lease must be positive: %w", store.ErrInvalid)
 	}
@@ -170,10 +170,10 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 			SELECT id, next_attempt FROM queue WHERE NOT held AND next_attempt <= $1
 			ORDER BY next_attempt LIMIT $2 FOR UPDATE SKIP LOCKED
 		), leased AS (
-			UPDATE queue SET lease = nextval('lease_tokens'), next_attempt = $3 FROM due WHERE queue.id = due.id
+			UPDATE queue SET lease = nextval('lease_tokens'), lease_holder = $4, next_attempt = $3 FROM due WHERE queue.id = due.id
 			RETURNING `+queueRowColumns+`, due.next_attempt AS due_at
 		)
-		SELECT `+queuedColumns+` FROM leased q`+queuedRecipients+` ORDER BY q.due_at, q.id`, []any{now.UnixMicro(), limit, now.Add(lease).UnixMicro()}, scanQueued)
+		SELECT `+queuedColumns+` FROM leased q`+queuedRecipients+` ORDER BY q.due_at, q.id`, []any{now.UnixMicro(), limit, now.Add(lease).UnixMicro(), store.ValidText(holder)}, scanQueued)
 }
 
 // FinishAttempt implements store.Queue.
@@ -229,7 +229,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 			_, err := tx.Exec(ctx, `DELETE FROM queue WHERE id = $1`, a.ID)
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE queue SET attempts = attempts + 1, next_attempt = $2, lease = 0, last_error = $3,
+		_, err = tx.Exec(ctx, `UPDATE queue SET attempts = attempts + 1, next_attempt = $2, lease = 0, lease_holder = '', last_error = $3,
 			warned = (warned OR $4) WHERE id = $1`, a.ID, a.NextAttempt.UnixMicro(), store.ValidText(a.LastError), a.Warned)
 		return err
 	})

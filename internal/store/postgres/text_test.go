@@ -31,7 +31,7 @@ func TestTextPostgresCannotHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claimed, err := s.ClaimQueued(ctx, time.Now(), time.Minute, 1)
+	claimed, err := s.ClaimQueued(ctx, time.Now(), time.Minute, 1, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

@@ -309,6 +309,9 @@ CREATE TABLE idempotency (
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_created ON idempotency (created);
 `,
+	// 9: the node holding a queue lease (the daemon's node name), for
+	// posthorn queue list/show.
+	`ALTER TABLE queue ADD COLUMN lease_holder TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

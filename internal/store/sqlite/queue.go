@@ -82,7 +82,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 
 // queuedColumns are what scanQueued reads, for a queue row q.
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
-	q.held, q.lease, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data,
+	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data,
 	(SELECT json_group_array(json_array(address, state, reply)) FROM
 		(SELECT address, state, reply FROM queue_recipients r WHERE r.queue_id = q.id ORDER BY position))`
 
@@ -91,7 +91,7 @@ func scanQueued(r rowScanner) (store.QueuedMessage, error) {
 	var queued, next int64
 	var status jsonStatus
 	err := r.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
-		&m.Held, &m.Lease, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &status)
+		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &status)
 	m.Queued, m.NextAttempt, m.Status = fromMicro(queued), fromMicro(next), status
 	for _, st := range m.Status {
 		if st.State == store.RecipientPending {
@@ -132,7 +132,7 @@ func (s *Store) QueuedBody(ctx context.Context, id int64) ([]byte, error) {
 }
 
 // ClaimQueued implements store.Queue.
-func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.QueuedMessage, error) {
+func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Duration, limit int, holder string) ([]store.QueuedMessage, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("claim: limit and lease must be positive: %w", store.ErrInvalid)
 	}
@@ -146,6 +146,9 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 			return err
 		}
 		for _, id := range ids {
+			if _, err := w.exec(`UPDATE queue SET lease_holder = ? WHERE id = ?`, holder, id); err != nil {
+				return err
+			}
 			m, err := scanQueued(w.queryRow(`SELECT `+queuedColumns+` FROM queue q WHERE q.id = ?`, id))
 			if err != nil {
 				return err
@@ -200,7 +203,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 			_, err := w.exec(`DELETE FROM queue WHERE id = ?`, a.ID)
 			return err
 		}
-		_, err = w.exec(`UPDATE queue SET attempts = attempts + 1, next_attempt = ?, lease = 0, last_error = ?,
+		_, err = w.exec(`UPDATE queue SET attempts = attempts + 1, next_attempt = ?, lease = 0, lease_holder = '', last_error = ?,
 			warned = (warned OR ?) WHERE id = ?`, a.NextAttempt.UnixMicro(), a.LastError, a.Warned, a.ID)
 		return err
 	})

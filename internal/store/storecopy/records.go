@@ -79,7 +79,7 @@ type Change struct {
 
 // Queued is one message of the outbound queue with its body and every
 // recipient's state (Status; Recipients is ignored), its lease token and
-// tracking fields.
+// holder, and tracking fields.
 type Queued struct {
 	store.QueuedMessage
 }
@@ -142,7 +142,7 @@ var Columns = map[string][]string{
 	"blobs":              {"id", "data", "structure"},
 	"messages":           {"id", "mailbox_id", "uid", "modseq", "sysflags", "keywords", "internal_date", "size", "blob_id"},
 	"changes":            {"mailbox_id", "uid", "modseq", "kind", "flags"},
-	"queue":              {"id", "account_id", "mail_from", "utf8", "require_tls", "size", "queued", "next_attempt", "attempts", "held", "lease", "last_error", "warned", "tracking_id", "domain", "event_data", "body"},
+	"queue":              {"id", "account_id", "mail_from", "utf8", "require_tls", "size", "queued", "next_attempt", "attempts", "held", "lease", "lease_holder", "last_error", "warned", "tracking_id", "domain", "event_data", "body"},
 	"queue_recipients":   {"queue_id", "position", "address", "state", "reply"},
 	"events":             {"seq", "id", "time", "type", "domain", "message", "recipient", "reply", "next_attempt", "data"},
 	"suppressions":       {"domain", "address", "reason", "created", "event_id"},

@@ -133,7 +133,7 @@ func testEventsFinishAttempt(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1)
+	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimQueued = %v, %v", claimed, err)
 	}
@@ -183,7 +183,7 @@ func testEventsFinishAttempt(t *testing.T, f *fixture) {
 
 	// The next attempt reports only the recipient that was pending; a
 	// result for a finished recipient is ignored.
-	claimed, err = s.ClaimQueued(ctx, next, time.Minute, 1)
+	claimed, err = s.ClaimQueued(ctx, next, time.Minute, 1, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimQueued = %v, %v", claimed, err)
 	}
@@ -218,7 +218,7 @@ func testEventsRemoveQueued(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1)
+	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimQueued = %v, %v", claimed, err)
 	}

@@ -27,25 +27,28 @@ func testQueueLeases(t *testing.T, f *fixture) {
 	if next, err := s.NextQueuedAttempt(ctx); err != nil || next.After(now.Add(time.Second)) {
 		t.Errorf("NextQueuedAttempt = %v, %v; want about now", next, err)
 	}
-	got, err := s.ClaimQueued(ctx, now.Add(time.Second), time.Minute, 10)
+	got, err := s.ClaimQueued(ctx, now.Add(time.Second), time.Minute, 10, "node-a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != id1 || got[0].Lease == 0 {
-		t.Fatalf("ClaimQueued = %+v, want only message %d with a lease", got, id1)
+	if len(got) != 1 || got[0].ID != id1 || got[0].Lease == 0 || got[0].LeaseHolder != "node-a" {
+		t.Fatalf("ClaimQueued = %+v, want only message %d with a lease held by node-a", got, id1)
+	}
+	if m, err := s.QueuedMessage(ctx, id1); err != nil || m.Lease != got[0].Lease || m.LeaseHolder != "node-a" {
+		t.Errorf("QueuedMessage of a claimed message = %+v, %v; want its lease held by node-a", m, err)
 	}
 	m := got[0]
 	if !slices.Equal(m.Recipients, []string{"x@remote.test", "y@remote.test", "z@other.test"}) || len(m.Status) != 3 {
 		t.Errorf("claimed message recipients %v, status %+v", m.Recipients, m.Status)
 	}
 	// Leased: a second claim before the lease ends gets nothing.
-	if again, err := s.ClaimQueued(ctx, now.Add(30*time.Second), time.Minute, 10); err != nil || len(again) != 0 {
+	if again, err := s.ClaimQueued(ctx, now.Add(30*time.Second), time.Minute, 10, "node-a"); err != nil || len(again) != 0 {
 		t.Errorf("ClaimQueued during the lease = %+v, %v", again, err)
 	}
 	// After the lease ends the message is claimed again, with a new token;
 	// the old lease is lost.
-	again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10)
-	if err != nil || len(again) != 1 || again[0].ID != id1 || again[0].Lease == m.Lease {
+	again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10, "node-b")
+	if err != nil || len(again) != 1 || again[0].ID != id1 || again[0].Lease == m.Lease || again[0].LeaseHolder != "node-b" {
 		t.Fatalf("ClaimQueued after the lease = %+v, %v", again, err)
 	}
 	err = s.FinishAttempt(ctx, store.Attempt{ID: id1, Lease: m.Lease, NextAttempt: now})
@@ -73,11 +76,11 @@ func testQueueLeases(t *testing.T, f *fixture) {
 		{Address: "z@other.test", State: store.RecipientPending, Reply: "451 4.3.0 try later"},
 	}
 	if !slices.Equal(m.Status, wantStatus) || !slices.Equal(m.Recipients, []string{"z@other.test"}) ||
-		m.Attempts != 1 || !m.NextAttempt.Equal(next) || m.Lease != 0 || m.LastError != "451 4.3.0 try later" || m.Warned {
+		m.Attempts != 1 || !m.NextAttempt.Equal(next) || m.Lease != 0 || m.LeaseHolder != "" || m.LastError != "451 4.3.0 try later" || m.Warned {
 		t.Errorf("after FinishAttempt: %+v", m)
 	}
 	// Not due before next.
-	if c, _ := s.ClaimQueued(ctx, next.Add(-time.Second), time.Minute, 10); len(c) != 0 {
+	if c, _ := s.ClaimQueued(ctx, next.Add(-time.Second), time.Minute, 10, "node-a"); len(c) != 0 {
 		t.Errorf("claimed before its next attempt: %+v", c)
 	}
 
@@ -88,7 +91,7 @@ func testQueueLeases(t *testing.T, f *fixture) {
 	if m, _ := s.QueuedMessage(ctx, id1); !m.Held {
 		t.Error("HoldQueued: not held")
 	}
-	if c, _ := s.ClaimQueued(ctx, next.Add(time.Hour*2), time.Minute, 10); len(c) != 1 || c[0].ID != id2 {
+	if c, _ := s.ClaimQueued(ctx, next.Add(time.Hour*2), time.Minute, 10, "node-a"); len(c) != 1 || c[0].ID != id2 {
 		t.Errorf("ClaimQueued with message %d held = %+v, want only %d", id1, c, id2)
 	} else if err := s.FinishAttempt(ctx, store.Attempt{ID: id2, Lease: c[0].Lease, NextAttempt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -96,7 +99,7 @@ func testQueueLeases(t *testing.T, f *fixture) {
 	if err := s.HoldQueued(ctx, id1, false); err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Minute, 10)
+	c, err := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Minute, 10, "node-a")
 	if err != nil || len(c) != 1 || c[0].ID != id1 {
 		t.Fatalf("ClaimQueued after release = %+v, %v", c, err)
 	}
@@ -118,14 +121,14 @@ func testQueueLeases(t *testing.T, f *fixture) {
 	if err := s.RetryQueued(ctx, id2); err != nil {
 		t.Fatal(err)
 	}
-	c, err = s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10)
+	c, err = s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10, "node-a")
 	if err != nil || len(c) != 2 {
 		t.Fatalf("ClaimQueued after retry = %+v, %v", c, err)
 	}
 	if err := s.RetryQueued(ctx, id2); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10); len(c) != 0 {
+	if c, _ := s.ClaimQueued(ctx, time.Now().Add(time.Second), time.Hour, 10, "node-a"); len(c) != 0 {
 		t.Errorf("RetryQueued broke a live lease: claimed %+v", c)
 	}
 	// The last pending recipient done: the message leaves the queue.
@@ -165,7 +168,7 @@ func testQueueLeases(t *testing.T, f *fixture) {
 	if next, err := s.NextQueuedAttempt(ctx); err != nil || !next.IsZero() {
 		t.Errorf("NextQueuedAttempt of an empty queue = %v, %v", next, err)
 	}
-	_, err = s.ClaimQueued(ctx, time.Now(), 0, 10)
+	_, err = s.ClaimQueued(ctx, time.Now(), 0, 10, "node-a")
 	wantErr(t, "ClaimQueued without a lease time", err, store.ErrInvalid)
 }
 
@@ -188,7 +191,7 @@ func testQueueConcurrentClaims(t *testing.T, f *fixture) {
 		go func() {
 			var r result
 			for {
-				c, err := s.ClaimQueued(ctx, time.Now(), time.Hour, 7)
+				c, err := s.ClaimQueued(ctx, time.Now(), time.Hour, 7, "node-a")
 				if err != nil || len(c) == 0 {
 					r.err = err
 					results <- r
@@ -248,7 +251,7 @@ func testQueueCounts(t *testing.T, f *fixture) {
 	counts(now.Add(2*time.Hour), store.QueueCounts{Queued: 3, Held: 1})
 
 	// A claimed message is deferred until its lease ends.
-	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1)
+	claimed, err := s.ClaimQueued(ctx, now, time.Minute, 1, "node-a")
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimQueued = %+v, %v", claimed, err)
 	}
@@ -272,7 +275,7 @@ func testQueueRenewLease(t *testing.T, f *fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.ClaimQueued(ctx, now, time.Minute, 10)
+	c, err := s.ClaimQueued(ctx, now, time.Minute, 10, "node-a")
 	if err != nil || len(c) != 1 {
 		t.Fatalf("ClaimQueued = %+v, %v", c, err)
 	}
@@ -284,13 +287,13 @@ func testQueueRenewLease(t *testing.T, f *fixture) {
 	if m, err := s.QueuedMessage(ctx, id); err != nil || m.Lease != first || !m.NextAttempt.Equal(until) {
 		t.Errorf("after RenewLease: %+v, %v; want lease %d until %v", m, err, first, until)
 	}
-	if again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10); err != nil || len(again) != 0 {
+	if again, err := s.ClaimQueued(ctx, now.Add(2*time.Minute), time.Minute, 10, "node-a"); err != nil || len(again) != 0 {
 		t.Errorf("claimed past the first end of a renewed lease: %+v, %v", again, err)
 	}
 	wantErr(t, "RenewLease with a wrong token", s.RenewLease(ctx, id, first+1, until), store.ErrLeaseLost)
 	// Ran out after all: claimed again; the first lease can neither be
 	// renewed nor finish.
-	c, err = s.ClaimQueued(ctx, until.Add(time.Second), time.Minute, 10)
+	c, err = s.ClaimQueued(ctx, until.Add(time.Second), time.Minute, 10, "node-a")
 	if err != nil || len(c) != 1 || c[0].Lease == first {
 		t.Fatalf("ClaimQueued after the renewed lease ran out = %+v, %v", c, err)
 	}

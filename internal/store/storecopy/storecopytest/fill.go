@@ -166,7 +166,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 	must(st.RemoveQueued(ctx, f.MaxQueueID))
 
 	now := time.Now()
-	claimed, err := st.ClaimQueued(ctx, now, time.Minute, 10)
+	claimed, err := st.ClaimQueued(ctx, now, time.Minute, 10, "storecopytest")
 	must(err)
 	for _, q := range claimed {
 		if q.ID != tracked {
@@ -180,7 +180,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 			}}))
 	}
 	// A live lease on the tracked message again.
-	_, err = st.ClaimQueued(ctx, now, time.Hour, 10)
+	_, err = st.ClaimQueued(ctx, now, time.Hour, 10, "storecopytest")
 	must(err)
 
 	_, err = st.RecordEvents(ctx, []store.Event{{Type: store.EventSuppressed, Domain: "a.example",
