@@ -3,20 +3,45 @@
 // take the free slots, claim that many due jobs from the store (under a
 // lease, so other nodes and restarts are safe), run each job in its own
 // goroutine, and on Shutdown stop claiming and wait for the jobs in
-// flight, cancelling them when the deadline passes.
+// flight, cancelling them when the deadline passes. Claims that fail (the
+// database is down) are logged as an outage: the first failure, then at
+// most a line a minute with the count, and the recovery (outage.go).
 package claimloop
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
 
+// Options configure a Loop.
+type Options[T any] struct {
+	// Slots is how many jobs run at once (at least 1).
+	Slots int
+	// Poll is the sleep after a round that claimed nothing (or failed).
+	Poll time.Duration
+	// Claim returns up to n due jobs (fewer, or none, when that is all
+	// there is); Run does one. Both get a context cancelled when
+	// Shutdown's deadline passes.
+	Claim func(ctx context.Context, n int) ([]T, error)
+	Run   func(ctx context.Context, job T)
+	// What names the jobs in log lines about failed claims ("queue:
+	// claiming messages").
+	What string
+	// Logger gets those lines; nil logs nothing.
+	Logger *slog.Logger
+	// ErrorEvery is the least time between two lines about claims that
+	// keep failing (1m).
+	ErrorEvery time.Duration
+}
+
 // Loop runs claim rounds until Shutdown.
 type Loop[T any] struct {
-	claim func(ctx context.Context, n int) []T
-	run   func(ctx context.Context, job T)
-	poll  time.Duration
+	claim  func(ctx context.Context, n int) ([]T, error)
+	run    func(ctx context.Context, job T)
+	poll   time.Duration
+	outage *outage
 
 	ctx      context.Context // cancelled when Shutdown ends
 	cancel   context.CancelFunc
@@ -28,15 +53,21 @@ type Loop[T any] struct {
 	once     sync.Once
 }
 
-// New returns a loop that runs at most slots jobs at once: claim returns
-// up to n due jobs (fewer, or none, when that is all there is), run does
-// one. Both get a context cancelled when Shutdown's deadline passes.
-// After a round that claimed nothing the loop sleeps poll (or until Wake);
-// after one that claimed jobs it claims again at once.
-func New[T any](slots int, poll time.Duration, claim func(ctx context.Context, n int) []T, run func(ctx context.Context, job T)) *Loop[T] {
-	l := &Loop[T]{claim: claim, run: run, poll: poll,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
-		slots: make(chan struct{}, max(slots, 1))}
+// New returns a loop that runs at most opts.Slots jobs at once. After a
+// round that claimed nothing the loop sleeps Poll (or until Wake); after
+// one that claimed jobs it claims again at once.
+func New[T any](opts Options[T]) *Loop[T] {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.ErrorEvery <= 0 {
+		opts.ErrorEvery = time.Minute
+	}
+	l := &Loop[T]{claim: opts.Claim, run: opts.Run, poll: opts.Poll,
+		outage: &outage{log: log, what: opts.What, every: opts.ErrorEvery, now: time.Now},
+		wake:   make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
+		slots: make(chan struct{}, max(opts.Slots, 1))}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
 }
@@ -136,7 +167,13 @@ func (l *Loop[T]) round() int {
 		}
 		deadline.Stop()
 	}
-	jobs := l.claim(l.ctx, free)
+	jobs, err := l.claim(l.ctx, free)
+	switch {
+	case err != nil && l.ctx.Err() == nil:
+		l.outage.fail(err)
+	case err == nil:
+		l.outage.ok()
+	}
 	for range free - len(jobs) {
 		<-l.slots
 	}

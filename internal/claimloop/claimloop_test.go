@@ -16,12 +16,12 @@ func TestLoop(t *testing.T) {
 	todo := 40
 	var running, peak, done atomic.Int32
 	release := make(chan struct{})
-	claim := func(ctx context.Context, n int) []int {
+	claim := func(ctx context.Context, n int) ([]int, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		k := min(n, todo)
 		todo -= k
-		return make([]int, k)
+		return make([]int, k), nil
 	}
 	run := func(ctx context.Context, _ int) {
 		r := running.Add(1)
@@ -34,7 +34,7 @@ func TestLoop(t *testing.T) {
 		running.Add(-1)
 		done.Add(1)
 	}
-	l := New(3, time.Hour, claim, run)
+	l := New(Options[int]{Slots: 3, Poll: time.Hour, Claim: claim, Run: run})
 	l.Start()
 	deadline := time.Now().Add(30 * time.Second)
 	for done.Load() < 40 {
@@ -51,10 +51,10 @@ func TestLoop(t *testing.T) {
 	todo = 1
 	mu.Unlock()
 	var cancelled atomic.Bool
-	l2 := New(1, time.Hour, claim, func(ctx context.Context, _ int) {
+	l2 := New(Options[int]{Slots: 1, Poll: time.Hour, Claim: claim, Run: func(ctx context.Context, _ int) {
 		<-ctx.Done()
 		cancelled.Store(true)
-	})
+	}})
 	l2.Start()
 	for {
 		mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/posthorn/posthorn/internal/store/postgres"
 	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 	"github.com/posthorn/posthorn/internal/store/sqlite"
+	"github.com/posthorn/posthorn/internal/testutil/poll"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -47,6 +49,9 @@ type bedOptions struct {
 	// pgDSN puts the store on this PostgreSQL database instead of a new
 	// SQLite file.
 	pgDSN string
+	// node names the worker's node (node-1 when ""); logger gets its log.
+	node   string
+	logger *slog.Logger
 }
 
 func newTestbed(t *testing.T, o bedOptions) *testbed {
@@ -101,7 +106,7 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 // worker is a worker on st and tb's deliverer, not started (another can
 // run beside tb.w, as on a second node).
 func (tb *testbed) worker(o bedOptions, st store.Store) *Worker {
-	w := New(Options{Store: st, Deliverer: tb.deliverer, Hostname: "mail.example.org",
+	w := New(Options{Store: st, Deliverer: tb.deliverer, Hostname: "mail.example.org", Node: cmp.Or(o.node, "node-1"), Logger: o.logger,
 		RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond, GiveUp: o.giveUp, DelayWarning: o.delayWarning,
 		Lease: cmp.Or(o.lease, time.Minute), AttemptTimeout: o.attemptTimeout, Poll: 50 * time.Millisecond})
 	return w
@@ -452,6 +457,7 @@ func TestMXFallbackAndLoop(t *testing.T) {
 func TestLeaseRenewedDuringLongAttempt(t *testing.T) {
 	o := bedOptions{dataDelay: 2 * time.Second, lease: 600 * time.Millisecond, attemptTimeout: time.Minute}
 	tb := newTestbed(t, o)
+	o.node = "node-2"
 	tb.deliveredOnce(t, tb.worker(o, tb.st))
 }
 
@@ -460,6 +466,7 @@ func TestLeaseRenewedDuringLongAttempt(t *testing.T) {
 func TestLeaseRenewedAcrossNodes(t *testing.T) {
 	o := bedOptions{dataDelay: 2 * time.Second, lease: 600 * time.Millisecond, attemptTimeout: time.Minute, pgDSN: pgtest.DSN(t)}
 	tb := newTestbed(t, o)
+	o.node = "node-2"
 	tb.deliveredOnce(t, tb.worker(o, openPostgres(t, o.pgDSN)))
 }
 
@@ -470,6 +477,14 @@ func (tb *testbed) deliveredOnce(t *testing.T, second *Worker) {
 	second.Start()
 	id := tb.enqueue(t, "alice@example.org", []string{"someone@remote.test"}, testMessage("renewed"), false)
 	second.Wake()
+	// While the attempt runs the message names the node delivering it.
+	poll.Until(t, 30*time.Second, "the message claimed", func() bool {
+		m, err := tb.st.QueuedMessage(context.Background(), id)
+		return err == nil && m.Lease != 0
+	})
+	if m, err := tb.st.QueuedMessage(context.Background(), id); err == nil && m.LeaseHolder != "node-1" && m.LeaseHolder != "node-2" {
+		t.Errorf("claimed message's lease holder %q, want node-1 or node-2", m.LeaseHolder)
+	}
 	tb.waitGone(t, id, 30*time.Second)
 	// Both workers finish whatever they are attempting: a second copy in
 	// flight would arrive before Shutdown returns.

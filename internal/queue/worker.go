@@ -96,7 +96,8 @@ func New(opts Options) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
-	w.loop = claimloop.New(opts.MaxInFlight, opts.Poll, w.claim, w.attempt)
+	w.loop = claimloop.New(claimloop.Options[store.QueuedMessage]{Slots: opts.MaxInFlight, Poll: opts.Poll,
+		Claim: w.claim, Run: w.attempt, What: "queue: claiming messages", Logger: w.log})
 	return w
 }
 
@@ -112,12 +113,8 @@ func (w *Worker) Wake() { w.loop.Wake() }
 func (w *Worker) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ctx) }
 
 // claim leases up to n due messages.
-func (w *Worker) claim(ctx context.Context, n int) []store.QueuedMessage {
-	ms, err := w.opts.Store.ClaimQueued(ctx, w.now(), w.opts.Lease, n, w.opts.Node)
-	if err != nil {
-		w.log.Error("queue: claiming messages", "err", err)
-	}
-	return ms
+func (w *Worker) claim(ctx context.Context, n int) ([]store.QueuedMessage, error) {
+	return w.opts.Store.ClaimQueued(ctx, w.now(), w.opts.Lease, n, w.opts.Node)
 }
 
 // attempt tries one claimed message and records the outcome.

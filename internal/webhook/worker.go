@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,7 +84,8 @@ func New(opts Options) *Worker {
 	if w.client == nil {
 		w.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	w.loop = claimloop.New(opts.Concurrency, opts.Poll, w.claim, w.attempt)
+	w.loop = claimloop.New(claimloop.Options[store.WebhookDelivery]{Slots: opts.Concurrency, Poll: opts.Poll,
+		Claim: w.claim, Run: w.attempt, What: "webhook: claiming deliveries", Logger: w.log})
 	return w
 }
 
@@ -101,7 +101,7 @@ func (w *Worker) Shutdown(ctx context.Context) error { return w.loop.Shutdown(ct
 
 // claim prunes old events when it is time, then leases up to n due
 // deliveries.
-func (w *Worker) claim(ctx context.Context, n int) []store.WebhookDelivery {
+func (w *Worker) claim(ctx context.Context, n int) ([]store.WebhookDelivery, error) {
 	if w.opts.Retention > 0 && time.Since(w.pruned) >= w.opts.PruneEvery {
 		w.pruned = time.Now()
 		if removed, err := w.opts.Store.PruneEvents(ctx, w.opts.Now().Add(-w.opts.Retention)); err != nil {
@@ -110,11 +110,7 @@ func (w *Worker) claim(ctx context.Context, n int) []store.WebhookDelivery {
 			w.log.Info("webhook: pruned old events", "events", removed)
 		}
 	}
-	ds, err := w.opts.Store.ClaimWebhookDeliveries(ctx, w.opts.Now(), w.opts.Lease, n)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		w.log.Error("webhook: claiming deliveries", "err", err)
-	}
-	return ds
+	return w.opts.Store.ClaimWebhookDeliveries(ctx, w.opts.Now(), w.opts.Lease, n)
 }
 
 // attempt POSTs one delivery and records the result.
