@@ -20,8 +20,12 @@ import (
 // SIGKILL while it holds leases; node B, a second posthorn on the same
 // database, then delivers every message. The messages A had leased go out
 // only once their lease has run out (B waits for them, it does not steal
-// them), and only messages that were in flight at the kill arrive twice,
-// never more, and no more of them than A could have in flight.
+// them), and soon after: the lease (3 s here, 1 minute by default) is
+// renewed while an attempt runs, so it can be short, and a dead node's
+// messages wait for it, not for attempt_timeout. While A is dead,
+// posthorn queue list names it as the holder of the leases that ran out.
+// Only messages that were in flight at the kill arrive twice, never
+// more, and no more of them than A could have in flight.
 func TestClusterQueueTakeover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long test")
@@ -29,6 +33,7 @@ func TestClusterQueueTakeover(t *testing.T) {
 	const (
 		total       = 400
 		maxInFlight = 20
+		lease       = 3 * time.Second
 	)
 	n := newOutboundNet(t)
 	sink := deliverytest.Start(t, n.sink, n.port, deliverytest.Options{DataDelay: 100 * time.Millisecond})
@@ -47,16 +52,17 @@ func TestClusterQueueTakeover(t *testing.T) {
 	node := func(name, ip string) (dir, cfg, ready string) {
 		dir = filepath.Join(root, name)
 		ready = fmt.Sprintf("%s:%d", ip, deliverytest.FreePort(t, ip))
-		cfg = serveConfig("mail-"+name+".a.test", filepath.Join(dir, "data"), "smtp", ready, zones.Addr()) +
+		cfg = fmt.Sprintf("node = %q\n", "node-"+name) + serveConfig("mail-"+name+".a.test", filepath.Join(dir, "data"), "smtp", ready, zones.Addr()) +
 			fmt.Sprintf("[store]\nbackend = \"postgres\"\ndsn = %q\n", dsn) + fmt.Sprintf(`[delivery]
 port = %d
 source_address = %q
 retry_min = "1s"
 retry_max = "2s"
 attempt_timeout = "10s"
+lease = %q
 max_in_flight = %d
 max_per_destination = 10
-`, n.port, ip, maxInFlight)
+`, n.port, ip, lease.String(), maxInFlight)
 		return dir, cfg, ready
 	}
 	dirA, cfgA, readyA := node("a", n.a)
@@ -65,6 +71,7 @@ max_per_destination = 10
 	a := startServe(t, dirA, cfgA, readyA)
 	sink.Wait(t, total*3/10, 2*time.Minute)
 	a.stop(syscall.SIGKILL)
+	killed := time.Now()
 	atKill := settledCount(sink)
 	if atKill >= total {
 		t.Fatalf("all %d messages were delivered before the kill: the test proves nothing", atKill)
@@ -74,10 +81,10 @@ max_per_destination = 10
 	if err != nil {
 		t.Fatal(err)
 	}
-	bStart := time.Now()
+	read := time.Now()
 	leased := map[string]time.Time{} // token → lease end
 	for _, q := range queued {
-		if q.Lease == 0 || !q.NextAttempt.After(bStart) {
+		if q.Lease == 0 || !q.NextAttempt.After(read) {
 			continue
 		}
 		body, err := st.QueuedBody(ctx, q.ID)
@@ -87,11 +94,25 @@ max_per_destination = 10
 		if tok := xToken.FindSubmatch(body); tok != nil {
 			leased[string(tok[1])] = q.NextAttempt
 		}
+		if q.LeaseHolder != "node-a" {
+			t.Errorf("message %d leased by %q, want node-a", q.ID, q.LeaseHolder)
+		}
+		// Renewed at most a lease before its end, by a node now dead.
+		if q.NextAttempt.After(killed.Add(lease + time.Second)) {
+			t.Errorf("message %d leased until %v, more than the lease (%v) after the kill at %v", q.ID,
+				q.NextAttempt.Format(time.StampMilli), lease, killed.Format(time.StampMilli))
+		}
 	}
 	if len(leased) == 0 {
 		t.Fatal("node A held no lease at the kill: the test proves nothing")
 	}
+	// Once the leases ran out, queue list names the dead node.
+	time.Sleep(time.Until(killed.Add(lease + time.Second)))
+	if out, _ := run(t, nil, "queue", "list", "-config", filepath.Join(dirA, "posthorn.toml")); !strings.Contains(out, "\texpired:node-a\t") {
+		t.Errorf("queue list after node A's leases ran out names no expired:node-a:\n%s", out)
+	}
 
+	bStart := time.Now()
 	b := startServe(t, dirB, cfgB, readyB)
 	waitFor(t, 2*time.Minute, "every message at the sink", func() bool { return len(tokenArrivals(t, sink.Messages())) == total }, b)
 	waitFor(t, time.Minute, "an empty queue", func() bool {
@@ -120,6 +141,11 @@ max_per_destination = 10
 			t.Errorf("message %s, leased by node A until %v, arrived from node B at %v: before the lease ran out", tok, end.Format(time.StampMilli), last.At.Format(time.StampMilli))
 		}
 		lastTakeover = max(lastTakeover, last.At.Sub(bStart))
+		// Node B delivers it soon after the lease: well before the
+		// 11 minutes the default lease used to be.
+		if late := last.At.Sub(killed); late > lease+time.Minute {
+			t.Errorf("message %s, leased by node A, arrived %v after the kill: more than the lease (%v) and a minute", tok, late.Round(time.Millisecond), lease)
+		}
 	}
 	t.Logf("%d messages; %d received before the kill; %d leased by node A at the kill, the last delivered by node B %v after it started; %d duplicates",
 		total, atKill, len(leased), lastTakeover.Round(time.Millisecond), dups)

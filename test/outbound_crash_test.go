@@ -44,6 +44,7 @@ port = %d
 retry_min = "1s"
 retry_max = "2s"
 attempt_timeout = "10s"
+lease = "3s"
 max_in_flight = %d
 max_per_destination = 10
 `, n.port, maxInFlight)
