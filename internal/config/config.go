@@ -253,6 +253,13 @@ type POP3Limits struct {
 	// Autologout: how long to wait for the next command. RFC 1939 §3 asks
 	// for at least 10 minutes.
 	IdleTimeout Duration `toml:"idle_timeout"`
+
+	// How long the maildrop lock of a session outlives its node if the
+	// node dies (the lock is in the store, shared by every node; a live
+	// session renews it every third of this). After a crash, logins to
+	// the account on other nodes are refused with [IN-USE] for at most
+	// this long. At least 1s.
+	MaildropLease Duration `toml:"maildrop_lease"`
 }
 
 // SMTPLimits bounds what one SMTP client may use.
@@ -702,6 +709,7 @@ func Default() *Config {
 			MaxConnectionsPerIP:      50,
 			MaxConnectionsPerAccount: 10,
 			IdleTimeout:              NewDuration(10 * time.Minute),
+			MaildropLease:            NewDuration(time.Minute),
 		}},
 		Auth: Auth{
 			FailureDelay:          NewDuration(time.Second),

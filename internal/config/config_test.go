@@ -100,6 +100,8 @@ func TestValidateKeys(t *testing.T) {
 		{"per-ip above total", func(c *Config) { c.Limits.SMTP.MaxConnectionsPerIP = 501 }, "limits.smtp.max_connections_per_ip: 501: more than max_connections (500)"},
 		{"zero timeout", func(c *Config) { c.Limits.SMTP.CommandTimeout = Duration{} }, "limits.smtp.command_timeout: 0s: must be positive"},
 		{"no grace", func(c *Config) { c.Limits.SMTP.ShutdownGrace = Duration{} }, ""},
+		{"pop3 lease under a second", func(c *Config) { c.Limits.POP3.MaildropLease = NewDuration(500 * time.Millisecond) }, "limits.pop3.maildrop_lease: 500ms: shorter than a second"},
+		{"pop3 no lease", func(c *Config) { c.Limits.POP3.MaildropLease = Duration{} }, "limits.pop3.maildrop_lease: 0s: must be positive"},
 		{"min_version 1.3", func(c *Config) { c.TLS.MinVersion = "1.3" }, ""},
 		{"delivery source not IP", func(c *Config) { c.Delivery.SourceAddress = "mail.example.com" }, `delivery.source_address: "mail.example.com": not an IP address`},
 		{"delivery port", func(c *Config) { c.Delivery.Port = 0 }, "delivery.port: 0: out of range"},

@@ -340,6 +340,10 @@ func (v *validator) pop3Limits(l POP3Limits) {
 			`use "10m" or more`)
 	}
 	v.duration(p+"idle_timeout", l.IdleTimeout, false)
+	if d := l.MaildropLease.D(); d > 0 && d < time.Second {
+		v.add(p+"maildrop_lease", fmt.Sprintf("%s: shorter than a second", l.MaildropLease), `use "1s" or more; the default is "1m"`)
+	}
+	v.duration(p+"maildrop_lease", l.MaildropLease, false)
 }
 
 func (v *validator) imapLimits(l IMAPLimits) {

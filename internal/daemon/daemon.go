@@ -32,7 +32,7 @@ type Daemon struct {
 	store     store.Store
 	auth      *auth.Service         // logins of every protocol, one throttle
 	tls       *tlsRuntime           // certificate reloads and ACME; nil without TLS
-	maildrops *pop3server.Maildrops // POP3 maildrop locks shared by 110 and 995
+	maildrops *pop3server.Maildrops // POP3 size cache shared by 110 and 995 (the maildrop locks are in the store)
 	resolver  *dns.Client           // every DNS lookup, one cache ([dns])
 	greylist  *greylist.List        // [checks] greylisting state; nil when off
 	dkim      *dkim.DirSigner       // signs submitted mail with DATA/dkim's keys

@@ -78,7 +78,8 @@ func (d *Daemon) newListener(lc config.Listener, tlsConfig *tls.Config) (*listen
 			MaxConnectionsPerIP:      lim.MaxConnectionsPerIP,
 			MaxConnectionsPerAccount: lim.MaxConnectionsPerAccount,
 			IdleTimeout:              lim.IdleTimeout.D(),
-			Maildrops:                d.maildrops, // one IN-USE lock for 110 and 995
+			MaildropLease:            lim.MaildropLease.D(),
+			Maildrops:                d.maildrops, // one size cache for 110 and 995
 			Logger:                   d.log.With("role", lc.Role),
 			Conns:                    d.metrics.Conns(lc.Role),
 		}, d.store, d.auth)

@@ -140,16 +140,22 @@ func (sess *session) loggedIn(acct store.Account) reply {
 	if !sess.claimAccount(strings.ToLower(acct.Address)) {
 		return errReply(codeSysTemp, "Too many connections for this account, try again later")
 	}
-	if !sess.srv.drops.lock(acct.ID) {
+	lock, err := sess.srv.lockMaildrop(sess.srv.ctx, acct.ID)
+	if err != nil {
+		sess.srv.log.Error("pop3 locking maildrop", "conn", sess.id, "account", acct.Address, "err", err)
+		return errReply(codeSysTemp, "Cannot open the maildrop, try again later")
+	}
+	if lock == nil {
 		return errReply(codeInUse, "Maildrop already in use by another POP3 session")
 	}
 	d, err := sess.srv.openMaildrop(sess.srv.ctx, acct)
 	if err != nil {
-		sess.srv.drops.unlock(acct.ID)
+		lock.release(sess.srv.ctx, sess.id)
 		sess.srv.log.Error("pop3 opening maildrop", "conn", sess.id, "account", acct.Address, "err", err)
 		return errReply(codeSysTemp, "Cannot open the maildrop, try again later")
 	}
-	sess.drop, sess.locked, sess.state = d, true, stateTransaction
+	lock.keep(sess.srv.ctx, sess.id, sess.loseLock)
+	sess.drop, sess.lock, sess.state = d, lock, stateTransaction
 	// RETR replies are large: a bigger buffer from now on takes several
 	// pipelined ones per write instead of three writes each.
 	sess.w.Flush()

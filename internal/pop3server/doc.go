@@ -36,8 +36,17 @@
 // The maildrop is the account's INBOX, as it was at login: message
 // numbers and sizes stay fixed for the session (RFC 1939 §4). Only one
 // POP3 session per maildrop runs at a time: a second login is answered
-// "-ERR [IN-USE]" (RFC 2449 §8.1.1). The lock is held in the process
-// (Maildrops, shared by the 110 and 995 servers), keyed by account ID.
+// "-ERR [IN-USE]" (RFC 2449 §8.1.1), on this node or any other serving
+// the same store. The lock is the store's (store.MaildropLocks, keyed by
+// account ID): a lease with a random holder token per session, renewed
+// every third of Options.MaildropLease while the session lives and given
+// back at QUIT or when the session ends any other way, so that the lock
+// of a crashed node runs out within one lease (droplock.go). A session
+// whose lock is lost (taken over after a stall, or not renewed for so
+// long it may have run out, the database being down) is ended with
+// "-ERR [SYS/TEMP]" without entering UPDATE, and QUIT renews the lock
+// once more before it deletes anything, with the deletions bounded by
+// the end of that lease.
 //
 // DELE only marks; RSET unmarks. At QUIT in the TRANSACTION state the
 // session enters UPDATE (RFC 1939 §6): the marked messages, exactly those

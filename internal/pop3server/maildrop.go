@@ -11,16 +11,12 @@ import (
 )
 
 // Maildrops is the maildrop state every POP3 server of one process shares:
-// which accounts have a POP3 session (RFC 1939 §4: the server acquires an
-// exclusive lock on the maildrop), and the wire sizes of messages already
-// checked. It is safe for concurrent use.
-//
-// The lock lives in this process only: two posthorn processes serving one
-// store would not see each other's sessions.
+// the wire sizes of messages already checked. It is safe for concurrent
+// use. (The maildrop locks are in the store, shared by every node: see
+// dropLock.)
 type Maildrops struct {
-	mu     sync.Mutex
-	locked map[int64]struct{} // account IDs
-	sizes  map[int64]int64    // message ID -> octets RETR sends
+	mu    sync.Mutex
+	sizes map[int64]int64 // message ID -> octets RETR sends
 }
 
 // maxSizeCache bounds the wire-size cache (about 40 bytes an entry); when
@@ -29,23 +25,7 @@ const maxSizeCache = 1 << 18
 
 // NewMaildrops returns empty maildrop state.
 func NewMaildrops() *Maildrops {
-	return &Maildrops{locked: map[int64]struct{}{}, sizes: map[int64]int64{}}
-}
-
-func (m *Maildrops) lock(accountID int64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.locked[accountID]; ok {
-		return false
-	}
-	m.locked[accountID] = struct{}{}
-	return true
-}
-
-func (m *Maildrops) unlock(accountID int64) {
-	m.mu.Lock()
-	delete(m.locked, accountID)
-	m.mu.Unlock()
+	return &Maildrops{sizes: map[int64]int64{}}
 }
 
 func (m *Maildrops) cachedSize(id int64) (int64, bool) {

@@ -39,9 +39,15 @@ type Options struct {
 	// since AUTH responses run longer, RFC 5034 §4).
 	MaxLineLength int
 
-	// Maildrops is the process-wide maildrop state (locks, size cache)
-	// shared by every POP3 server of the process, so that port 110 and 995
-	// refuse a second session on one maildrop alike. Nil gives the server
+	// MaildropLease is how long a maildrop lock in the store outlives a
+	// session that stops renewing it (default 1 min): the session renews
+	// it every third of this, and after a crash another node's login is
+	// refused with [IN-USE] for at most this long. Values under
+	// MinMaildropLease are raised to it.
+	MaildropLease time.Duration
+
+	// Maildrops is the process-wide maildrop state (the size cache)
+	// shared by every POP3 server of the process. Nil gives the server
 	// its own.
 	Maildrops *Maildrops
 
@@ -60,6 +66,8 @@ const (
 	DefaultIdleTimeout              = 10 * time.Minute
 	DefaultMaxLineLength            = 2048
 	MinMaxLineLength                = 512
+	DefaultMaildropLease            = time.Minute
+	MinMaildropLease                = 30 * time.Millisecond
 )
 
 // maxBadCommands is how many unknown or malformed commands end a session.
@@ -101,6 +109,10 @@ func (o Options) withDefaults() Options {
 	if o.MaxLineLength < MinMaxLineLength {
 		o.MaxLineLength = MinMaxLineLength
 	}
+	if o.MaildropLease == 0 {
+		o.MaildropLease = DefaultMaildropLease
+	}
+	o.MaildropLease = max(o.MaildropLease, MinMaildropLease)
 	if o.Maildrops == nil {
 		o.Maildrops = NewMaildrops()
 	}

@@ -40,6 +40,7 @@ type session struct {
 	mu       sync.Mutex
 	busy     bool // running a command
 	draining bool // Shutdown started: end once idle
+	lockLost bool // the maildrop lock is or may be lost: end at once, without UPDATE
 
 	state    state
 	user     string // from USER, for PASS
@@ -48,7 +49,7 @@ type session struct {
 	failures int // failed logins
 	bad      int // unknown or malformed commands
 	drop     *maildrop
-	locked   bool // holds drop.account's maildrop lock
+	lock     *dropLock // drop.account's maildrop lock, nil once given back
 
 	retrieved, deleted int // for the session log line
 	reason             string
@@ -85,6 +86,7 @@ func (sess *session) setConn(nc net.Conn) {
 var (
 	errLineTooLong = errors.New("line too long")
 	errDraining    = errors.New("server shutting down")
+	errLockLost    = errors.New("maildrop lock lost")
 )
 
 // serve runs the session to its end.
@@ -126,9 +128,9 @@ func (sess *session) serve() {
 func (sess *session) readLine() (string, error) {
 	sess.mu.Lock()
 	sess.busy = false
-	if sess.draining {
+	if err := sess.interrupted(); err != nil {
 		sess.mu.Unlock()
-		return "", errDraining
+		return "", err
 	}
 	sess.raw.SetReadDeadline(time.Now().Add(sess.srv.opts.IdleTimeout))
 	sess.mu.Unlock()
@@ -137,11 +139,11 @@ func (sess *session) readLine() (string, error) {
 
 	sess.mu.Lock()
 	sess.busy = true
-	draining := sess.draining
+	stop := sess.interrupted()
 	sess.mu.Unlock()
 	switch {
-	case draining:
-		return "", errDraining
+	case stop != nil:
+		return "", stop
 	case errors.Is(err, bufio.ErrBufferFull):
 		return "", errLineTooLong
 	case err != nil:
@@ -154,6 +156,18 @@ func (sess *session) readLine() (string, error) {
 	return string(b), nil
 }
 
+// interrupted is why the session must end before its next command, if
+// it must: Shutdown, or a lost maildrop lock. Called with mu held.
+func (sess *session) interrupted() error {
+	switch {
+	case sess.lockLost:
+		return errLockLost
+	case sess.draining:
+		return errDraining
+	}
+	return nil
+}
+
 // readFailed says goodbye where that still makes sense.
 func (sess *session) readFailed(err error) {
 	var ne net.Error
@@ -161,6 +175,9 @@ func (sess *session) readFailed(err error) {
 	case errors.Is(err, errDraining):
 		sess.reason = "shutdown"
 		sess.send(errReply(codeSysTemp, "Server shutting down, try again later"))
+	case errors.Is(err, errLockLost):
+		sess.reason = "maildrop lock lost"
+		sess.send(errLockLostReply)
 	case errors.Is(err, errLineTooLong):
 		sess.reason, sess.linger = "line too long", true
 		sess.send(errReply(codeNone, "Line too long"))
@@ -198,6 +215,21 @@ func (sess *session) drain() {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	sess.draining = true
+	sess.wake()
+}
+
+// loseLock ends the session, without UPDATE, once it is idle: its
+// maildrop lock is or may be lost.
+func (sess *session) loseLock() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.lockLost = true
+	sess.wake()
+}
+
+// wake ends the wait for a command, if the session is waiting. Called
+// with mu held.
+func (sess *session) wake() {
 	if !sess.busy {
 		sess.raw.SetReadDeadline(time.Unix(1, 0))
 	}
@@ -219,8 +251,8 @@ func (sess *session) startTLS() error {
 // finish releases everything the session holds. A session that did not
 // QUIT deletes nothing (RFC 1939 §6).
 func (sess *session) finish() {
-	if sess.locked {
-		sess.srv.drops.unlock(sess.drop.account.ID)
+	if sess.lock != nil {
+		sess.lock.release(sess.srv.ctx, sess.id)
 	}
 	if sess.acctKey != "" {
 		sess.srv.conns.ReleaseAccount(sess.acctKey)

@@ -2,9 +2,11 @@ package pop3server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -146,14 +148,36 @@ func (sess *session) top(cmd command) reply {
 		body: func(w *bufio.Writer) error { return writeLines(w, body, lines) }}
 }
 
+// errLockLostReply ends a session whose maildrop lock is or may be lost.
+var errLockLostReply = reply{code: codeSysTemp, text: "Maildrop lock lost, no messages deleted; log in again", close: true}
+
 // quit enters the UPDATE state (RFC 1939 §6): the messages marked deleted
 // are removed, the maildrop lock is given up before the reply goes out (so
 // a client that reconnects at once finds it free), and the session ends.
+// Nothing is deleted unless the lock is still the session's: it is renewed
+// first, and the deletions must be over before that lease ends.
 func (sess *session) quit() reply {
-	removed, err := sess.srv.update(sess.srv.ctx, sess.drop)
-	sess.srv.drops.unlock(sess.drop.account.ID)
-	sess.locked = false
+	lock := sess.lock
+	sess.lock = nil
+	defer lock.release(sess.srv.ctx, sess.id)
+	lock.stopKeeping()
 	sess.reason = "quit"
+	sess.mu.Lock()
+	lost := sess.lockLost
+	sess.mu.Unlock()
+	var until time.Time
+	err := errLockLost
+	if !lost {
+		until, err = lock.confirm(sess.srv.ctx)
+	}
+	if err != nil {
+		sess.reason = "maildrop lock lost at quit"
+		sess.srv.log.Error("pop3 maildrop lock lost at quit", "conn", sess.id, "account", sess.drop.account.Address, "err", err)
+		return errLockLostReply
+	}
+	ctx, cancel := context.WithDeadline(sess.srv.ctx, until)
+	defer cancel()
+	removed, err := sess.srv.update(ctx, sess.drop)
 	if err != nil {
 		sess.srv.log.Error("pop3 removing deleted messages", "conn", sess.id, "account", sess.drop.account.Address, "err", err)
 		return reply{code: codeSysTemp, text: "Some deleted messages not removed", close: true}
