@@ -22,6 +22,9 @@
 // changes and on deletes, cascaded ones included, and take body
 // reference counts down.
 //
+// Migration 5: maildrop_locks, the POP3 maildrop locks, lease rows in an
+// UNLOGGED table (maildrop.go says why).
+//
 // # Concurrency across nodes
 //
 // UIDs and MODSEQs are taken with UPDATE mailboxes ... RETURNING inside

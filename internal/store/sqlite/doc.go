@@ -3,6 +3,9 @@
 // CONDSTORE/QRESYNC change log. It uses modernc.org/sqlite, a pure Go
 // SQLite, so the binary builds with CGO_ENABLED=0.
 //
+// The POP3 maildrop locks (store.MaildropLocks) are kept in memory, not
+// in the file: one process serves an embedded store (maildrop.go).
+//
 // # On-disk layout
 //
 // One database file plus SQLite's -wal and -shm files beside it. The file
