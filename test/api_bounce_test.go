@@ -3,8 +3,6 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -46,29 +44,15 @@ func TestAPIBounceSuppression(t *testing.T) {
 	srv := startServe(t, dir, cfg, httpAddr)
 	base := "http://" + httpAddr + "/api/v1"
 
-	client := &http.Client{Timeout: time.Minute}
 	api := func(method, path, body string, into any) int {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		code, b := apiRequest(t, key, method, base+path, body)
 		if into != nil && len(b) > 0 {
 			if err := json.Unmarshal(b, into); err != nil {
-				t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+				t.Fatalf("%s %s: %d %s: %v", method, path, code, b, err)
 			}
 		}
-		return resp.StatusCode
+		return code
 	}
 	type recipient struct {
 		Email, Status, Reply, Reason string

@@ -29,7 +29,10 @@
 // on every request (no cache), so `posthorn apikey revoke` takes effect at
 // the next request, even from another process. A key is scoped to one
 // domain, or to one sending address of it: it sends only from there and
-// sees only that domain's messages, events, suppressions and webhooks.
+// sees only that domain's messages, events, suppressions and webhooks; an
+// address key only the messages sent as its address (store.Event.Submitter:
+// the canonical envelope sender, by API or SMTP) and the inbound events to
+// it, and 404 for any other message id.
 // Each key has a token bucket (Options.RateLimit, RateBurst): beyond it,
 // 429 with Retry-After.
 //

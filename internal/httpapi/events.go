@@ -16,8 +16,9 @@ import (
 // until (RFC 3339, since <= time < until); limit (1-1000, default 100)
 // and cursor (next_cursor of the previous page) page through them. A key
 // limited to one address sees no more than its own: it must filter by
-// message (a tracking id, which only the sender and the domain's webhooks
-// are told) or by its address as recipient; else 403.
+// message (a tracking id) or by its address as recipient, else 403; and
+// of those it gets only the events of messages sent as its address
+// (store.EventFilter.Address) and the inbound events to it.
 
 type eventList struct {
 	Events []store.Event `json:"events"`
@@ -27,7 +28,7 @@ type eventList struct {
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	f := store.EventFilter{Domain: c.key.Domain, Message: q.Get("message")}
+	f := store.EventFilter{Domain: c.key.Domain, Message: q.Get("message"), Address: c.key.Address}
 	for _, v := range q["type"] {
 		for t := range strings.SplitSeq(v, ",") {
 			et := store.EventType(strings.TrimSpace(t))

@@ -74,3 +74,61 @@ func TestAddressKeyScope(t *testing.T) {
 		t.Errorf("address key, its message's status: %d %s", r.status, r.body)
 	}
 }
+
+// TestAddressKeySeesOnlyItsMessages: two keys limited to addresses of one
+// domain each see the status and events of the messages sent as their
+// address (by themselves, or by the domain key from that address) and get
+// 404, the very answer an unknown id gets, for the other's; the domain
+// key sees every message of the domain.
+func TestAddressKeySeesOnlyItsMessages(t *testing.T) {
+	e := newEnv(t, Options{})
+	shop := e.key("shop", "example.org")
+	ann := e.key("ann", "ann@example.org")
+	bob := e.key("bob", "bob@example.org")
+	send := func(key, from string) string {
+		t.Helper()
+		return sent(t, e.do("POST", "/api/v1/messages", key, "application/json",
+			strings.NewReader(`{"from": "`+from+`", "to": ["x@remote.example"], "text": "hi"}`)), 202).ID
+	}
+	annMsg, bobMsg := send(ann, "ann@example.org"), send(bob, "bob@example.org")
+	asAnn := send(shop, "Ann@example.org") // sent as Ann by the domain key
+	unknown := e.do("GET", "/api/v1/messages/m_aaaaaaaaaaaaaaaaaaaaaaaaaa", ann, "", nil)
+	unknown.wantError(t, 404, CodeNotFound, "")
+
+	for _, c := range []struct {
+		name, key, id string
+		visible       bool
+	}{
+		{"ann, her message", ann, annMsg, true},
+		{"ann, sent as her by the domain key", ann, asAnn, true},
+		{"ann, bob's message", ann, bobMsg, false},
+		{"bob, his message", bob, bobMsg, true},
+		{"bob, ann's message", bob, annMsg, false},
+		{"bob, sent as ann", bob, asAnn, false},
+		{"domain key, ann's", shop, annMsg, true},
+		{"domain key, bob's", shop, bobMsg, true},
+	} {
+		r := e.do("GET", "/api/v1/messages/"+c.id, c.key, "", nil)
+		evs := e.do("GET", "/api/v1/events?message="+url.QueryEscape(c.id), c.key, "", nil)
+		var l eventList
+		if evs.status != 200 || json.Unmarshal(evs.body, &l) != nil {
+			t.Fatalf("%s: GET /events?message: %d %s", c.name, evs.status, evs.body)
+		}
+		if c.visible {
+			if r.status != 200 || !strings.Contains(string(r.body), `"x@remote.example"`) {
+				t.Errorf("%s: GET /messages/{id} = %d %s, want its status", c.name, r.status, r.body)
+			}
+			if len(l.Events) != 1 || l.Events[0].Message != c.id || l.Events[0].Type != "queued" {
+				t.Errorf("%s: events = %+v, want its queued event", c.name, l.Events)
+			}
+			continue
+		}
+		r.wantError(t, 404, CodeNotFound, "")
+		if string(r.body) != string(unknown.body) {
+			t.Errorf("%s: 404 body %s differs from an unknown id's %s", c.name, r.body, unknown.body)
+		}
+		if len(l.Events) != 0 {
+			t.Errorf("%s: events = %+v, want none", c.name, l.Events)
+		}
+	}
+}

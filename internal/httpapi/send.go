@@ -149,7 +149,8 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, c *call) er
 
 // send resolves, suppresses, and sends out; it returns the answer.
 func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out outgoing, idem *store.IdempotencyRecord, now time.Time) (int, []byte, error) {
-	if !maySendAs(k, out.from.Canonical()) {
+	submitter := out.from.Canonical()
+	if !maySendAs(k, submitter) {
 		return 0, nil, errForbidden("from", fmt.Sprintf("this key may not send from %s", out.from))
 	}
 	var hdr submission.Header
@@ -176,6 +177,7 @@ func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out 
 		TrackingID:  id,
 		Domain:      k.Domain,
 		EventData:   out.eventData,
+		Submitter:   submitter,
 		UTF8:        !out.from.IsASCII() || !isASCII(headerSection(out.body)),
 		Idempotency: idem,
 	}
@@ -192,7 +194,7 @@ func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out 
 		if j := slices.IndexFunc(sup, func(x store.Suppression) bool { return x.Address == canon[i] }); j >= 0 {
 			resp.Recipients = append(resp.Recipients, recipientResult{Email: a.String(), Status: "suppressed", Reason: sup[j].Reason})
 			suppressed = append(suppressed, store.Event{Type: store.EventSuppressed, Domain: k.Domain, Message: id,
-				Recipient: a.String(), Reply: sup[j].Reason, Data: out.eventData, Time: now})
+				Submitter: submitter, Recipient: a.String(), Reply: sup[j].Reason, Data: out.eventData, Time: now})
 			continue
 		}
 		at := strings.LastIndexByte(canon[i], '@')
@@ -212,7 +214,7 @@ func (s *Server) send(ctx context.Context, r *http.Request, k store.APIKey, out 
 				}
 			}
 			m.DeliverEvents = append(m.DeliverEvents, store.Event{Type: store.EventDelivered, Domain: k.Domain, Message: id,
-				Recipient: a.String(), Reply: "stored in a local mailbox", Data: out.eventData, Time: now})
+				Submitter: submitter, Recipient: a.String(), Reply: "stored in a local mailbox", Data: out.eventData, Time: now})
 			resp.Recipients = append(resp.Recipients, recipientResult{Email: a.String(), Status: "delivered"})
 		}
 		if !a.IsASCII() {

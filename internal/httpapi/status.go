@@ -9,7 +9,9 @@ import (
 )
 
 // GET /api/v1/messages/{id}: where each recipient of a sent message
-// stands, from the message's events (store.MessageStatus).
+// stands, from the message's events (store.MessageStatus). A key limited
+// to one address sees only messages sent as that address (their events'
+// Submitter); any other id is 404, as if it did not exist.
 
 type messageStatus struct {
 	ID         string            `json:"id"`
@@ -29,7 +31,7 @@ type recipientStatus struct {
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request, c *call) error {
-	st, err := s.opts.Store.MessageStatus(r.Context(), c.key.Domain, r.PathValue("id"))
+	st, err := s.opts.Store.MessageStatus(r.Context(), c.key.Domain, r.PathValue("id"), c.key.Address)
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound("no message with this id in the key's domain")
 	}

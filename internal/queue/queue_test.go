@@ -339,7 +339,7 @@ func TestGiveUp(t *testing.T) {
 	}
 	// The events: queued, deferred at each attempt, then bounced with
 	// the give-up as reason; a temporary failure suppresses nothing.
-	st, err := tb.st.MessageStatus(ctx, "example.org", tracking)
+	st, err := tb.st.MessageStatus(ctx, "example.org", tracking, "")
 	if err != nil || len(st.Recipients) != 1 {
 		t.Fatalf("MessageStatus = %+v, %v", st, err)
 	}

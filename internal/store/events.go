@@ -44,8 +44,11 @@ type Events interface {
 	// MessageStatus is where each recipient of one message stands,
 	// derived from the message's events: the last event of each recipient
 	// decides (inbound events excluded). ErrNotFound when the domain has
-	// no event for the tracking id (never sent, or pruned).
-	MessageStatus(ctx context.Context, domain, trackingID string) (MessageStatus, error)
+	// no event for the tracking id (never sent, or pruned), and, when
+	// submitter is not "", when the message's events do not carry that
+	// Submitter (not sent as that address: the same answer, so that it
+	// does not learn the message exists).
+	MessageStatus(ctx context.Context, domain, trackingID, submitter string) (MessageStatus, error)
 	// PruneEvents deletes the events written before before, and webhook
 	// deliveries finished (delivered or given up) before before. Pending
 	// deliveries keep their event alive. It returns the number of events
@@ -164,7 +167,14 @@ type Event struct {
 	// recipient domain of an inbound one.
 	Domain string `json:"domain"`
 	// Message is the tracking id of the message.
-	Message   string `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Submitter is the canonical envelope sender (smtp.Address.Canonical,
+	// lower case) the message was submitted as, on every event of a sent
+	// message (SMTP submission, the local socket, the HTTP API); "" on
+	// inbound events and on events written before it was recorded. It
+	// decides what a key limited to one address may see (EventFilter.Address):
+	// the messages sent as that address, by whatever means.
+	Submitter string `json:"-"`
 	Recipient string `json:"recipient,omitempty"`
 	// Reply is the remote server's answer (delivered, deferred) or the
 	// reason (bounced, suppressed).
@@ -185,6 +195,11 @@ type EventFilter struct {
 	Types     []EventType
 	Message   string // tracking id
 	Recipient string
+	// Address, when set (a canonical address), keeps only what a key
+	// limited to that address may see: events with Submitter = Address
+	// (messages sent as it) and inbound events whose Recipient is Address
+	// (compared in lower case).
+	Address string
 	// Since and Until bound Time (Since <= Time < Until).
 	Since, Until time.Time
 	// After is a paging cursor: only events with Seq > After (ascending)

@@ -20,7 +20,7 @@ import (
 // again. On PostgreSQL ClaimQueued is SELECT ... FOR UPDATE SKIP LOCKED.
 type Queue interface {
 	// Enqueue stores m (From, Recipients, Body, AccountID, UTF8, RequireTLS,
-	// TrackingID, Domain, EventData, Events, and optionally Queued and
+	// TrackingID, Domain, EventData, Submitter, Events, and optionally Queued and
 	// NextAttempt) in one durable commit and returns its ID, which is
 	// never reused. Queued and NextAttempt are now when zero; Size is set
 	// by the backend; the other fields are ignored. The backend does not
@@ -30,7 +30,8 @@ type Queue interface {
 	// With a TrackingID (which needs a Domain, ErrInvalid otherwise; a
 	// tracking id already queued is ErrExists), the same commit writes a
 	// "queued" event per recipient (Data = EventData) and m.Events, each
-	// with its webhook deliveries (see Events). Without one, no event is
+	// with its webhook deliveries (see Events); all of them with Submitter
+	// = m.Submitter. Without one, no event is
 	// written (bounces and other system mail).
 	Enqueue(ctx context.Context, m QueuedMessage) (int64, error)
 	// QueuedMessages lists up to limit queued messages (all when limit <=
@@ -62,7 +63,7 @@ type Queue interface {
 	// event per result of a recipient that was pending: "delivered"
 	// (Reply), "bounced" (RecipientFailed; Reply is the reason) or
 	// "deferred" (Reply, NextAttempt = a.NextAttempt), each with the
-	// message's EventData and its webhook deliveries; and a bounce whose
+	// message's EventData and Submitter and its webhook deliveries; and a bounce whose
 	// Reply is a HardBounce puts the recipient on the domain's suppression
 	// list (unless already there).
 	FinishAttempt(ctx context.Context, a Attempt) error
@@ -167,6 +168,10 @@ type QueuedMessage struct {
 	// EventData is a JSON object copied into every event of the message
 	// (the API's tags and metadata), or nil.
 	EventData []byte
+	// Submitter is the address the message was submitted as (see
+	// Event.Submitter), copied into every event of the message: Enqueue's
+	// and those FinishAttempt and RemoveQueued write later.
+	Submitter string
 	// Events are extra events written with the Enqueue (for instance
 	// "suppressed" for recipients refused in the same send); Enqueue
 	// only, not read back.
@@ -224,17 +229,17 @@ type Attempt struct {
 }
 
 // AttemptEvents are the events FinishAttempt writes for a tracked
-// message (domain, trackingID, its EventData): one per result of a
+// message t: one per result of a
 // recipient in pending (the recipients still pending before the
 // attempt): "delivered", "bounced", or "deferred" with a.NextAttempt.
 // Backends share it.
-func AttemptEvents(domain, trackingID string, data []byte, pending []string, a Attempt) []Event {
+func AttemptEvents(t Tracked, pending []string, a Attempt) []Event {
 	var evs []Event
 	for _, r := range a.Results {
 		if !slices.Contains(pending, r.Address) {
 			continue
 		}
-		e := Event{Domain: domain, Message: trackingID, Recipient: r.Address, Reply: r.Reply, Data: data}
+		e := t.event(r.Address, r.Reply)
 		switch r.State {
 		case RecipientDelivered:
 			e.Type = EventDelivered
@@ -251,10 +256,26 @@ func AttemptEvents(domain, trackingID string, data []byte, pending []string, a A
 // RemovedEvents are the events RemoveQueued writes for a tracked message:
 // "bounced" with RemovedReply for each recipient still pending. Backends
 // share it.
-func RemovedEvents(domain, trackingID string, data []byte, pending []string) []Event {
+func RemovedEvents(t Tracked, pending []string) []Event {
 	evs := make([]Event, 0, len(pending))
 	for _, addr := range pending {
-		evs = append(evs, Event{Type: EventBounced, Domain: domain, Message: trackingID, Recipient: addr, Reply: RemovedReply, Data: data})
+		e := t.event(addr, RemovedReply)
+		e.Type = EventBounced
+		evs = append(evs, e)
 	}
 	return evs
+}
+
+// Tracked is what every event of a queued tracked message repeats: the
+// queue row's TrackingID, Domain, EventData and Submitter. FinishAttempt
+// and RemoveQueued read it from the row for AttemptEvents and
+// RemovedEvents.
+type Tracked struct {
+	TrackingID, Domain, Submitter string
+	Data                          []byte
+}
+
+// event is an event of t for one recipient (without a type).
+func (t Tracked) event(rcpt, reply string) Event {
+	return Event{Domain: t.Domain, Message: t.TrackingID, Submitter: t.Submitter, Recipient: rcpt, Reply: reply, Data: t.Data}
 }

@@ -34,7 +34,8 @@ func (s *session) checkSuppressed(ctx context.Context, rcpt string) error {
 		return nil
 	}
 	s.b.log.Info("submission: recipient suppressed", "conn", s.ci.ID, "domain", s.domain, "rcpt", rcpt, "reason", sup[0].Reason)
-	ev := store.Event{Type: store.EventSuppressed, Domain: s.domain, Message: s.tracking, Recipient: rcpt, Reply: sup[0].Reason}
+	ev := store.Event{Type: store.EventSuppressed, Domain: s.domain, Message: s.tracking, Submitter: s.submitter,
+		Recipient: rcpt, Reply: sup[0].Reason}
 	if _, err := s.b.opts.Store.RecordEvents(ctx, []store.Event{ev}); err != nil {
 		s.b.log.Error("submission: recording a suppressed recipient", "conn", s.ci.ID, "err", err)
 	}

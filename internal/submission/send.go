@@ -41,12 +41,15 @@ type Outgoing struct {
 	AccountID  int64
 	UTF8       bool
 	RequireTLS bool
-	// TrackingID, Domain and EventData go with the queued copy (see
-	// store.QueuedMessage); QueueEvents are written with the Enqueue,
-	// DeliverEvents with the local Deliver.
-	TrackingID    string
-	Domain        string
-	EventData     []byte
+	// TrackingID, Domain, EventData and Submitter go with the queued copy
+	// (see store.QueuedMessage); QueueEvents are written with the Enqueue,
+	// DeliverEvents with the local Deliver, both with Submitter.
+	TrackingID string
+	Domain     string
+	EventData  []byte
+	// Submitter is the canonical envelope sender (store.Event.Submitter),
+	// "" for the null sender.
+	Submitter     string
 	QueueEvents   []store.Event
 	DeliverEvents []store.Event
 	// Idempotency is stored with the last of the two writes (see Send).
@@ -98,6 +101,7 @@ func (b *Backend) Send(ctx context.Context, m *Outgoing, now time.Time) error {
 			TrackingID: m.TrackingID,
 			Domain:     m.Domain,
 			EventData:  m.EventData,
+			Submitter:  m.Submitter,
 			Events:     m.QueueEvents,
 		}
 		if len(m.Targets) == 0 {
@@ -111,6 +115,9 @@ func (b *Backend) Send(ctx context.Context, m *Outgoing, now time.Time) error {
 		}
 	}
 	if len(m.Targets) > 0 {
+		for i := range m.DeliverEvents {
+			m.DeliverEvents[i].Submitter = m.Submitter
+		}
 		_, err := b.opts.Store.Deliver(ctx, store.Delivery{
 			Body:         withTrace(trace),
 			InternalDate: now,

@@ -186,6 +186,7 @@ type session struct {
 	localRcpts []string       // local recipients, as written
 	tracking   string         // the message's tracking id (events), "" for <>
 	domain     string         // the sender domain its events belong to
+	submitter  string         // the canonical reverse-path (store.Event.Submitter)
 
 	signDomain string // the DKIM signing domain, set by checkHeader
 }
@@ -225,6 +226,7 @@ func (s *session) Mail(ctx context.Context, from string, opts smtpserver.MailOpt
 	}
 	s.from = a.String()
 	s.domain = strings.ToLower(a.Domain)
+	s.submitter = a.Canonical()
 	s.tracking = store.NewTrackingID()
 	return nil
 }
@@ -304,6 +306,7 @@ func (s *session) Data(ctx context.Context, msg *smtpserver.Message) error {
 		RequireTLS:    s.requireTLS,
 		TrackingID:    s.tracking,
 		Domain:        s.domain,
+		Submitter:     s.submitter,
 		DeliverEvents: s.deliveredEvents(),
 	}, now)
 	switch {
@@ -349,5 +352,5 @@ func (s *session) reset() {
 	s.targets = s.targets[:0]
 	s.remote = s.remote[:0]
 	s.localRcpts = s.localRcpts[:0]
-	s.tracking, s.domain = "", ""
+	s.tracking, s.domain, s.submitter = "", "", ""
 }

@@ -64,7 +64,7 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 		return nil
 	}
 	n := len(evs)
-	ids, types, domains, messages, rcpts, replies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, types, domains, messages, rcpts, replies, submitters := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	times, nexts, endpoints := make([]int64, n), make([]int64, n), make([]int64, n)
 	data := make([][]byte, n)
 	index := make(map[string]int, n)
@@ -81,16 +81,17 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 		e.Reply = store.ValidText(e.Reply)
 		ids[i], types[i], domains[i], messages[i], rcpts[i], replies[i] = e.ID, string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply
 		times[i], nexts[i], endpoints[i], data[i] = e.Time.UnixMicro(), microOrZero(e.NextAttempt), e.Endpoint, nilIfEmpty(e.Data)
+		submitters[i] = e.Submitter
 		index[e.ID] = i
 	}
 	rows, err := tx.Query(ctx, `
 		WITH input AS (
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-				$8::bigint[], $9::bytea[], $10::bigint[]) WITH ORDINALITY
-				AS i (id, time, type, domain, message, recipient, reply, next_attempt, data, endpoint, n)
+				$8::bigint[], $9::bytea[], $10::bigint[], $12::text[]) WITH ORDINALITY
+				AS i (id, time, type, domain, message, recipient, reply, next_attempt, data, endpoint, submitter, n)
 		), ev AS (
-			INSERT INTO events (id, time, type, domain, message, recipient, reply, next_attempt, data)
-			SELECT id, time, type, domain, message, recipient, reply, next_attempt, data FROM input ORDER BY n
+			INSERT INTO events (id, time, type, domain, message, recipient, reply, next_attempt, data, submitter)
+			SELECT id, time, type, domain, message, recipient, reply, next_attempt, data, submitter FROM input ORDER BY n
 			RETURNING seq, id
 		), d AS (
 			INSERT INTO webhook_deliveries (endpoint_id, event_seq, created, next_attempt)
@@ -100,7 +101,7 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 			RETURNING 1
 		)
 		SELECT ev.id, ev.seq, (SELECT count(*) FROM d) FROM ev`,
-		ids, times, types, domains, messages, rcpts, replies, nexts, data, endpoints, now.UnixMicro())
+		ids, times, types, domains, messages, rcpts, replies, nexts, data, endpoints, now.UnixMicro(), submitters)
 	if err != nil {
 		return err
 	}
@@ -151,14 +152,14 @@ func (s *Store) eventHorizon(ctx context.Context) (int64, error) {
 	return h, err
 }
 
-const eventColumns = `seq, id, time, type, domain, message, recipient, reply, next_attempt, data`
+const eventColumns = `seq, id, time, type, domain, message, recipient, reply, next_attempt, data, submitter`
 
 func scanEvent(row pgx.Rows) (store.Event, error) {
 	var e store.Event
 	var t, next int64
 	var typ string
 	var data []byte
-	if err := row.Scan(&e.Seq, &e.ID, &t, &typ, &e.Domain, &e.Message, &e.Recipient, &e.Reply, &next, &data); err != nil {
+	if err := row.Scan(&e.Seq, &e.ID, &t, &typ, &e.Domain, &e.Message, &e.Recipient, &e.Reply, &next, &data, &e.Submitter); err != nil {
 		return store.Event{}, err
 	}
 	e.Time, e.Type, e.NextAttempt = fromMicro(t), store.EventType(typ), fromMicroOrZero(next)
@@ -197,6 +198,9 @@ func (s *Store) QueryEvents(ctx context.Context, f store.EventFilter) ([]store.E
 	if f.Recipient != "" {
 		arg("lower(recipient) = lower(?)", f.Recipient)
 	}
+	if f.Address != "" {
+		arg("(submitter = ? OR type = 'inbound' AND lower(recipient) = lower(?))", f.Address)
+	}
 	if !f.Since.IsZero() {
 		arg("time >= ?", f.Since.UnixMicro())
 	}
@@ -222,8 +226,9 @@ func (s *Store) QueryEvents(ctx context.Context, f store.EventFilter) ([]store.E
 }
 
 // MessageStatus implements store.Events.
-func (s *Store) MessageStatus(ctx context.Context, domain, trackingID string) (store.MessageStatus, error) {
-	evs, err := queryAll(s, ctx, `SELECT `+eventColumns+` FROM events WHERE domain = $1 AND message = $2 ORDER BY seq`, []any{domain, trackingID}, scanEvent)
+func (s *Store) MessageStatus(ctx context.Context, domain, trackingID, submitter string) (store.MessageStatus, error) {
+	evs, err := queryAll(s, ctx, `SELECT `+eventColumns+` FROM events WHERE domain = $1 AND message = $2
+		AND ($3 = '' OR submitter = $3) ORDER BY seq`, []any{domain, trackingID, submitter}, scanEvent)
 	if err != nil {
 		return store.MessageStatus{}, err
 	}

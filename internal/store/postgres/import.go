@@ -262,7 +262,7 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 	err := im.add(ctx, "queue",
 		len(q.Body)+256,
 		q.ID, q.AccountID, q.From, q.UTF8, q.RequireTLS, q.Size, q.Queued.UnixMicro(), q.NextAttempt.UnixMicro(), q.Attempts,
-		q.Held, q.Lease, q.LeaseHolder, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)),
+		q.Held, q.Lease, q.LeaseHolder, q.LastError, q.Warned, q.TrackingID, q.Domain, nilIfEmpty(bytes.Clone(q.EventData)), q.Submitter,
 		nonNil(bytes.Clone(q.Body)))
 	if err != nil {
 		return err
@@ -279,7 +279,7 @@ func (im *importer) Queued(ctx context.Context, q storecopy.Queued) error {
 func (im *importer) Event(ctx context.Context, e storecopy.Event) error {
 	return im.add(ctx, "events", len(e.Data)+128,
 		e.Seq, e.ID, e.Time.UnixMicro(), string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply,
-		microOrZero(e.NextAttempt), nilIfEmpty(bytes.Clone(e.Data)))
+		microOrZero(e.NextAttempt), nilIfEmpty(bytes.Clone(e.Data)), e.Submitter)
 }
 
 func (im *importer) Suppression(ctx context.Context, s storecopy.Suppression) error {

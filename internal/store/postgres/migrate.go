@@ -182,6 +182,17 @@ CREATE TRIGGER messages_flagged AFTER UPDATE ON messages
 	greylistSchema,
 	// 7: the node holding a queue lease, for posthorn queue list/show.
 	`ALTER TABLE queue ADD COLUMN lease_holder text NOT NULL DEFAULT '';`,
+	// 8: the address a message was submitted as (store.Event.Submitter),
+	// on its events and its queue row (for the events of later attempts).
+	// Messages still queued get it from their envelope sender; older
+	// events keep '' (only the domain's keys see them).
+	`
+ALTER TABLE queue ADD COLUMN submitter text NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN submitter text NOT NULL DEFAULT '';
+UPDATE queue SET submitter = lower(mail_from) WHERE tracking_id <> '';
+UPDATE events e SET submitter = q.submitter FROM queue q
+	WHERE q.tracking_id <> '' AND e.message = q.tracking_id AND e.domain = q.domain AND e.type <> 'inbound';
+`,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

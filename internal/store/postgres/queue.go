@@ -51,6 +51,9 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 			evs = append(evs, store.Event{Type: store.EventQueued, Domain: m.Domain, Message: m.TrackingID, Recipient: r, Data: m.EventData, Time: queued})
 		}
 		evs = append(evs, m.Events...)
+		for i := range evs {
+			evs[i].Submitter = m.Submitter
+		}
 	}
 	body := nonNil(m.Body)
 	var id int64
@@ -59,8 +62,8 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 		// would abort the transaction and lose its error's meaning.
 		err := tx.QueryRow(ctx, `
 			WITH q AS (
-				INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body, tracking_id, domain, event_data)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body, tracking_id, domain, event_data, submitter)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13)
 				ON CONFLICT (tracking_id) WHERE tracking_id <> '' DO NOTHING
 				RETURNING id
 			), r AS (
@@ -69,7 +72,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 			)
 			SELECT id FROM q`,
 			m.AccountID, m.From, m.UTF8, m.RequireTLS, len(body), queued.UnixMicro(), next.UnixMicro(), body,
-			m.TrackingID, m.Domain, nilIfEmpty(m.EventData), m.Recipients).Scan(&id)
+			m.TrackingID, m.Domain, nilIfEmpty(m.EventData), m.Recipients, m.Submitter).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("enqueue: tracking id %q: %w", m.TrackingID, store.ErrExists)
 		}
@@ -90,13 +93,13 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 // queuedColumns are what scanQueued reads, for a queue row q; the
 // recipients come as three arrays in position order.
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
-	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, r.addresses, r.states, r.replies`
+	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, q.submitter, r.addresses, r.states, r.replies`
 
 // queueRowColumns are the queue row's columns that queuedColumns reads
 // (not the body), for RETURNING.
 const queueRowColumns = `queue.id, queue.account_id, queue.mail_from, queue.utf8, queue.require_tls, queue.size, queue.queued,
 	queue.next_attempt, queue.attempts, queue.held, queue.lease, queue.lease_holder, queue.last_error, queue.warned, queue.tracking_id, queue.domain,
-	queue.event_data`
+	queue.event_data, queue.submitter`
 
 // queuedRecipients joins a queue row q with its recipients r.
 const queuedRecipients = ` CROSS JOIN LATERAL (SELECT array_agg(address ORDER BY position) AS addresses,
@@ -109,7 +112,7 @@ func scanQueued(row pgx.Rows) (store.QueuedMessage, error) {
 	var addrs, replies []string
 	var states []int16
 	err := row.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
-		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &addrs, &states, &replies)
+		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &m.Submitter, &addrs, &states, &replies)
 	if err != nil {
 		return store.QueuedMessage{}, err
 	}
@@ -180,22 +183,21 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		var lease int64
-		var tracking, domain string
-		var data []byte
-		err := tx.QueryRow(ctx, `SELECT lease, tracking_id, domain, event_data FROM queue WHERE id = $1 FOR UPDATE`, a.ID).
-			Scan(&lease, &tracking, &domain, &data)
+		var t store.Tracked
+		err := tx.QueryRow(ctx, `SELECT lease, tracking_id, domain, event_data, submitter FROM queue WHERE id = $1 FOR UPDATE`, a.ID).
+			Scan(&lease, &t.TrackingID, &t.Domain, &t.Data, &t.Submitter)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && (lease != a.Lease || lease == 0) {
 			return fmt.Errorf("queued message %d: %w", a.ID, store.ErrLeaseLost)
 		}
 		if err != nil {
 			return err
 		}
-		if tracking != "" {
+		if t.TrackingID != "" {
 			pending, err := pendingRecipients(ctx, tx, a.ID)
 			if err != nil {
 				return err
 			}
-			evs := store.AttemptEvents(domain, tracking, data, pending, a)
+			evs := store.AttemptEvents(t, pending, a)
 			if err := s.addEvents(ctx, tx, evs, time.Now()); err != nil {
 				return err
 			}
@@ -307,18 +309,18 @@ func (s *Store) updateQueued(ctx context.Context, id int64, query string, args .
 // RemoveQueued implements store.Queue.
 func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
-		var tracking, domain string
-		var data []byte
-		err := tx.QueryRow(ctx, `SELECT tracking_id, domain, event_data FROM queue WHERE id = $1 FOR UPDATE`, id).Scan(&tracking, &domain, &data)
+		var t store.Tracked
+		err := tx.QueryRow(ctx, `SELECT tracking_id, domain, event_data, submitter FROM queue WHERE id = $1 FOR UPDATE`, id).
+			Scan(&t.TrackingID, &t.Domain, &t.Data, &t.Submitter)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("queued message %d", id))
 		}
-		if tracking != "" {
+		if t.TrackingID != "" {
 			pending, err := pendingRecipients(ctx, tx, id)
 			if err != nil {
 				return err
 			}
-			if err := s.addEvents(ctx, tx, store.RemovedEvents(domain, tracking, data, pending), time.Now()); err != nil {
+			if err := s.addEvents(ctx, tx, store.RemovedEvents(t, pending), time.Now()); err != nil {
 				return err
 			}
 		}

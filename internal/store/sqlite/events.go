@@ -38,9 +38,9 @@ func (w *wtx) addEvents(evs []store.Event, now time.Time) error {
 		if len(e.Data) > 0 {
 			data = e.Data
 		}
-		seq, err := w.insert(`INSERT INTO events (id, time, type, domain, message, recipient, reply, next_attempt, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Time.UnixMicro(), string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply, next, data)
+		seq, err := w.insert(`INSERT INTO events (id, time, type, domain, message, recipient, reply, next_attempt, data, submitter)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Time.UnixMicro(), string(e.Type), e.Domain, e.Message, e.Recipient, e.Reply, next, data, e.Submitter)
 		if err != nil {
 			return err
 		}
@@ -88,14 +88,14 @@ func (s *Store) RecordEvents(ctx context.Context, evs []store.Event) ([]store.Ev
 	return out, nil
 }
 
-const eventColumns = `seq, id, time, type, domain, message, recipient, reply, next_attempt, data`
+const eventColumns = `seq, id, time, type, domain, message, recipient, reply, next_attempt, data, submitter`
 
 func scanEvent(r rowScanner) (store.Event, error) {
 	var e store.Event
 	var t, next int64
 	var typ string
 	var data []byte
-	err := r.Scan(&e.Seq, &e.ID, &t, &typ, &e.Domain, &e.Message, &e.Recipient, &e.Reply, &next, &data)
+	err := r.Scan(&e.Seq, &e.ID, &t, &typ, &e.Domain, &e.Message, &e.Recipient, &e.Reply, &next, &data, &e.Submitter)
 	e.Time, e.Type = fromMicro(t), store.EventType(typ)
 	if next != 0 {
 		e.NextAttempt = fromMicro(next)
@@ -127,6 +127,9 @@ func (s *Store) QueryEvents(ctx context.Context, f store.EventFilter) ([]store.E
 	if f.Recipient != "" {
 		where, args = append(where, "lower(recipient) = lower(?)"), append(args, f.Recipient)
 	}
+	if f.Address != "" {
+		where, args = append(where, "(submitter = ? OR type = 'inbound' AND lower(recipient) = lower(?))"), append(args, f.Address, f.Address)
+	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "time >= ?"), append(args, f.Since.UnixMicro())
 	}
@@ -157,8 +160,9 @@ func (s *Store) QueryEvents(ctx context.Context, f store.EventFilter) ([]store.E
 }
 
 // MessageStatus implements store.Events.
-func (s *Store) MessageStatus(ctx context.Context, domain, trackingID string) (store.MessageStatus, error) {
-	rows, err := s.query(ctx, `SELECT `+eventColumns+` FROM events WHERE domain = ? AND message = ? ORDER BY seq`, domain, trackingID)
+func (s *Store) MessageStatus(ctx context.Context, domain, trackingID, submitter string) (store.MessageStatus, error) {
+	rows, err := s.query(ctx, `SELECT `+eventColumns+` FROM events WHERE domain = ? AND message = ? AND (? = '' OR submitter = ?) ORDER BY seq`,
+		domain, trackingID, submitter, submitter)
 	if err != nil {
 		return store.MessageStatus{}, err
 	}

@@ -312,6 +312,17 @@ CREATE INDEX idempotency_created ON idempotency (created);
 	// 9: the node holding a queue lease (the daemon's node name), for
 	// posthorn queue list/show.
 	`ALTER TABLE queue ADD COLUMN lease_holder TEXT NOT NULL DEFAULT '';`,
+	// 10: the address a message was submitted as (store.Event.Submitter),
+	// on its events and its queue row (for the events of later attempts).
+	// Messages still queued get it from their envelope sender; older
+	// events keep '' (only the domain's keys see them).
+	`
+ALTER TABLE queue ADD COLUMN submitter TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN submitter TEXT NOT NULL DEFAULT '';
+UPDATE queue SET submitter = lower(mail_from) WHERE tracking_id != '';
+UPDATE events SET submitter = (SELECT q.submitter FROM queue q WHERE q.tracking_id = events.message AND q.domain = events.domain)
+	WHERE type != 'inbound' AND message IN (SELECT tracking_id FROM queue WHERE tracking_id != '');
+`,
 }
 
 // migrate brings the schema up to date inside one write transaction, so

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/message"
@@ -116,5 +117,48 @@ func TestMigrateFromVersion4(t *testing.T) {
 	}
 	if _, err := s.Append(ctx, 2, store.AppendOptions{}, make([]byte, 11)); !errors.Is(err, store.ErrOverQuota) {
 		t.Errorf("Append beyond a quota over migrated usage: %v", err)
+	}
+}
+
+// TestMigrateSubmitter opens a database of schema version 8 with a
+// tracked message still queued and an older one's events: the queued one
+// and its events get its envelope sender (lower case) as Submitter, so
+// the sender's address key sees it and its later attempts; the old
+// events keep none.
+func TestMigrateSubmitter(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v8.db")
+	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(slices.Clone(migrations[:8]),
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (8)`,
+		`INSERT INTO queue (id, account_id, mail_from, utf8, size, queued, next_attempt, body, tracking_id, domain)
+			VALUES (1, 0, 'Ann@example.org', 0, 1, 0, 0, 'b', 'm_queued', 'example.org')`,
+		`INSERT INTO queue_recipients (queue_id, position, address) VALUES (1, 0, 'x@remote.test')`,
+		`INSERT INTO events (id, time, type, domain, message, recipient) VALUES
+			('ev_1', 0, 'queued', 'example.org', 'm_queued', 'x@remote.test'),
+			('ev_2', 0, 'delivered', 'example.org', 'm_gone', 'y@remote.test')`,
+	) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path)
+	if m, err := s.QueuedMessage(ctx, 1); err != nil || m.Submitter != "ann@example.org" {
+		t.Errorf("queued message after migration = %+v, %v; want Submitter ann@example.org", m, err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_queued", "ann@example.org"); err != nil {
+		t.Errorf("MessageStatus of the queued message for its sender: %v", err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", "ann@example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MessageStatus of an old message for an address: %v, want ErrNotFound", err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", ""); err != nil {
+		t.Errorf("MessageStatus of an old message for the domain: %v", err)
 	}
 }

@@ -44,6 +44,9 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 			evs = append(evs, store.Event{Type: store.EventQueued, Domain: m.Domain, Message: m.TrackingID, Recipient: r, Data: m.EventData, Time: queued})
 		}
 		evs = append(evs, m.Events...)
+		for i := range evs {
+			evs[i].Submitter = m.Submitter
+		}
 	}
 	var eventData []byte
 	if len(m.EventData) > 0 {
@@ -54,10 +57,10 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 	err := s.write(ctx, func(w *wtx) error {
 		var err error
 		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body,
-				tracking_id, domain, event_data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				tracking_id, domain, event_data, submitter)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.AccountID, m.From, m.UTF8, m.RequireTLS, len(body), queued.UnixMicro(), next.UnixMicro(), body,
-			m.TrackingID, m.Domain, eventData)
+			m.TrackingID, m.Domain, eventData, m.Submitter)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("enqueue: tracking id %q: %w", m.TrackingID, store.ErrExists)
 		}
@@ -82,7 +85,7 @@ func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, erro
 
 // queuedColumns are what scanQueued reads, for a queue row q.
 const queuedColumns = `q.id, q.account_id, q.mail_from, q.utf8, q.require_tls, q.size, q.queued, q.next_attempt, q.attempts,
-	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data,
+	q.held, q.lease, q.lease_holder, q.last_error, q.warned, q.tracking_id, q.domain, q.event_data, q.submitter,
 	(SELECT json_group_array(json_array(address, state, reply)) FROM
 		(SELECT address, state, reply FROM queue_recipients r WHERE r.queue_id = q.id ORDER BY position))`
 
@@ -91,7 +94,7 @@ func scanQueued(r rowScanner) (store.QueuedMessage, error) {
 	var queued, next int64
 	var status jsonStatus
 	err := r.Scan(&m.ID, &m.AccountID, &m.From, &m.UTF8, &m.RequireTLS, &m.Size, &queued, &next, &m.Attempts,
-		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &status)
+		&m.Held, &m.Lease, &m.LeaseHolder, &m.LastError, &m.Warned, &m.TrackingID, &m.Domain, &m.EventData, &m.Submitter, &status)
 	m.Queued, m.NextAttempt, m.Status = fromMicro(queued), fromMicro(next), status
 	for _, st := range m.Status {
 		if st.State == store.RecipientPending {
@@ -167,21 +170,21 @@ func (s *Store) ClaimQueued(ctx context.Context, now time.Time, lease time.Durat
 func (s *Store) FinishAttempt(ctx context.Context, a store.Attempt) error {
 	return s.write(ctx, func(w *wtx) error {
 		var lease int64
-		var tracking, domain string
-		var data []byte
-		err := w.queryRow(`SELECT lease, tracking_id, domain, event_data FROM queue WHERE id = ?`, a.ID).Scan(&lease, &tracking, &domain, &data)
+		var t store.Tracked
+		err := w.queryRow(`SELECT lease, tracking_id, domain, event_data, submitter FROM queue WHERE id = ?`, a.ID).
+			Scan(&lease, &t.TrackingID, &t.Domain, &t.Data, &t.Submitter)
 		if err == sql.ErrNoRows || err == nil && (lease != a.Lease || lease == 0) {
 			return fmt.Errorf("queued message %d: %w", a.ID, store.ErrLeaseLost)
 		}
 		if err != nil {
 			return err
 		}
-		if tracking != "" {
+		if t.TrackingID != "" {
 			pending, err := w.pendingRecipients(a.ID)
 			if err != nil {
 				return err
 			}
-			evs := store.AttemptEvents(domain, tracking, data, pending, a)
+			evs := store.AttemptEvents(t, pending, a)
 			if err := w.addEvents(evs, time.Now()); err != nil {
 				return err
 			}
@@ -253,18 +256,18 @@ func (s *Store) RetryQueued(ctx context.Context, id int64) error {
 // RemoveQueued implements store.Queue.
 func (s *Store) RemoveQueued(ctx context.Context, id int64) error {
 	return s.write(ctx, func(w *wtx) error {
-		var tracking, domain string
-		var data []byte
-		err := w.queryRow(`SELECT tracking_id, domain, event_data FROM queue WHERE id = ?`, id).Scan(&tracking, &domain, &data)
+		var t store.Tracked
+		err := w.queryRow(`SELECT tracking_id, domain, event_data, submitter FROM queue WHERE id = ?`, id).
+			Scan(&t.TrackingID, &t.Domain, &t.Data, &t.Submitter)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("queued message %d", id))
 		}
-		if tracking != "" {
+		if t.TrackingID != "" {
 			pending, err := w.pendingRecipients(id)
 			if err != nil {
 				return err
 			}
-			evs := store.RemovedEvents(domain, tracking, data, pending)
+			evs := store.RemovedEvents(t, pending)
 			if err := w.addEvents(evs, time.Now()); err != nil {
 				return err
 			}

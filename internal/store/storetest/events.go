@@ -109,16 +109,16 @@ func testEventsEnqueue(t *testing.T, f *fixture) {
 		t.Errorf("%d queued messages, want 2", len(all))
 	}
 
-	st, err := s.MessageStatus(ctx, "example.org", tid)
+	st, err := s.MessageStatus(ctx, "example.org", tid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(st.Recipients) != 3 || st.Recipients[0].Status != store.EventQueued || st.Recipients[2].Status != store.EventSuppressed || st.Queued.IsZero() {
 		t.Errorf("MessageStatus = %+v", st)
 	}
-	_, err = s.MessageStatus(ctx, "other.test", tid)
+	_, err = s.MessageStatus(ctx, "other.test", tid, "")
 	wantErr(t, "MessageStatus of another domain", err, store.ErrNotFound)
-	_, err = s.MessageStatus(ctx, "example.org", "m_unknown")
+	_, err = s.MessageStatus(ctx, "example.org", "m_unknown", "")
 	wantErr(t, "MessageStatus of an unknown id", err, store.ErrNotFound)
 }
 
@@ -169,7 +169,7 @@ func testEventsFinishAttempt(t *testing.T, f *fixture) {
 	if err != nil || len(sup) != 1 || sup[0].Address != "gone@remote.test" || sup[0].EventID != evs[1].ID || !strings.Contains(sup[0].Reason, "5.1.1") {
 		t.Fatalf("Suppressions = %+v, %v; want gone@remote.test from event %s", sup, err, evs[1].ID)
 	}
-	st, err := s.MessageStatus(ctx, "example.org", tid)
+	st, err := s.MessageStatus(ctx, "example.org", tid, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func testEventsRemoveQueued(t *testing.T, f *fixture) {
 	if got := eventLines(evs); !slices.Equal(got, []string{"bounced wait@remote.test"}) || evs[0].Reply != store.RemovedReply {
 		t.Fatalf("events of RemoveQueued = %q (%+v), want one bounced for the pending recipient", got, evs)
 	}
-	st, err := s.MessageStatus(ctx, "example.org", tid)
+	st, err := s.MessageStatus(ctx, "example.org", tid, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,7 @@ func RunWithOptions(t *testing.T, open func(t *testing.T) store.Store, opts Opti
 		{"EventsEnqueue", testEventsEnqueue},
 		{"EventsFinishAttempt", testEventsFinishAttempt},
 		{"EventsRemoveQueued", testEventsRemoveQueued},
+		{"EventsSubmitter", testEventsSubmitter},
 		{"HardBounce", testHardBounce},
 		{"Suppressions", testSuppressions},
 		{"WebhookEndpoints", testWebhookEndpoints},

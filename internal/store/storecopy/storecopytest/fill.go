@@ -151,7 +151,7 @@ func Fill(t testing.TB, st store.Store) Filled {
 	tracked, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@a.example",
 		Recipients: []string{"y@remote.example", "z@remote.example", "w@other.example"},
 		Body:       message(301), AccountID: f.Alice.ID, UTF8: true, RequireTLS: true,
-		TrackingID: store.NewTrackingID(), Domain: "a.example", EventData: []byte(`{"tags":["welcome"]}`),
+		TrackingID: store.NewTrackingID(), Domain: "a.example", EventData: []byte(`{"tags":["welcome"]}`), Submitter: "alice@a.example",
 		Idempotency: &store.IdempotencyRecord{KeyID: f.APIKey.ID, Key: "req-1", RequestHash: []byte("hash of req-1"),
 			Status: 202, Response: []byte(`{"id":"m_x"}`)}})
 	must(err)
