@@ -1,13 +1,50 @@
 package postgres
 
 import (
+	"context"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 	"github.com/posthorn/posthorn/internal/testutil/poll"
+	"github.com/posthorn/posthorn/internal/testutil/syncbuf"
 )
+
+// aliceInbox adds example.org and alice@example.org through s and returns
+// the account and its INBOX as s sees them.
+func aliceInbox(t *testing.T, s *Store) (store.Account, store.Mailbox) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := s.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := s.Mailbox(ctx, acct.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acct, inbox
+}
+
+// openLogged opens a Store on dsn whose log goes to the returned buffer
+// (text lines), closed at the test's end.
+func openLogged(t *testing.T, dsn string) (*Store, *syncbuf.Buffer) {
+	t.Helper()
+	var buf syncbuf.Buffer
+	s, err := Open(context.Background(), dsn, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, &buf
+}
 
 // wakeWithin waits for a wake-up on ch, failing the test after d, and
 // returns how long it took.
@@ -39,17 +76,7 @@ func drain(ch <-chan struct{}) {
 func TestWatchAcrossNodes(t *testing.T) {
 	a, b := twoNodes(t)
 	ctx := t.Context()
-	if err := a.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := a.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inbox, err := b.Mailbox(ctx, acct.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct, inbox := aliceInbox(t, a)
 	chB, cancelB := b.Watch(inbox.ID)
 	defer cancelB()
 	accB, cancelAccB := b.WatchAccount(acct.ID)
@@ -110,21 +137,13 @@ func TestWatchAcrossNodes(t *testing.T) {
 // TestWatchListenerLost: while a node's LISTEN connection is down,
 // notifications are lost; when it reconnects it wakes every watcher once,
 // so a change made meanwhile is not missed, and later changes wake it
-// again.
+// again. The node logs the loss and, once, that the connection is back.
 func TestWatchListenerLost(t *testing.T) {
-	a, b := twoNodes(t)
+	dsn := pgtest.DSN(t)
+	a := openDSN(t, dsn)
+	b, logB := openLogged(t, dsn)
 	ctx := t.Context()
-	if err := a.AddDomain(ctx, "example.org"); err != nil {
-		t.Fatal(err)
-	}
-	acct, err := a.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inbox, err := a.Mailbox(ctx, acct.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct, inbox := aliceInbox(t, a)
 	ch, cancel := b.Watch(inbox.ID)
 	defer cancel()
 	pid := b.caches.listenerPID.Load()
@@ -173,5 +192,13 @@ func TestWatchListenerLost(t *testing.T) {
 	got, err := b.Messages(ctx, inbox.ID)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("node b reads %d messages, %v; want 2", len(got), err)
+	}
+	// The loss, then the recovery, once each (the listener reconnected
+	// at the first try once resumed).
+	log := logB.String()
+	lost := strings.Index(log, `msg="postgres: LISTEN connection lost"`)
+	restored := strings.Index(log, `msg="postgres: LISTEN connection restored"`)
+	if lost < 0 || restored < lost || strings.Count(log, "LISTEN connection restored") != 1 {
+		t.Errorf("node b's log, want the loss and then one restoration:\n%s", log)
 	}
 }
