@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/config"
 	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 )
 
@@ -51,6 +52,12 @@ func startDevCluster(t *testing.T) devCluster {
 	b := startDevArgs(t, dirB, ipB, "-store-dsn", dsn)
 	if a.info.Store != "postgres" || b.info.Store != "postgres" {
 		t.Fatalf("dev.json store: A %q, B %q, want postgres", a.info.Store, b.info.Store)
+	}
+	// Each dev node has its own name for the leases it takes.
+	cfgA, errA := config.Load(a.info.ConfigFile)
+	cfgB, errB := config.Load(b.info.ConfigFile)
+	if errA != nil || errB != nil || cfgA.Node == cfgB.Node || !strings.HasPrefix(cfgA.Node, "dev-") {
+		t.Fatalf("dev node names: A %q (%v), B %q (%v); want two dev-ADDRESS names", cfgA.Node, errA, cfgB.Node, errB)
 	}
 	for i := range a.info.Accounts {
 		if a.info.Accounts[i] != b.info.Accounts[i] {

@@ -192,7 +192,9 @@ func prepareDev(dir string, ip net.IP, storeDSN string) (string, error) {
 	sort.Strings(roles)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by 'posthorn dev' at every start; edits are overwritten.\n")
-	fmt.Fprintf(&b, "hostname = %q\ndomains = [%q]\ndata_dir = %q\n\n", devHostname, devDomain, filepath.Join(dir, "data"))
+	fmt.Fprintf(&b, "hostname = %q\ndomains = [%q]\ndata_dir = %q\n", devHostname, devDomain, filepath.Join(dir, "data"))
+	// Dev nodes sharing a database (-store-dsn) differ by their address.
+	fmt.Fprintf(&b, "node = %q\n\n", "dev-"+ip.String())
 	if storeDSN != "" {
 		fmt.Fprintf(&b, "[store]\nbackend = %q\ndsn = %q\n\n", config.StorePostgres, storeDSN)
 	}
