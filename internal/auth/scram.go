@@ -66,7 +66,7 @@ func (s *Service) newSCRAM(c SASLConn, plus bool) (SASL, error) {
 // the client-first step.
 func (ss *scramServer) lookup(name string) (scram.StoredCredentials, error) {
 	ss.user = canonicalUser(name)
-	if err := ss.s.throttle.check(ss.c.RemoteIP, ss.user); err != nil {
+	if err := ss.s.throttle.check(ss.c.ctx(), ss.c.RemoteIP, ss.user); err != nil {
 		ss.s.opts.Metrics.AuthFailure(ss.c.Protocol, "locked_out")
 		ss.lookErr = err
 		return scram.StoredCredentials{}, err
@@ -165,7 +165,7 @@ func (ss *scramServer) final(msg []byte) ([]byte, bool, error) {
 		}
 		return nil, true, ss.fail(reason)
 	}
-	ss.s.succeeded(ss.c.Protocol, ss.c.RemoteIP, ss.user, "scram")
+	ss.s.succeeded(ss.c.ctx(), ss.c.Protocol, ss.c.RemoteIP, ss.user, "scram")
 	ss.state = 2
 	return []byte(out), false, nil
 }

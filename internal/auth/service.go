@@ -122,7 +122,7 @@ func NewService(st store.Store, opts ServiceOptions) *Service {
 		n = 2 * runtime.GOMAXPROCS(0)
 	}
 	s.hashes = make(chan struct{}, n)
-	s.throttle = newThrottle(opts.Throttle, s.now)
+	s.throttle = newThrottle(opts.Throttle, s.now, s.log)
 	s.cache = newLoginCache(opts.LoginCacheTTL)
 	s.fakeKey = make([]byte, 32)
 	rand.Read(s.fakeKey)
@@ -148,14 +148,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // delay), a *ThrottledError, or a store error.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (store.Account, error) {
 	user := canonicalUser(r.Username)
-	if err := s.throttle.check(r.RemoteIP, user); err != nil {
+	if err := s.throttle.check(ctx, r.RemoteIP, user); err != nil {
 		s.log.Warn("auth: login refused, locked out", "protocol", r.Protocol, "client", ipString(r.RemoteIP), "user", user)
 		s.opts.Metrics.AuthFailure(r.Protocol, "locked_out")
 		return store.Account{}, err
 	}
 	acct, how, err := s.verify(ctx, user, r.Password)
 	if err == nil {
-		s.succeeded(r.Protocol, r.RemoteIP, user, how)
+		s.succeeded(ctx, r.Protocol, r.RemoteIP, user, how)
 		return acct, nil
 	}
 	if !errors.Is(err, ErrFailed) {
@@ -166,15 +166,15 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (store.Account, err
 }
 
 // succeeded records and logs a good login.
-func (s *Service) succeeded(protocol string, ip net.IP, user, how string) {
-	s.throttle.success(user)
+func (s *Service) succeeded(ctx context.Context, protocol string, ip net.IP, user, how string) {
+	s.throttle.success(ctx, user)
 	s.log.Debug("auth: login", "protocol", protocol, "client", ipString(ip), "user", user, "with", how)
 }
 
 // failed records and logs a failed login, waits the throttle's delay and
 // returns ErrFailed (or the context's error).
 func (s *Service) failed(ctx context.Context, protocol string, ip net.IP, user, reason string) error {
-	delay, locked := s.throttle.fail(ip, user)
+	delay, locked := s.throttle.fail(ctx, ip, user)
 	s.opts.Metrics.AuthFailure(protocol, "credentials")
 	s.log.Warn("auth: login failed", "protocol", protocol, "client", ipString(ip), "user", user, "reason", reason, "delay", delay)
 	if locked {

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -18,7 +20,9 @@ import (
 // name's count (not the IP's: one good account must not reset the count of
 // a guesser behind the same address).
 //
-// The state is in memory and per process: a restart forgets it.
+// The state is in memory and per process (a restart forgets it), or in a
+// FailureStore shared by every node (Shared), so that N nodes do not give
+// a guesser N times the attempts.
 type ThrottleOptions struct {
 	// Delay is the wait after the first failure (default 1s).
 	Delay time.Duration
@@ -34,6 +38,42 @@ type ThrottleOptions struct {
 	Window time.Duration
 	// Disabled turns throttling off (for benchmarks).
 	Disabled bool
+	// Shared, when set, keeps the failure records there instead of in
+	// memory: every node of a cluster passes the same store.
+	Shared FailureStore
+}
+
+// FailureStore keeps the throttle's failure records where every node sees
+// them; the PostgreSQL store implements it. Keys are "ip:ADDRESS" (IPv6
+// per /64) and "user:NAME". Only failures write: a successful login for a
+// name without a record must cost no write (the store knows which names
+// have records).
+type FailureStore interface {
+	// LoginLockouts returns, for each of keys in order, when its lockout
+	// ends (zero when it is not locked out).
+	LoginLockouts(ctx context.Context, keys []string) ([]time.Time, error)
+	// AddLoginFailures counts one failure at now for each key, in one
+	// atomic step, by the rules of ThrottleOptions: a key's count starts
+	// afresh when its first failure is more than window old; the failure
+	// that reaches the key's limit locks it out until now+window and
+	// starts the count afresh. It returns each key's count with this
+	// failure, and whether this failure locked it out.
+	AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, keys []FailureKey) ([]FailureCount, error)
+	// ClearLoginFailures forgets key's failures (a successful login)
+	// unless it is locked out at now.
+	ClearLoginFailures(ctx context.Context, key string, now time.Time) error
+}
+
+// FailureKey is a key and the failures that lock it out.
+type FailureKey struct {
+	Key   string
+	Limit int
+}
+
+// FailureCount is a key's count after a failure.
+type FailureCount struct {
+	Count  int  // failures within the window, this one included
+	Locked bool // this failure locked the key out
 }
 
 // Throttle defaults.
@@ -72,6 +112,7 @@ const maxThrottleEntries = 100000
 type throttle struct {
 	opts ThrottleOptions
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	entries map[string]*failures
@@ -85,8 +126,8 @@ type failures struct {
 	lockedUntil time.Time
 }
 
-func newThrottle(opts ThrottleOptions, now func() time.Time) *throttle {
-	return &throttle{opts: opts.withDefaults(), now: now, entries: map[string]*failures{}}
+func newThrottle(opts ThrottleOptions, now func() time.Time, log *slog.Logger) *throttle {
+	return &throttle{opts: opts.withDefaults(), now: now, log: log, entries: map[string]*failures{}}
 }
 
 // ipKey groups IPv6 addresses by /64; nil (no IP) is one bucket.
@@ -103,18 +144,30 @@ func ipKey(ip net.IP) string {
 func userKey(user string) string { return "user:" + user }
 
 // check returns a *ThrottledError when ip or user is locked out.
-func (t *throttle) check(ip net.IP, user string) error {
+func (t *throttle) check(ctx context.Context, ip net.IP, user string) error {
 	if t.opts.Disabled {
 		return nil
 	}
 	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var wait time.Duration
-	for _, k := range []string{ipKey(ip), userKey(user)} {
-		if f := t.entries[k]; f != nil && now.Before(f.lockedUntil) {
-			wait = max(wait, f.lockedUntil.Sub(now))
+	if t.opts.Shared != nil {
+		until, err := t.opts.Shared.LoginLockouts(ctx, []string{ipKey(ip), userKey(user)})
+		if err != nil {
+			// The store is down: so is the rest of the login, mostly.
+			t.log.Warn("auth: reading shared login failures, not throttling", "err", err)
+			return nil
 		}
+		for _, u := range until {
+			wait = max(wait, u.Sub(now))
+		}
+	} else {
+		t.mu.Lock()
+		for _, k := range []string{ipKey(ip), userKey(user)} {
+			if f := t.entries[k]; f != nil && now.Before(f.lockedUntil) {
+				wait = max(wait, f.lockedUntil.Sub(now))
+			}
+		}
+		t.mu.Unlock()
 	}
 	if wait > 0 {
 		return &ThrottledError{RetryAfter: wait}
@@ -124,11 +177,14 @@ func (t *throttle) check(ip net.IP, user string) error {
 
 // fail records a failed login and returns how long to delay its answer
 // and whether it started a lockout.
-func (t *throttle) fail(ip net.IP, user string) (delay time.Duration, locked bool) {
+func (t *throttle) fail(ctx context.Context, ip net.IP, user string) (delay time.Duration, locked bool) {
 	if t.opts.Disabled {
 		return 0, false
 	}
 	now := t.now()
+	if t.opts.Shared != nil {
+		return t.failShared(ctx, now, ip, user)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
@@ -148,11 +204,7 @@ func (t *throttle) fail(ip net.IP, user string) (delay time.Duration, locked boo
 			f.count, f.first = 0, now
 		}
 		f.count++
-		d := t.opts.MaxDelay
-		if shift := f.count - 1; shift < 16 && t.opts.Delay<<shift < d {
-			d = t.opts.Delay << shift
-		}
-		delay = max(delay, d)
+		delay = max(delay, t.delay(f.count))
 		if f.count >= kl.limit {
 			f.lockedUntil = now.Add(t.opts.Window)
 			f.count = 0 // counting starts afresh after the lockout
@@ -162,9 +214,40 @@ func (t *throttle) fail(ip net.IP, user string) (delay time.Duration, locked boo
 	return delay, locked
 }
 
+// delay is the wait after the count-th failure of a key.
+func (t *throttle) delay(count int) time.Duration {
+	d := t.opts.MaxDelay
+	if shift := count - 1; shift < 16 && t.opts.Delay<<shift < d {
+		d = t.opts.Delay << shift
+	}
+	return d
+}
+
+// failShared is fail with the records in Shared. When the store fails,
+// the answer waits MaxDelay.
+func (t *throttle) failShared(ctx context.Context, now time.Time, ip net.IP, user string) (delay time.Duration, locked bool) {
+	counts, err := t.opts.Shared.AddLoginFailures(ctx, now, t.opts.Window, []FailureKey{
+		{ipKey(ip), t.opts.MaxFailuresPerIP}, {userKey(user), t.opts.MaxFailuresPerAccount}})
+	if err != nil {
+		t.log.Warn("auth: recording a failed login in the store", "err", err)
+		return t.opts.MaxDelay, false
+	}
+	for _, c := range counts {
+		delay = max(delay, t.delay(c.Count))
+		locked = locked || c.Locked
+	}
+	return delay, locked
+}
+
 // success clears the failures of a login name.
-func (t *throttle) success(user string) {
+func (t *throttle) success(ctx context.Context, user string) {
 	if t.opts.Disabled {
+		return
+	}
+	if t.opts.Shared != nil {
+		if err := t.opts.Shared.ClearLoginFailures(ctx, userKey(user), t.now()); err != nil {
+			t.log.Warn("auth: clearing login failures in the store", "user", user, "err", err)
+		}
 		return
 	}
 	t.mu.Lock()

@@ -90,15 +90,19 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		st.Close()
 		return nil, err
 	}
+	throttle := auth.ThrottleOptions{
+		Delay:                 cfg.Auth.FailureDelay.D(),
+		MaxDelay:              cfg.Auth.MaxFailureDelay.D(),
+		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
+		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
+		Window:                cfg.Auth.LockoutWindow.D(),
+	}
+	if shared, ok := st.(auth.FailureStore); ok { // PostgreSQL: every node counts the same failures
+		throttle.Shared = shared
+	}
 	d.auth = auth.NewService(st, auth.ServiceOptions{
-		Logger: logger,
-		Throttle: auth.ThrottleOptions{
-			Delay:                 cfg.Auth.FailureDelay.D(),
-			MaxDelay:              cfg.Auth.MaxFailureDelay.D(),
-			MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
-			MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
-			Window:                cfg.Auth.LockoutWindow.D(),
-		},
+		Logger:        logger,
+		Throttle:      throttle,
 		LoginCacheTTL: cfg.Auth.LoginCache.D(),
 		Metrics:       d.metrics,
 	})

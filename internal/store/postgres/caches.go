@@ -27,7 +27,7 @@ const (
 )
 
 // listenChannels are every channel the listener connection LISTENs on.
-var listenChannels = []string{notifyChannel, keysChannel, endpointsChannel, directoryChannel, outboxChannel}
+var listenChannels = []string{notifyChannel, keysChannel, endpointsChannel, directoryChannel, outboxChannel, loginsChannel}
 
 // caches is the Store's node-local state fed by the listener.
 type caches struct {
@@ -35,6 +35,7 @@ type caches struct {
 	keys      keyCache
 	endpoints endpointCache
 	directory dirCache
+	failures  failureCache // login throttle records (logins.go)
 	onOutbox  atomic.Pointer[func()]
 	// listenerPID is the backend process of the listener connection (0:
 	// down), for tests that cut it.
@@ -78,6 +79,8 @@ func (c *caches) notified(n *pgconn.Notification) bool {
 	switch n.Channel {
 	case keysChannel, endpointsChannel, directoryChannel:
 		c.gen.bump()
+	case loginsChannel:
+		c.failures.drop(n.Payload)
 	case outboxChannel:
 		if fn := c.onOutbox.Load(); fn != nil {
 			(*fn)()
@@ -92,6 +95,7 @@ func (c *caches) notified(n *pgconn.Notification) bool {
 // and LISTENing: notifications arrive from now on.
 func (c *caches) listening(pid uint32) {
 	c.listenerPID.Store(pid)
+	c.failures.reset()
 	c.gen.setLive(true)
 }
 
@@ -99,6 +103,7 @@ func (c *caches) listening(pid uint32) {
 func (c *caches) lost() {
 	c.listenerPID.Store(0)
 	c.gen.setLive(false)
+	c.failures.reset()
 }
 
 // OnWebhookDeliveries sets fn (nil: none) to be called whenever a commit

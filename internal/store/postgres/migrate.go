@@ -193,6 +193,8 @@ UPDATE queue SET submitter = lower(mail_from) WHERE tracking_id <> '';
 UPDATE events e SET submitter = q.submitter FROM queue q
 	WHERE q.tracking_id <> '' AND e.message = q.tracking_id AND e.domain = q.domain AND e.type <> 'inbound';
 `,
+	// 9: the login throttle's failure records (schema_logins.go).
+	loginsSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

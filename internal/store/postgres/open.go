@@ -50,6 +50,8 @@ type Store struct {
 	deliverClosed    bool
 	batches, batched atomic.Int64 // group-commit statistics
 
+	loginSweep atomic.Int64 // µs of the last sweep of login_failures (logins.go)
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 }
