@@ -39,7 +39,8 @@
 // See ThrottleOptions: per client IP and per login name, failures are
 // answered after a doubling delay, and after too many within the window
 // the IP or name is locked out for the window, the right password
-// included. Logs name the user, the client IP, the protocol and the
+// included. The counts are per process, or in a FailureStore every node
+// shares (ThrottleOptions.Shared; the PostgreSQL store). Logs name the user, the client IP, the protocol and the
 // reason, never a password or SASL payload.
 //
 // # Login cache

@@ -62,7 +62,9 @@ type Config struct {
 	Limits Limits `toml:"limits"`
 
 	// Logins of users (SMTP submission, IMAP, POP3): throttling of
-	// password guessing.
+	// password guessing. Failures are counted in memory, or with the
+	// PostgreSQL store in the database, so the limits hold across all
+	// nodes.
 	Auth Auth `toml:"auth"`
 
 	// Message submission from users' mail programs (roles submission and
