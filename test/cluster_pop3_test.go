@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -26,22 +28,8 @@ func TestClusterPOP3Lock(t *testing.T) {
 	py := tools.Look(t, "python3")
 	const lease = 10 * time.Second
 	cl := startDevCluster(t)
-	// Node A again, as posthorn serve with dev mode's configuration and a
-	// short lease (dev mode rewrites its configuration at every start).
-	if err := cl.a.stop(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM node A: %v", err)
-	}
-	cfg, err := os.ReadFile(cl.a.info.ConfigFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	popA := net.JoinHostPort(cl.a.info.Host, itoa(cl.a.info.Ports["pop3s"]))
-	a := startServe(t, filepath.Dir(cl.a.info.ConfigFile), string(cfg)+"\n[limits.pop3]\nmaildrop_lease = \""+lease.String()+"\"\n", popA)
-	alice := cl.a.info.Accounts[0]
-	script := filepath.Join("testdata", "pop3_lock.py")
-	args := func(mode string, s devInfo) []string {
-		return []string{script, mode, s.Host, itoa(s.Ports["pop3s"]), s.CAFile, alice.Address, alice.Password}
-	}
+	a := serveWithLease(t, cl.a, lease)
+	args := func(mode string, s devInfo) []string { return pop3LockArgs(mode, s, s.Accounts[0]) }
 	// try logs in on node B and reports "ok N" or "refused REPLY".
 	try := func() string {
 		t.Helper()
@@ -94,6 +82,97 @@ func TestClusterPOP3Lock(t *testing.T) {
 	if in < lease*2/3-time.Second {
 		t.Errorf("node B got the maildrop %v after the kill, before node A's lease (%v, renewed every %v) could have run out", in, lease, lease/3)
 	}
+}
+
+// TestPOP3LockDatabaseOutage: a POP3 session whose node loses the
+// PostgreSQL database (cut at a proxy) cannot renew its maildrop lock and
+// is ended with -ERR [SYS/TEMP] once its lease may have run out, deleting
+// nothing it marked; with the database back, the next session finds every
+// message.
+func TestPOP3LockDatabaseOutage(t *testing.T) {
+	py := tools.Look(t, "python3")
+	const lease = 3 * time.Second
+	proxy := pgtest.NewProxy(t, pgtest.DSN(t))
+	dev := startDevArgs(t, filepath.Join(t.TempDir(), "dev"), loopbackIP(t), "-store-dsn", proxy.DSN())
+	alice := dev.info.Accounts[0]
+	sc, err := smtp.Dial(dev.smtpAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Hello("outage-test.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		deliverOne(t, sc, alice.Address, i)
+	}
+	sc.Quit()
+	s := serveWithLease(t, dev, lease)
+
+	h := holdPOP3(t, py, pop3LockArgs("hold", s.info, alice))
+	if got := h.send("dele 1"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("DELE 1: %q", got)
+	}
+	proxy.Cut()
+	cut := time.Now()
+	var ended string
+	for ended == "" {
+		switch got := h.send("noop"); {
+		case strings.HasPrefix(got, "+OK"):
+			if time.Since(cut) > lease+time.Minute {
+				t.Fatalf("the POP3 session still runs %v after the database was cut, with a lease of %v\nnode:\n%s", time.Since(cut), lease, s.out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		case strings.HasPrefix(got, "error -ERR [SYS/TEMP] Maildrop lock lost"):
+			ended = got
+		default:
+			t.Fatalf("NOOP after the database was cut: %q\nnode:\n%s", got, s.out)
+		}
+	}
+	t.Logf("session ended %v after the database was cut (lease %v): %q", time.Since(cut).Round(time.Millisecond), lease, ended)
+	if d := time.Since(cut); d < lease/3 {
+		t.Errorf("session ended %v after the cut: before even one renewal could have failed", d)
+	}
+	proxy.Restore()
+	// The lock was not released (the database was away): it runs out.
+	deadline := time.Now().Add(lease + time.Minute)
+	for {
+		out, err := exec.Command(py, pop3LockArgs("try", s.info, alice)...).CombinedOutput()
+		got := strings.TrimSpace(string(out))
+		if err == nil && strings.HasPrefix(got, "ok ") {
+			if got != "ok 2" {
+				t.Fatalf("after the outage the maildrop holds %q, want ok 2: the ended session deleted a message", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no POP3 login after the database came back: %v %q\nnode:\n%s", err, got, s.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// serveWithLease stops dev node s and runs it again as posthorn serve
+// with dev mode's configuration and [limits.pop3] maildrop_lease = lease
+// (dev mode rewrites its configuration at every start).
+func serveWithLease(t *testing.T, s *devServer, lease time.Duration) *devServer {
+	t.Helper()
+	if err := s.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM posthorn dev: %v", err)
+	}
+	cfg, err := os.ReadFile(s.info.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop3s := net.JoinHostPort(s.info.Host, itoa(s.info.Ports["pop3s"]))
+	n := startServe(t, filepath.Dir(s.info.ConfigFile), string(cfg)+"\n[limits.pop3]\nmaildrop_lease = \""+lease.String()+"\"\n", pop3s)
+	n.info = s.info
+	return n
+}
+
+// pop3LockArgs are the arguments of testdata/pop3_lock.py in mode for
+// acct on s's pop3s port.
+func pop3LockArgs(mode string, s devInfo, acct devAccount) []string {
+	return []string{filepath.Join("testdata", "pop3_lock.py"), mode, s.Host, itoa(s.Ports["pop3s"]), s.CAFile, acct.Address, acct.Password}
 }
 
 // pop3Holder is a Python poplib session holding a maildrop.

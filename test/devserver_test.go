@@ -18,21 +18,24 @@ import (
 
 // devInfo mirrors DIR/dev.json, the stable interface of dev mode.
 type devInfo struct {
-	Host     string         `json:"host"`
-	Hostname string         `json:"hostname"`
-	Domain   string         `json:"domain"`
-	Ports    map[string]int `json:"ports"`
-	Accounts []struct {
-		Address  string `json:"address"`
-		Password string `json:"password"`
-	} `json:"accounts"`
-	CAFile     string `json:"ca_file"`
-	ConfigFile string `json:"config_file"`
-	DataDir    string `json:"data_dir"`
-	Store      string `json:"store"`
+	Host       string         `json:"host"`
+	Hostname   string         `json:"hostname"`
+	Domain     string         `json:"domain"`
+	Ports      map[string]int `json:"ports"`
+	Accounts   []devAccount   `json:"accounts"`
+	CAFile     string         `json:"ca_file"`
+	ConfigFile string         `json:"config_file"`
+	DataDir    string         `json:"data_dir"`
+	Store      string         `json:"store"`
 	Sendmail   *struct {
 		Socket string `json:"socket"`
 	} `json:"sendmail"`
+}
+
+// devAccount is a demo account in dev.json.
+type devAccount struct {
+	Address  string `json:"address"`
+	Password string `json:"password"`
 }
 
 // devServer is a `posthorn dev` process.

@@ -90,6 +90,8 @@ func (l *dropLock) stopKeeping() {
 // confirm renews the lease once more, before UPDATE deletes anything, and
 // returns the end of the lease: UPDATE must be over by then.
 func (l *dropLock) confirm(ctx context.Context) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.renewEvery())
+	defer cancel()
 	now := time.Now()
 	if err := l.st.RenewMaildropLock(ctx, l.accountID, l.holder, now, l.lease); err != nil {
 		return time.Time{}, err

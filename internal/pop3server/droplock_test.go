@@ -122,6 +122,32 @@ func (s *downStore) RenewMaildropLock(ctx context.Context, accountID int64, hold
 	return s.Store.RenewMaildropLock(ctx, accountID, holder, now, lease)
 }
 
+func (s *downStore) LockMaildrop(ctx context.Context, accountID int64, holder string, now time.Time, lease time.Duration) (bool, error) {
+	if s.down.Load() {
+		return false, errors.New("database unreachable")
+	}
+	return s.Store.LockMaildrop(ctx, accountID, holder, now, lease)
+}
+
+// TestLockUnavailableAtLogin: a login whose lock cannot be taken (the
+// database is down) is answered [SYS/TEMP], not [IN-USE] or +OK, and a
+// later login works.
+func TestLockUnavailableAtLogin(t *testing.T) {
+	e := newEnv(t)
+	e.fill(t)
+	st := &downStore{Store: e.st}
+	st.down.Store(true)
+	srv := New(Options{Hostname: "pop.test", AllowPlaintextAuth: true}, st, e.auth)
+	addr := linetest.Serve(t, srv, testTimeout)
+	c := dialGreeted(t, addr)
+	c.cmd("USER "+alice, "+OK")
+	c.cmd("PASS "+alicePW, "-ERR [SYS/TEMP] Cannot open the maildrop, try again later")
+	st.down.Store(false)
+	c.cmd("USER "+alice, "+OK")
+	c.cmd("PASS "+alicePW, "+OK Logged in, 3 messages")
+	c.cmd("QUIT", "+OK Bye, 0 messages deleted")
+}
+
 // TestLockRenewalFailing: while renewals fail the session goes on as long
 // as its lease may still hold (one failure is retried); then it ends,
 // deleting nothing.

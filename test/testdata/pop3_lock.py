@@ -1,8 +1,11 @@
-"""POP3 logins for TestClusterPOP3Lock, with Python's poplib over implicit TLS.
+"""POP3 logins for the maildrop lock tests (test/cluster_pop3_test.go),
+with Python's poplib over implicit TLS.
 
 pop3_lock.py hold HOST PORT CA USER PASSWORD
-    logs in, prints "held N" (N messages), then waits on stdin: a line
-    "quit" sends QUIT and prints its reply; end of input exits without QUIT.
+    logs in, prints "held N" (N messages), then runs commands read from
+    stdin, one a line, printing each reply, or "error REPLY" when the
+    server answers -ERR or has closed the connection: "dele N", "noop",
+    "quit" (the last). End of input exits without QUIT.
 pop3_lock.py try HOST PORT CA USER PASSWORD
     logs in and QUITs, printing "ok N", or prints "refused REPLY" when the
     login is answered -ERR.
@@ -28,6 +31,17 @@ if mode == "try":
     sys.exit(0)
 print("held", n, flush=True)
 for line in sys.stdin:
-    if line.strip() == "quit":
-        print(p.quit().decode(), flush=True)
-        break
+    cmd = line.split()
+    try:
+        if cmd[0] == "dele":
+            print(p.dele(int(cmd[1])).decode(), flush=True)
+        elif cmd[0] == "noop":
+            print(p.noop().decode(), flush=True)
+        elif cmd[0] == "quit":
+            print(p.quit().decode(), flush=True)
+            break
+    except poplib.error_proto as e:
+        reply = e.args[0]
+        print("error", reply.decode() if isinstance(reply, bytes) else reply, flush=True)
+    except OSError as e:
+        print("error", e, flush=True)
