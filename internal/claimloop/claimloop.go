@@ -5,7 +5,8 @@
 // goroutine, and on Shutdown stop claiming and wait for the jobs in
 // flight, cancelling them when the deadline passes. Claims that fail (the
 // database is down) are logged as an outage: the first failure, then at
-// most a line a minute with the count, and the recovery (outage.go).
+// most a line a minute with the count, and the recovery (Outage, which
+// the queue also uses for its lease renewals).
 package claimloop
 
 import (
@@ -41,7 +42,7 @@ type Loop[T any] struct {
 	claim  func(ctx context.Context, n int) ([]T, error)
 	run    func(ctx context.Context, job T)
 	poll   time.Duration
-	outage *outage
+	outage *Outage
 
 	ctx      context.Context // cancelled when Shutdown ends
 	cancel   context.CancelFunc
@@ -57,15 +58,8 @@ type Loop[T any] struct {
 // round that claimed nothing the loop sleeps Poll (or until Wake); after
 // one that claimed jobs it claims again at once.
 func New[T any](opts Options[T]) *Loop[T] {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if opts.ErrorEvery <= 0 {
-		opts.ErrorEvery = time.Minute
-	}
 	l := &Loop[T]{claim: opts.Claim, run: opts.Run, poll: opts.Poll,
-		outage: &outage{log: log, what: opts.What, every: opts.ErrorEvery, now: time.Now},
+		outage: NewOutage(opts.Logger, opts.What, opts.ErrorEvery),
 		wake:   make(chan struct{}, 1), stop: make(chan struct{}), loopDone: make(chan struct{}),
 		slots: make(chan struct{}, max(opts.Slots, 1))}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -170,9 +164,9 @@ func (l *Loop[T]) round() int {
 	jobs, err := l.claim(l.ctx, free)
 	switch {
 	case err != nil && l.ctx.Err() == nil:
-		l.outage.fail(err)
+		l.outage.Fail(err)
 	case err == nil:
-		l.outage.ok()
+		l.outage.OK()
 	}
 	for range free - len(jobs) {
 		<-l.slots

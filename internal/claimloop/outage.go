@@ -3,21 +3,24 @@ package claimloop
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
 
-// outage logs a run of failed claims without flooding the log while the
-// database is down (a claim is tried every poll, once a second): the
+// Outage logs a run of failures of one kind of database call without
+// flooding the log while the database is down (the claim loop tries every
+// poll, once a second; every attempt in flight renews its lease): the
 // first failure at once, then at most one line per every with the
-// failures since the last line, and one line when a claim works again.
+// failures since the last line, and one line when a call works again.
 // Errors are logged on one line (pgx's connection errors span several).
-// Used by the claim loop's goroutine only.
-type outage struct {
+// Safe for concurrent use.
+type Outage struct {
 	log   *slog.Logger
 	what  string
 	every time.Duration
 	now   func() time.Time
 
+	mu       sync.Mutex
 	failing  bool
 	since    time.Time // the first failure of this outage
 	lastLine time.Time
@@ -25,7 +28,23 @@ type outage struct {
 	total    int // failures in this outage
 }
 
-func (o *outage) fail(err error) {
+// NewOutage returns an Outage logging to log (nil: nowhere) as what
+// ("queue: claiming messages"), a repeated failure at most once per every
+// (1m when 0).
+func NewOutage(log *slog.Logger, what string, every time.Duration) *Outage {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if every <= 0 {
+		every = time.Minute
+	}
+	return &Outage{log: log, what: what, every: every, now: time.Now}
+}
+
+// Fail records a failed call.
+func (o *Outage) Fail(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	now := o.now()
 	o.total++
 	if !o.failing {
@@ -40,7 +59,10 @@ func (o *outage) fail(err error) {
 	}
 }
 
-func (o *outage) ok() {
+// OK records a call that worked, ending an outage.
+func (o *Outage) OK() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if !o.failing {
 		return
 	}

@@ -68,6 +68,8 @@ type Worker struct {
 	now  func() time.Time
 
 	loop *claimloop.Loop[store.QueuedMessage]
+	// renewals logs failed lease renewals of every attempt as one outage.
+	renewals *claimloop.Outage
 }
 
 // New returns a worker; Start runs it.
@@ -96,6 +98,7 @@ func New(opts Options) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
+	w.renewals = claimloop.NewOutage(w.log, "queue: renewing leases", 0)
 	w.loop = claimloop.New(claimloop.Options[store.QueuedMessage]{Slots: opts.MaxInFlight, Poll: opts.Poll,
 		Claim: w.claim, Run: w.attempt, What: "queue: claiming messages", Logger: w.log})
 	return w
@@ -167,9 +170,10 @@ func (w *Worker) attempt(ctx context.Context, m store.QueuedMessage) {
 // ran out and another worker claimed the message, or the message was
 // removed) it cancels the attempt with cancel: the message is someone
 // else's now. Other errors (the database briefly unreachable) are
-// logged and the next renewal tried, until the lease's end has passed
-// unrenewed: then another node may have claimed the message, and the
-// attempt is cancelled too.
+// logged as an outage shared by every attempt (w.renewals) and the next
+// renewal tried, until the lease's end has passed unrenewed: then
+// another node may have claimed the message, and the attempt is
+// cancelled too.
 func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log *slog.Logger) (stop func()) {
 	ctx, stopRenewing := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -189,6 +193,7 @@ func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log
 			switch {
 			case err == nil:
 				ends = until
+				w.renewals.OK()
 			case errors.Is(err, store.ErrLeaseLost):
 				log.Warn("queue: lease lost during the attempt; stopping it", "err", err)
 				cancel()
@@ -196,11 +201,12 @@ func (w *Worker) keepLease(m store.QueuedMessage, cancel context.CancelFunc, log
 			case ctx.Err() != nil:
 				return
 			case !w.now().Before(ends):
-				log.Warn("queue: the lease ran out before it could be renewed; stopping the attempt", "err", err)
+				w.renewals.Fail(err)
+				log.Warn("queue: the lease ran out before it could be renewed; stopping the attempt")
 				cancel()
 				return
 			default:
-				log.Error("queue: renewing the lease", "err", err)
+				w.renewals.Fail(err)
 			}
 		}
 	}()
