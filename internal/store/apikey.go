@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,23 @@ type APIKey struct {
 	// Hash is SHA-256 of the whole token.
 	Hash    []byte
 	Created time.Time
+}
+
+// CheckNew checks a key about to be added (AddAPIKey): a name of 1-64
+// characters without control characters, a prefix, a 32-byte hash, and
+// an Address, when set, of Domain; ErrInvalid otherwise. Both backends
+// use it.
+func (k APIKey) CheckNew() error {
+	if k.Name == "" || len(k.Name) > 64 || strings.ContainsAny(k.Name, "\t\r\n\x00") {
+		return fmt.Errorf("API key name %q: %w", k.Name, ErrInvalid)
+	}
+	if len(k.Hash) != 32 || k.Prefix == "" {
+		return fmt.Errorf("API key %q: hash or prefix missing: %w", k.Name, ErrInvalid)
+	}
+	if k.Address != "" && !strings.HasSuffix(k.Address, "@"+k.Domain) {
+		return fmt.Errorf("API key %q: address %s is not of domain %s: %w", k.Name, k.Address, k.Domain, ErrInvalid)
+	}
+	return nil
 }
 
 // IdempotencyRecord is the stored answer to a request that carried an

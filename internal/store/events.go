@@ -223,12 +223,12 @@ type MessageStatus struct {
 // StatusOf folds the events of one message (domain, trackingID), in Seq
 // order, into its MessageStatus: the last event of each recipient
 // decides; inbound events and events without a recipient are left out.
-// ok is false when there are no events. Backends share it.
-func StatusOf(domain, trackingID string, evs []Event) (st MessageStatus, ok bool) {
+// No events is ErrNotFound. Backends share it.
+func StatusOf(domain, trackingID string, evs []Event) (MessageStatus, error) {
 	if len(evs) == 0 {
-		return MessageStatus{}, false
+		return MessageStatus{}, fmt.Errorf("message %q: %w", trackingID, ErrNotFound)
 	}
-	st = MessageStatus{Domain: domain, Message: trackingID, Queued: evs[0].Time}
+	st := MessageStatus{Domain: domain, Message: trackingID, Queued: evs[0].Time}
 	index := map[string]int{}
 	for _, e := range evs {
 		if e.Type == EventInbound || e.Recipient == "" {
@@ -242,7 +242,7 @@ func StatusOf(domain, trackingID string, evs []Event) (st MessageStatus, ok bool
 		index[e.Recipient] = len(st.Recipients)
 		st.Recipients = append(st.Recipients, r)
 	}
-	return st, true
+	return st, nil
 }
 
 // RecipientEventStatus is one recipient's latest event.

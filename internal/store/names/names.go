@@ -1,7 +1,10 @@
 // Package names checks the names a store backend is given (addresses,
 // domains, app-password and mailbox names, special uses), the same way
-// in every backend. Addresses arrive canonical; they are only checked for
-// shape, never re-parsed.
+// in every backend, and the whole requests built on them (requests.go:
+// checks and defaults of CreateMailbox, DeleteMailbox, AddAlias,
+// AddAppPassword, Enqueue, AddSuppression). Addresses arrive canonical;
+// they are only checked for shape, never re-parsed. It is a package of
+// its own because it builds on store's types and errors.
 package names
 
 import (

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,14 +27,8 @@ func scanAPIKey(row pgx.Rows) (store.APIKey, error) {
 
 // AddAPIKey implements store.APIKeys.
 func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
-	if k.Name == "" || len(k.Name) > 64 || strings.ContainsAny(k.Name, "\t\r\n\x00") {
-		return store.APIKey{}, fmt.Errorf("API key name %q: %w", k.Name, store.ErrInvalid)
-	}
-	if len(k.Hash) != 32 || k.Prefix == "" {
-		return store.APIKey{}, fmt.Errorf("API key %q: hash or prefix missing: %w", k.Name, store.ErrInvalid)
-	}
-	if k.Address != "" && !strings.HasSuffix(k.Address, "@"+k.Domain) {
-		return store.APIKey{}, fmt.Errorf("API key %q: address %s is not of domain %s: %w", k.Name, k.Address, k.Domain, store.ErrInvalid)
+	if err := k.CheckNew(); err != nil {
+		return store.APIKey{}, err
 	}
 	pool, err := s.db()
 	if err != nil {

@@ -13,20 +13,17 @@ import (
 
 // AddAppPassword implements store.Directory.
 func (s *Store) AddAppPassword(ctx context.Context, address, name string, cred store.Credentials) (store.AppPassword, error) {
-	if err := names.CheckAppPassword(name); err != nil {
+	p, err := names.NewAppPassword(name, cred)
+	if err != nil {
 		return store.AppPassword{}, err
 	}
-	if cred.PasswordHash == "" {
-		return store.AppPassword{}, fmt.Errorf("app password %q: no password hash: %w", name, store.ErrInvalid)
-	}
-	created := now()
-	err := s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	err = s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		var id int64
 		if err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE address = $1`, address).Scan(&id); err != nil {
 			return notFound(err, "account "+address)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO app_passwords (account_id, name, created, password_hash) VALUES ($1, $2, $3, $4)`,
-			id, name, created, cred.PasswordHash)
+			id, name, p.Created.UnixMicro(), p.Credentials.PasswordHash)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("app password %q of %s: %w", name, address, store.ErrExists)
 		}
@@ -35,13 +32,12 @@ func (s *Store) AddAppPassword(ctx context.Context, address, name string, cred s
 	if err != nil {
 		return store.AppPassword{}, err
 	}
-	return store.AppPassword{Name: name, Created: fromMicro(created),
-		Credentials: store.Credentials{PasswordHash: cred.PasswordHash}}, nil
+	return p, nil
 }
 
 // AppPasswords implements store.Directory.
 func (s *Store) AppPasswords(ctx context.Context, address string) ([]store.AppPassword, error) {
-	out, err := queryAll(s, ctx, `SELECT p.name, p.created, p.password_hash FROM app_passwords p
+	list, err := queryAll(s, ctx, `SELECT p.name, p.created, p.password_hash FROM app_passwords p
 		JOIN accounts a ON a.id = p.account_id WHERE a.address = $1 ORDER BY p.name`, []any{address},
 		func(r pgx.Rows) (store.AppPassword, error) {
 			var p store.AppPassword
@@ -50,14 +46,7 @@ func (s *Store) AppPasswords(ctx context.Context, address string) ([]store.AppPa
 			p.Created = fromMicro(created)
 			return p, err
 		})
-	if err != nil || len(out) > 0 {
-		return out, err
-	}
-	// None: say whether the account exists at all.
-	if _, err := s.Account(ctx, address); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return store.AppPasswordsOf(ctx, s, address, list, err)
 }
 
 // RemoveAppPassword implements store.Directory.

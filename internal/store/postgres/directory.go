@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -211,21 +210,9 @@ func (s *Store) SetMaySendAsDomain(ctx context.Context, address string, allow bo
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	domain, err := names.SplitAddress(address, true)
+	domain, uniq, err := names.Alias(address, targets)
 	if err != nil {
 		return err
-	}
-	if len(targets) == 0 {
-		return fmt.Errorf("alias %s: no targets: %w", address, store.ErrInvalid)
-	}
-	var uniq []string
-	for _, t := range targets {
-		if _, err := names.SplitAddress(t, false); err != nil {
-			return fmt.Errorf("alias %s: target: %w", address, err)
-		}
-		if !slices.Contains(uniq, t) {
-			uniq = append(uniq, t)
-		}
 	}
 	return s.writeDirectory(ctx, func(tx pgx.Tx, _ *touched) error {
 		did, err := domainID(ctx, tx, domain)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // The outbound queue (store.Queue): one row per message with its body,
@@ -26,38 +27,14 @@ import (
 
 // Enqueue implements store.Queue.
 func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, error) {
-	if len(m.Recipients) == 0 {
-		return 0, fmt.Errorf("enqueue: no recipients: %w", store.ErrInvalid)
+	m, evs, err := names.Enqueue(m)
+	if err != nil {
+		return 0, err
 	}
-	for _, r := range m.Recipients {
-		if _, err := splitAddress(r, false); err != nil {
-			return 0, fmt.Errorf("enqueue: recipient: %w", err)
-		}
-	}
-	if m.TrackingID != "" && m.Domain == "" {
-		return 0, fmt.Errorf("enqueue: tracking id without a domain: %w", store.ErrInvalid)
-	}
-	queued := m.Queued
-	if queued.IsZero() {
-		queued = time.Now()
-	}
-	next := m.NextAttempt
-	if next.IsZero() {
-		next = queued
-	}
-	var evs []store.Event
-	if m.TrackingID != "" {
-		for _, r := range m.Recipients {
-			evs = append(evs, store.Event{Type: store.EventQueued, Domain: m.Domain, Message: m.TrackingID, Recipient: r, Data: m.EventData, Time: queued})
-		}
-		evs = append(evs, m.Events...)
-		for i := range evs {
-			evs[i].Submitter = m.Submitter
-		}
-	}
+	queued, next := m.Queued, m.NextAttempt
 	body := nonNil(m.Body)
 	var id int64
-	err := s.write(ctx, func(tx pgx.Tx, _ *touched) error {
+	err = s.write(ctx, func(tx pgx.Tx, _ *touched) error {
 		// ON CONFLICT DO NOTHING rather than a unique violation, which
 		// would abort the transaction and lose its error's meaning.
 		err := tx.QueryRow(ctx, `

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/names"
 )
 
 // Suppression lists (store.Events): one row per (domain, address), the
@@ -51,16 +51,10 @@ func (s *Store) Suppressions(ctx context.Context, domain string, after string, l
 
 // AddSuppression implements store.Events.
 func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error {
-	sup.Domain, sup.Address = strings.ToLower(sup.Domain), strings.ToLower(sup.Address)
-	if _, err := splitAddress(sup.Address, false); err != nil {
-		return fmt.Errorf("suppression: %w", err)
-	}
-	sup.Reason = store.ValidText(sup.Reason)
-	if sup.Reason == "" {
-		sup.Reason = "added by hand"
-	}
-	if sup.Created.IsZero() {
-		sup.Created = time.Now()
+	sup.Reason = store.ValidText(sup.Reason) // PostgreSQL text: no NUL, no invalid UTF-8
+	sup, err := names.Suppression(sup)
+	if err != nil {
+		return err
 	}
 	pool, err := s.db()
 	if err != nil {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,16 +28,6 @@ func fromMicroOrZero(us int64) time.Time {
 		return time.Time{}
 	}
 	return fromMicro(us)
-}
-
-// splitAddress checks addr (local@domain; with allowEmptyLocal also
-// @domain) and returns its domain.
-func splitAddress(addr string, allowEmptyLocal bool) (string, error) {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 || i == len(addr)-1 || (i == 0 && !allowEmptyLocal) || strings.ContainsAny(addr, " \t\r\n\x00") {
-		return "", fmt.Errorf("address %q: %w", addr, store.ErrInvalid)
-	}
-	return addr[i+1:], nil
 }
 
 // nonNil is b, or an empty slice for nil (bytea NOT NULL columns).

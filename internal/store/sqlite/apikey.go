@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -25,14 +24,8 @@ func scanAPIKey(r rowScanner) (store.APIKey, error) {
 
 // AddAPIKey implements store.APIKeys.
 func (s *Store) AddAPIKey(ctx context.Context, k store.APIKey) (store.APIKey, error) {
-	if k.Name == "" || len(k.Name) > 64 || strings.ContainsAny(k.Name, "\t\r\n\x00") {
-		return store.APIKey{}, fmt.Errorf("API key name %q: %w", k.Name, store.ErrInvalid)
-	}
-	if len(k.Hash) != 32 || k.Prefix == "" {
-		return store.APIKey{}, fmt.Errorf("API key %q: hash or prefix missing: %w", k.Name, store.ErrInvalid)
-	}
-	if k.Address != "" && !strings.HasSuffix(k.Address, "@"+k.Domain) {
-		return store.APIKey{}, fmt.Errorf("API key %q: address %s is not of domain %s: %w", k.Name, k.Address, k.Domain, store.ErrInvalid)
+	if err := k.CheckNew(); err != nil {
+		return store.APIKey{}, err
 	}
 	created := now()
 	err := s.write(ctx, func(w *wtx) error {

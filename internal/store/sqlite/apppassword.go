@@ -21,20 +21,17 @@ func (s *Store) SetMaySendAsDomain(ctx context.Context, address string, allow bo
 
 // AddAppPassword implements store.Directory.
 func (s *Store) AddAppPassword(ctx context.Context, address, name string, cred store.Credentials) (store.AppPassword, error) {
-	if err := names.CheckAppPassword(name); err != nil {
+	p, err := names.NewAppPassword(name, cred)
+	if err != nil {
 		return store.AppPassword{}, err
 	}
-	if cred.PasswordHash == "" {
-		return store.AppPassword{}, fmt.Errorf("app password %q: no password hash: %w", name, store.ErrInvalid)
-	}
-	created := now()
-	err := s.write(ctx, func(w *wtx) error {
+	err = s.write(ctx, func(w *wtx) error {
 		var id int64
 		if err := w.queryRow(`SELECT id FROM accounts WHERE address = ?`, address).Scan(&id); err != nil {
 			return notFound(err, "account "+address)
 		}
 		_, err := w.exec(`INSERT INTO app_passwords (account_id, name, created, password_hash) VALUES (?, ?, ?, ?)`,
-			id, name, created, cred.PasswordHash)
+			id, name, p.Created.UnixMicro(), p.Credentials.PasswordHash)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("app password %q of %s: %w", name, address, store.ErrExists)
 		}
@@ -43,8 +40,7 @@ func (s *Store) AddAppPassword(ctx context.Context, address, name string, cred s
 	if err != nil {
 		return store.AppPassword{}, err
 	}
-	return store.AppPassword{Name: name, Created: fromMicro(created),
-		Credentials: store.Credentials{PasswordHash: cred.PasswordHash}}, nil
+	return p, nil
 }
 
 // AppPasswords implements store.Directory.
@@ -54,21 +50,14 @@ func (s *Store) AppPasswords(ctx context.Context, address string) ([]store.AppPa
 	if err != nil {
 		return nil, err
 	}
-	out, err := collect(rows, func(r *sql.Rows) (store.AppPassword, error) {
+	list, err := collect(rows, func(r *sql.Rows) (store.AppPassword, error) {
 		var p store.AppPassword
 		var created int64
 		err := r.Scan(&p.Name, &created, &p.Credentials.PasswordHash)
 		p.Created = fromMicro(created)
 		return p, err
 	})
-	if err != nil || len(out) > 0 {
-		return out, err
-	}
-	// None: say whether the account exists at all.
-	if _, err := s.Account(ctx, address); err != nil {
-		return nil, err
-	}
-	return nil, nil
+	return store.AppPasswordsOf(ctx, s, address, list, err)
 }
 
 // RemoveAppPassword implements store.Directory.

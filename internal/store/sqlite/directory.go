@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
@@ -209,21 +208,9 @@ func (s *Store) Credentials(ctx context.Context, address string) (store.Account,
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	domain, err := names.SplitAddress(address, true)
+	domain, uniq, err := names.Alias(address, targets)
 	if err != nil {
 		return err
-	}
-	if len(targets) == 0 {
-		return fmt.Errorf("alias %s: no targets: %w", address, store.ErrInvalid)
-	}
-	var uniq []string
-	for _, t := range targets {
-		if _, err := names.SplitAddress(t, false); err != nil {
-			return fmt.Errorf("alias %s: target: %w", address, err)
-		}
-		if !slices.Contains(uniq, t) {
-			uniq = append(uniq, t)
-		}
 	}
 	return s.write(ctx, func(w *wtx) error {
 		did, err := domainID(w, domain)

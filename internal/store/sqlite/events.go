@@ -170,11 +170,7 @@ func (s *Store) MessageStatus(ctx context.Context, domain, trackingID, submitter
 	if err != nil {
 		return store.MessageStatus{}, err
 	}
-	st, ok := store.StatusOf(domain, trackingID, evs)
-	if !ok {
-		return store.MessageStatus{}, fmt.Errorf("message %q: %w", trackingID, store.ErrNotFound)
-	}
-	return st, nil
+	return store.StatusOf(domain, trackingID, evs)
 }
 
 // pruneBatch is how many rows one pruning transaction deletes at most, so

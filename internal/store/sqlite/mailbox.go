@@ -81,11 +81,8 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 
 // CreateMailbox implements store.Mail.
 func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string, use store.SpecialUse) (store.Mailbox, error) {
-	name, err := names.Mailbox(name)
+	name, err := names.NewMailbox(name, use)
 	if err != nil {
-		return store.Mailbox{}, err
-	}
-	if err := names.CheckSpecialUse(use); err != nil {
 		return store.Mailbox{}, err
 	}
 	var mb store.Mailbox
@@ -151,12 +148,9 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 // DeleteMailbox implements store.Mail. Children stay (IMAP's DELETE
 // leaves them); messages go with the mailbox.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	name, err := names.Mailbox(name)
+	name, err := names.DeletableMailbox(name)
 	if err != nil {
 		return err
-	}
-	if name == store.Inbox {
-		return fmt.Errorf("delete INBOX: %w", store.ErrInvalid)
 	}
 	return s.write(ctx, func(w *wtx) error {
 		var id int64

@@ -19,42 +19,18 @@ import (
 
 // Enqueue implements store.Queue.
 func (s *Store) Enqueue(ctx context.Context, m store.QueuedMessage) (int64, error) {
-	if len(m.Recipients) == 0 {
-		return 0, fmt.Errorf("enqueue: no recipients: %w", store.ErrInvalid)
+	m, evs, err := names.Enqueue(m)
+	if err != nil {
+		return 0, err
 	}
-	for _, r := range m.Recipients {
-		if _, err := names.SplitAddress(r, false); err != nil {
-			return 0, fmt.Errorf("enqueue: recipient: %w", err)
-		}
-	}
-	queued := m.Queued
-	if queued.IsZero() {
-		queued = time.Now()
-	}
-	next := m.NextAttempt
-	if next.IsZero() {
-		next = queued
-	}
-	if m.TrackingID != "" && m.Domain == "" {
-		return 0, fmt.Errorf("enqueue: tracking id without a domain: %w", store.ErrInvalid)
-	}
-	var evs []store.Event
-	if m.TrackingID != "" {
-		for _, r := range m.Recipients {
-			evs = append(evs, store.Event{Type: store.EventQueued, Domain: m.Domain, Message: m.TrackingID, Recipient: r, Data: m.EventData, Time: queued})
-		}
-		evs = append(evs, m.Events...)
-		for i := range evs {
-			evs[i].Submitter = m.Submitter
-		}
-	}
+	queued, next := m.Queued, m.NextAttempt
 	var eventData []byte
 	if len(m.EventData) > 0 {
 		eventData = m.EventData
 	}
 	body := nonNil(m.Body)
 	var id int64
-	err := s.write(ctx, func(w *wtx) error {
+	err = s.write(ctx, func(w *wtx) error {
 		var err error
 		id, err = w.insert(`INSERT INTO queue (account_id, mail_from, utf8, require_tls, size, queued, next_attempt, body,
 				tracking_id, domain, event_data, submitter)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/names"
@@ -56,15 +55,9 @@ func (s *Store) Suppressions(ctx context.Context, domain string, after string, l
 
 // AddSuppression implements store.Events.
 func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error {
-	sup.Domain, sup.Address = strings.ToLower(sup.Domain), strings.ToLower(sup.Address)
-	if _, err := names.SplitAddress(sup.Address, false); err != nil {
-		return fmt.Errorf("suppression: %w", err)
-	}
-	if sup.Reason == "" {
-		sup.Reason = "added by hand"
-	}
-	if sup.Created.IsZero() {
-		sup.Created = time.Now()
+	sup, err := names.Suppression(sup)
+	if err != nil {
+		return err
 	}
 	return s.write(ctx, func(w *wtx) error {
 		var one int
