@@ -2,12 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/posthorn/posthorn/internal/store"
 	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
+	"github.com/posthorn/posthorn/internal/store/storetest"
 )
 
 // TestMigrateSubmitter opens a database of schema version 7 with a
@@ -39,16 +38,5 @@ func TestMigrateSubmitter(t *testing.T) {
 	conn.Close(ctx)
 
 	s := openDSN(t, dsn)
-	if m, err := s.QueuedMessage(ctx, 1); err != nil || m.Submitter != "ann@example.org" {
-		t.Errorf("queued message after migration = %+v, %v; want Submitter ann@example.org", m, err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_queued", "ann@example.org"); err != nil {
-		t.Errorf("MessageStatus of the queued message for its sender: %v", err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", "ann@example.org"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("MessageStatus of an old message for an address: %v, want ErrNotFound", err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", ""); err != nil {
-		t.Errorf("MessageStatus of an old message for the domain: %v", err)
-	}
+	storetest.CheckSubmitterMigrated(t, s)
 }

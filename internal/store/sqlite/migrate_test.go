@@ -10,6 +10,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/message"
 	"github.com/posthorn/posthorn/internal/store"
+	"github.com/posthorn/posthorn/internal/store/storetest"
 )
 
 // TestMigrateFromVersion1 opens a database written by schema version 1
@@ -126,7 +127,6 @@ func TestMigrateFromVersion4(t *testing.T) {
 // the sender's address key sees it and its later attempts; the old
 // events keep none.
 func TestMigrateSubmitter(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "v8.db")
 	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
 	if err != nil {
@@ -149,16 +149,5 @@ func TestMigrateSubmitter(t *testing.T) {
 	db.Close()
 
 	s := openTest(t, path)
-	if m, err := s.QueuedMessage(ctx, 1); err != nil || m.Submitter != "ann@example.org" {
-		t.Errorf("queued message after migration = %+v, %v; want Submitter ann@example.org", m, err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_queued", "ann@example.org"); err != nil {
-		t.Errorf("MessageStatus of the queued message for its sender: %v", err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", "ann@example.org"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("MessageStatus of an old message for an address: %v, want ErrNotFound", err)
-	}
-	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", ""); err != nil {
-		t.Errorf("MessageStatus of an old message for the domain: %v", err)
-	}
+	storetest.CheckSubmitterMigrated(t, s)
 }

@@ -120,3 +120,26 @@ func testEventsSubmitter(t *testing.T, f *fixture) {
 		t.Errorf("events for Carol = %q, want none", got)
 	}
 }
+
+// CheckSubmitterMigrated checks a store whose schema was migrated from
+// before Submitter with, in domain example.org, queued message 1
+// (tracking id m_queued, envelope sender Ann@example.org) and the events
+// of an older message m_gone no longer queued: the queued one is Ann's
+// (lower case), seen by her address; the old one only by the domain.
+// The backends' migration tests share it.
+func CheckSubmitterMigrated(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := t.Context()
+	if m, err := s.QueuedMessage(ctx, 1); err != nil || m.Submitter != "ann@example.org" {
+		t.Errorf("queued message after migration = %+v, %v; want Submitter ann@example.org", m, err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_queued", "ann@example.org"); err != nil {
+		t.Errorf("MessageStatus of the queued message for its sender: %v", err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", "ann@example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MessageStatus of an old message for an address: %v, want ErrNotFound", err)
+	}
+	if _, err := s.MessageStatus(ctx, "example.org", "m_gone", ""); err != nil {
+		t.Errorf("MessageStatus of an old message for the domain: %v", err)
+	}
+}
