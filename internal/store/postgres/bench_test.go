@@ -21,19 +21,22 @@ import (
 // BenchmarkDeliver measures ingest on a durable cluster (fsync=on,
 // synchronous_commit=on; pgtest.DurableDSN): 10 KB messages delivered by
 // 1 or 50 concurrent callers, each durable on return, to one account
-// (as store/sqlite's BenchmarkDeliver) or spread over 50 accounts.
+// (as store/sqlite's BenchmarkDeliver) or spread over 50 accounts, or
+// each with an "inbound" event (as with an inbound webhook).
 func BenchmarkDeliver(b *testing.B) {
 	for _, tc := range []struct {
 		name              string
 		callers, accounts int
-	}{{"callers=1", 1, 1}, {"callers=50", 50, 1}, {"callers=50/accounts=50", 50, 50}} {
+		events            bool
+	}{{"callers=1", 1, 1, false}, {"callers=50", 50, 1, false}, {"callers=50/accounts=50", 50, 50, false},
+		{"callers=50/inbound-event", 50, 1, true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			benchDeliver(b, tc.callers, tc.accounts)
+			benchDeliver(b, tc.callers, tc.accounts, tc.events)
 		})
 	}
 }
 
-func benchDeliver(b *testing.B, callers, accounts int) {
+func benchDeliver(b *testing.B, callers, accounts int, events bool) {
 	ctx := context.Background()
 	s := openDSN(b, pgtest.DurableDSN(b))
 	if err := s.AddDomain(ctx, "example.org"); err != nil {
@@ -57,6 +60,9 @@ func benchDeliver(b *testing.B, callers, accounts int) {
 		acct := ids[int(next.add())%len(ids)]
 		d := store.Delivery{Body: body, Targets: []store.Target{{AccountID: acct}}}
 		for pb.Next() {
+			if events { // as the MX writes with an "inbound" webhook
+				d.Events = []store.Event{{Type: store.EventInbound, Domain: "example.org", Message: "m", Recipient: "r@example.org"}}
+			}
 			if _, err := s.Deliver(ctx, d); err != nil {
 				b.Error(err)
 				return

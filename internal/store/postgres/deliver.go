@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/posthorn/posthorn/internal/store"
@@ -19,9 +20,14 @@ import (
 // one pgx batch: one SELECT posthorn_deliver(...) each (schema_deliver.go),
 // in one implicit transaction committed at the batch's Sync, in one
 // round trip. A delivery refused for quota or an unknown account fails
-// alone. Deliveries with events or an idempotency record run
-// sqlDeliver in a transaction of their own (Deliver in message.go): the
-// helpers that write those need a pgx.Tx.
+// alone. A batch with events (the MX's "inbound", a tracked send's
+// "delivered") runs as an explicit transaction instead: the deliveries'
+// batch, then the events of those that were not refused in one statement
+// (addEvents), then COMMIT; two round trips more per batch, against a
+// transaction per delivery before. Deliveries with an idempotency
+// record run sqlDeliver in a transaction of their own (Deliver in
+// message.go), since a record that exists already must fail that
+// delivery alone.
 
 // maxBatch is the most deliveries committed together.
 const maxBatch = 64
@@ -46,6 +52,7 @@ type deliverReq struct {
 	body      []byte
 	structure []byte
 	date      int64
+	events    []store.Event   // written with the delivery unless it is refused; ID and Seq filled in
 	out       []store.Message // per target: Flags, InternalDate and Size set by Deliver
 	err       error           // this delivery's own failure (quota, unknown account)
 	done      chan error
@@ -170,14 +177,45 @@ func (s *Store) sendBatch(batch []*deliverReq) error {
 	for _, r := range batch {
 		b.Queue(sqlDeliver, r.args()...)
 	}
-	br := pool.SendBatch(context.Background(), b)
+	if !slices.ContainsFunc(batch, func(r *deliverReq) bool { return len(r.events) > 0 }) {
+		return readBatch(pool.SendBatch(context.Background(), b), batch) // COMMIT at the batch's end
+	}
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := readBatch(tx.SendBatch(ctx, b), batch); err != nil {
+		return err
+	}
+	var evs []store.Event
+	for _, r := range batch {
+		if r.err == nil {
+			evs = append(evs, r.events...)
+		}
+	}
+	if err := s.addEvents(ctx, tx, evs, time.Now()); err != nil {
+		return err
+	}
+	for _, r := range batch {
+		if r.err == nil {
+			n := copy(r.events, evs)
+			evs = evs[n:]
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// readBatch reads every request's results from br and closes it.
+func readBatch(br pgx.BatchResults, batch []*deliverReq) error {
 	for _, r := range batch {
 		if err := r.read(br); err != nil {
 			br.Close()
 			return err
 		}
 	}
-	return br.Close() // reads up to the COMMIT at the batch's end
+	return br.Close()
 }
 
 // sqlDeliver is one delivery, its arguments deliverReq.args.

@@ -70,8 +70,8 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 	index := make(map[string]int, n)
 	for i := range evs {
 		e := &evs[i]
-		if e.Domain == "" || !e.Type.Valid() {
-			return fmt.Errorf("event %q for domain %q: %w", e.Type, e.Domain, store.ErrInvalid)
+		if err := checkEvent(e); err != nil {
+			return err
 		}
 		e.ID = store.NewEventID()
 		if e.Time.IsZero() {
@@ -118,6 +118,14 @@ func (s *Store) addEvents(ctx context.Context, tx pgx.Tx, evs []store.Event, now
 		_, err = tx.Exec(ctx, `SELECT pg_notify('`+outboxChannel+`', '')`)
 	}
 	return err
+}
+
+// checkEvent refuses an event without a Domain or of an unknown Type.
+func checkEvent(e *store.Event) error {
+	if e.Domain == "" || !e.Type.Valid() {
+		return fmt.Errorf("event %q for domain %q: %w", e.Type, e.Domain, store.ErrInvalid)
+	}
+	return nil
 }
 
 // RecordEvents implements store.Events.

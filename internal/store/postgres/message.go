@@ -166,14 +166,22 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Message,
 	for i, m := range msgs {
 		r.sysflags[i], r.keywords[i] = int32(m.flags.Sys), m.flags.KeywordText()
 	}
-	if len(d.Events) == 0 && d.Idempotency == nil {
+	for i := range d.Events {
+		// Checked here: in a batch a bad event would fail every delivery.
+		if err := checkEvent(&d.Events[i]); err != nil {
+			return nil, fmt.Errorf("deliver: %w", err)
+		}
+	}
+	if d.Idempotency == nil {
+		r.events = d.Events // written in the batch's transaction, IDs and Seqs filled in
 		if err := s.queueDeliver(ctx, r); err != nil {
 			return nil, err
 		}
 		return out, nil
 	}
-	// With events or an idempotency record: one transaction of its own,
-	// since those are written by Go code on a pgx.Tx.
+	// With an idempotency record: one transaction of its own, since a
+	// record that exists already (ErrExists) must fail this delivery
+	// alone.
 	err := s.write(ctx, func(tx pgx.Tx, t *touched) error {
 		rows, err := tx.Query(ctx, sqlDeliver, r.args()...)
 		if err != nil {
