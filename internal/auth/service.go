@@ -228,12 +228,16 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 		cachedHow = how + " (cached)"
 		return ok
 	}
+	// A good password goes into the cache while the hash slot is still
+	// held (inside the hash's func), so the login waiting for the slot
+	// finds it there (learnt) instead of hashing again.
 	for _, p := range apps {
-		err := s.hash(ctx, learnt, func() error { return VerifyPassword(p.Credentials.PasswordHash, password) })
+		how := "app password " + p.Name
+		err := s.hash(ctx, learnt, func() error {
+			return s.verifyAndCache(user, password, p.Credentials.PasswordHash, how)
+		})
 		switch {
 		case err == nil:
-			how := "app password " + p.Name
-			s.cache.add(user, password, p.Credentials.PasswordHash, how, s.now())
 			return acct, how, nil
 		case errors.Is(err, errLearnt):
 			return acct, cachedHow, nil
@@ -244,10 +248,9 @@ func (s *Service) verify(ctx context.Context, user, password string) (acct store
 	if cred.PasswordHash == "" {
 		return store.Account{}, "no password set", ErrFailed
 	}
-	err = s.hash(ctx, learnt, func() error { return VerifyPassword(cred.PasswordHash, password) })
+	err = s.hash(ctx, learnt, func() error { return s.verifyAndCache(user, password, cred.PasswordHash, "password") })
 	switch {
 	case err == nil:
-		s.cache.add(user, password, cred.PasswordHash, "password", s.now())
 		return acct, "password", nil
 	case errors.Is(err, errLearnt):
 		return acct, cachedHow, nil
@@ -263,6 +266,16 @@ var errLearnt = errors.New("login learnt meanwhile")
 // hash runs an argon2id check within the concurrency bound. If learnt
 // (may be nil) reports true once the slot is ours, it returns errLearnt
 // without hashing.
+// verifyAndCache checks password against hash and, when it matches,
+// remembers it in the login cache as how.
+func (s *Service) verifyAndCache(user, password, hash, how string) error {
+	if err := VerifyPassword(hash, password); err != nil {
+		return err
+	}
+	s.cache.add(user, password, hash, how, s.now())
+	return nil
+}
+
 func (s *Service) hash(ctx context.Context, learnt func() bool, f func() error) error {
 	select {
 	case s.hashes <- struct{}{}:
