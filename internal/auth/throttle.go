@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/claimloop"
 )
 
 // ThrottleOptions slow down and then stop password guessing. Failures are
@@ -113,6 +115,7 @@ type throttle struct {
 	opts ThrottleOptions
 	now  func() time.Time
 	log  *slog.Logger
+	down *claimloop.Outage // logs Shared's failures, one line per outage
 
 	mu      sync.Mutex
 	entries map[string]*failures
@@ -127,7 +130,8 @@ type failures struct {
 }
 
 func newThrottle(opts ThrottleOptions, now func() time.Time, log *slog.Logger) *throttle {
-	return &throttle{opts: opts.withDefaults(), now: now, log: log, entries: map[string]*failures{}}
+	return &throttle{opts: opts.withDefaults(), now: now, log: log, entries: map[string]*failures{},
+		down: claimloop.NewOutage(log, "auth: shared login failures (no throttling meanwhile)", 0)}
 }
 
 // ipKey groups IPv6 addresses by /64; nil (no IP) is one bucket.
@@ -154,9 +158,10 @@ func (t *throttle) check(ctx context.Context, ip net.IP, user string) error {
 		until, err := t.opts.Shared.LoginLockouts(ctx, []string{ipKey(ip), userKey(user)})
 		if err != nil {
 			// The store is down: so is the rest of the login, mostly.
-			t.log.Warn("auth: reading shared login failures, not throttling", "err", err)
+			t.down.Fail(err)
 			return nil
 		}
+		t.down.OK()
 		for _, u := range until {
 			wait = max(wait, u.Sub(now))
 		}
@@ -229,9 +234,10 @@ func (t *throttle) failShared(ctx context.Context, now time.Time, ip net.IP, use
 	counts, err := t.opts.Shared.AddLoginFailures(ctx, now, t.opts.Window, []FailureKey{
 		{ipKey(ip), t.opts.MaxFailuresPerIP}, {userKey(user), t.opts.MaxFailuresPerAccount}})
 	if err != nil {
-		t.log.Warn("auth: recording a failed login in the store", "err", err)
+		t.down.Fail(err)
 		return t.opts.MaxDelay, false
 	}
+	t.down.OK()
 	for _, c := range counts {
 		delay = max(delay, t.delay(c.Count))
 		locked = locked || c.Locked

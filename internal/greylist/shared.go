@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/claimloop"
 )
 
 // Shared keeps greylisting state where every node sees it: the PostgreSQL
@@ -78,6 +80,7 @@ const sharedTimeout = 10 * time.Second
 // additions show at the next sweep, so with N nodes the bound is
 // approximate).
 type sharedState struct {
+	down  *claimloop.Outage // logs the store's failures
 	opts  Options
 	store Shared
 
@@ -91,7 +94,8 @@ type sharedState struct {
 }
 
 func newSharedState(opts Options) *sharedState {
-	return &sharedState{opts: opts, store: opts.Shared, nets: map[netip.Prefix]time.Time{}}
+	return &sharedState{opts: opts, store: opts.Shared, nets: map[netip.Prefix]time.Time{},
+		down: claimloop.NewOutage(opts.Logger, "greylist: shared state (messages are let in meanwhile)", 0)}
 }
 
 func (s *sharedState) close() {
@@ -116,9 +120,10 @@ func (s *sharedState) allow(ctx context.Context, n netip.Prefix, sender, rcpt st
 	defer cancel()
 	v, err := s.store.Greylist(ctx, Attempt{Net: n, Sender: sender, Recipient: rcpt, Now: now, Rules: s.opts.rules(), Full: full})
 	if err != nil {
-		s.opts.Logger.Warn("greylist: shared state unavailable, letting the message in", "net", n, "err", err)
+		s.down.Fail(err) // one line per outage, not one per RCPT
 		return true
 	}
+	s.down.OK()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch v {

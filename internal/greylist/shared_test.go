@@ -1,9 +1,13 @@
 package greylist
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,13 +84,25 @@ func TestSharedCachesKnownNetworks(t *testing.T) {
 func TestSharedFailsOpen(t *testing.T) {
 	c := &clock{time.Unix(1_700_000_000, 0)}
 	f := &fakeShared{err: errors.New("connection refused"), swept: make(chan struct{}, 10)}
-	l, err := Open(Options{Shared: f, Now: c.now})
+	var logs bytes.Buffer
+	l, err := Open(Options{Shared: f, Now: c.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if !l.Allow(t.Context(), netip.MustParseAddr("192.0.2.7"), "a@x", "r@o") {
-		t.Fatal("store error: message refused")
+	for i := range 50 { // one RCPT each, while the store is down
+		if !l.Allow(t.Context(), netip.MustParseAddr("192.0.2.7"), "a@x", fmt.Sprintf("r%d@o", i)) {
+			t.Fatal("store error: message refused")
+		}
+	}
+	f.mu.Lock()
+	f.err, f.verdict = nil, Passed
+	f.mu.Unlock()
+	l.Allow(t.Context(), netip.MustParseAddr("192.0.2.8"), "a@x", "r@o")
+	failed := strings.Count(logs.String(), "greylist: shared state (messages are let in meanwhile) failed")
+	recovered := strings.Count(logs.String(), "recovered")
+	if failed != 1 || recovered != 1 || strings.Count(logs.String(), "\n") > 2 {
+		t.Errorf("50 failures then a success logged %d failure and %d recovery lines, want 1 and 1 and nothing else:\n%s", failed, recovered, logs.String())
 	}
 }
 

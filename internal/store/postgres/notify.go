@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/posthorn/posthorn/internal/claimloop"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -124,6 +125,7 @@ func (s *Store) stopListener() {
 // fails.
 func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 	defer close(s.listenDone)
+	down := claimloop.NewOutage(s.log, "postgres: LISTEN reconnect", 0)
 	pause := 100 * time.Millisecond
 	for {
 		for conn != nil {
@@ -160,9 +162,10 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 		}
 		c, err := s.listen(ctx)
 		if err != nil {
-			s.log.Warn("postgres: LISTEN reconnect", "err", err)
+			down.Fail(err) // one line per outage, not one per try
 			continue
 		}
+		down.OK()
 		conn = c
 		s.log.Info("postgres: LISTEN connection restored")
 		// Changes committed while nobody listened went unannounced.
