@@ -207,26 +207,30 @@ type Mail interface {
 	// to the mailbox: a message delivered, appended, copied or moved in,
 	// flags changed, messages expunged or moved out, the mailbox renamed
 	// (also as the child of a renamed parent) or deleted (or its account
-	// removed). The notification is sent only after the change is durable
-	// and visible to every read, so a woken watcher reading the mailbox
-	// (MessagesFrom, Changes, MailboxStatus) sees it; it is sent before the
-	// writing call returns, so a session's own writes wake its own watch
-	// too. Failed writes wake nobody. The channel has a
-	// buffer of one and sends never block: several changes while nobody
-	// reads coalesce into one wake-up, so watchers re-read the state
-	// rather than count notifications. A watch on a mailbox that does not
-	// exist is allowed and never fires until such an id exists. cancel
-	// stops the watch and may be called more than once; the channel is
-	// never closed. Changes made by another process writing the same data
-	// (a CLI beside the server) are not seen by a backend that has no
-	// cross-process signal (SQLite); a PostgreSQL backend feeds the same
-	// hub (see Notifier) from LISTEN/NOTIFY, so all its nodes see every
-	// change.
-	Watch(mailboxID int64) (changed <-chan struct{}, cancel func())
+	// removed). The watch is in place when Watch returns: every change
+	// committed after that wakes it, whichever node made it, so a caller
+	// that watches first and then reads the mailbox misses nothing. The
+	// notification is sent only after the change is durable and visible
+	// to every read, so a woken watcher reading the mailbox (MessagesFrom,
+	// Changes, MailboxStatus) sees it; it is sent before the writing call
+	// returns, so a session's own writes wake its own watch too. Failed
+	// writes wake nobody. The channel has a buffer of one and sends never
+	// block: several changes while nobody reads coalesce into one wake-up,
+	// so watchers re-read the state rather than count notifications. A
+	// watch on a mailbox that does not exist is allowed and never fires
+	// until such an id exists. cancel stops the watch and may be called
+	// more than once; the channel is never closed. Changes made by another
+	// process writing the same data (a CLI beside the server) are not seen
+	// by a backend that has no cross-process signal (SQLite); a PostgreSQL
+	// backend registers the watch in the database (ctx bounds that) so
+	// that writers on every node announce the mailbox's changes, and feeds
+	// the same hub (see Notifier) from LISTEN/NOTIFY. Watch fails only if
+	// that registration fails.
+	Watch(ctx context.Context, mailboxID int64) (changed <-chan struct{}, cancel func(), err error)
 	// WatchAccount is Watch for every mailbox of an account, plus mailbox
 	// creation and subscription changes (for LIST-STATUS and NOTIFY-like
 	// uses).
-	WatchAccount(accountID int64) (changed <-chan struct{}, cancel func())
+	WatchAccount(ctx context.Context, accountID int64) (changed <-chan struct{}, cancel func(), err error)
 }
 
 // UnchangedSinceZero passed as UpdateFlags' unchangedSince means

@@ -68,6 +68,8 @@ type mailboxState struct {
 	// and whose call has returned (an APPEND) is always seen there: the
 	// store sends into its buffer before the write returns, whereas a
 	// send to a waiting forwarder completes before the forwarder runs.
+	// They are set by start; watchMu orders that against stop.
+	watchMu         sync.Mutex
 	wake, pollc     <-chan struct{}
 	cancel, cancel2 func()
 	quit            chan struct{}
@@ -102,9 +104,6 @@ func acquire(ctx context.Context, st store.Store, id int64) (*mailboxState, erro
 			s.stop()
 		}
 		s = &mailboxState{key: k, quit: make(chan struct{}), views: map[*View]struct{}{}}
-		s.wake, s.cancel = st.Watch(id)
-		s.pollc, s.cancel2 = st.Watch(id)
-		go s.forward()
 		states.m[k] = s
 	}
 	s.refs++
@@ -113,7 +112,7 @@ func acquire(ctx context.Context, st store.Store, id int64) (*mailboxState, erro
 		s.idle = nil
 	}
 	states.mu.Unlock()
-	s.loadOnce.Do(func() { s.loadErr = s.load(ctx) })
+	s.loadOnce.Do(func() { s.loadErr = s.start(ctx) })
 	if s.loadErr != nil {
 		s.release()
 		states.mu.Lock()
@@ -151,23 +150,49 @@ func (s *mailboxState) release() {
 	})
 }
 
+// start watches the mailbox, then loads it: the watch is in place
+// before the read, so no change after the read goes unnoticed. It runs
+// once, outside states.mu (a watch may take a round trip to the
+// database).
+func (s *mailboxState) start(ctx context.Context) error {
+	st, id := s.key.st, s.key.id
+	wake, cancel, err := st.Watch(ctx, id)
+	if err != nil {
+		return err
+	}
+	pollc, cancel2, err := st.Watch(ctx, id)
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.watchMu.Lock()
+	s.wake, s.pollc, s.cancel, s.cancel2 = wake, pollc, cancel, cancel2
+	s.watchMu.Unlock()
+	go s.forward(wake)
+	return s.load(ctx)
+}
+
 // stop ends the watch; called with states.mu held, once.
 func (s *mailboxState) stop() {
 	select {
 	case <-s.quit:
 	default:
 		close(s.quit)
-		s.cancel()
-		s.cancel2()
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		if s.cancel != nil {
+			s.cancel()
+			s.cancel2()
+		}
 	}
 }
 
 // forward turns the store's notifications into a dirty state and wakes
 // the views (their Notify callbacks).
-func (s *mailboxState) forward() {
+func (s *mailboxState) forward(wake <-chan struct{}) {
 	for {
 		select {
-		case <-s.wake:
+		case <-wake:
 			s.signal()
 		case <-s.quit:
 			return

@@ -13,8 +13,9 @@ import (
 // notCopied are the tables posthorn migrate leaves alone: bookkeeping,
 // locks, and anti-abuse state that the embedded store does not keep in
 // mail.db (greylisting is in DATA/greylist, login failures in memory;
-// after a migration a sender is at worst greylisted once more).
-var notCopied = []string{"meta", "schema_version", "maildrop_locks", "greylist_networks", "greylist_triplets", "login_failures"}
+// after a migration a sender is at worst greylisted once more; watch
+// registrations are per running node).
+var notCopied = []string{"meta", "schema_version", "maildrop_locks", "greylist_networks", "greylist_triplets", "login_failures", "mail_watches"}
 
 // TestImportColumns: every column of the schema is copied by Import or
 // derived from the copied rows. A migration that adds a table or column

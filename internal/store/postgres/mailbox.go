@@ -92,8 +92,12 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name string,
 	}
 	var mb store.Mailbox
 	err = s.write(ctx, func(tx pgx.Tx, t *touched) error {
-		if err := accountExists(ctx, tx, accountID); err != nil {
-			return err
+		// Locked, not only read: a registration of the account's watch
+		// (watch.go) then either sees the new mailbox or is seen.
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, accountID).Scan(&id)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("account %d", accountID))
 		}
 		mb, err = createMailbox(ctx, tx, accountID, name, use, false)
 		t.add(accountID, 0)

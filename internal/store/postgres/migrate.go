@@ -195,6 +195,9 @@ UPDATE events e SET submitter = q.submitter FROM queue q
 `,
 	// 9: the login throttle's failure records (schema_logins.go).
 	loginsSchema,
+	// 10: watch registrations; posthorn_deliver announces only watched
+	// mailboxes (watch.go).
+	watchSchema + deliverWatchedSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises

@@ -13,8 +13,9 @@ import (
 )
 
 // Change notification across nodes. Every write transaction announces
-// the mailboxes it changed with pg_notify on notifyChannel (delivered to
-// listeners only if and when it commits), and after COMMIT wakes this
+// the mailboxes it changed that some node watches (watch.go) with
+// pg_notify on notifyChannel (delivered to listeners only if and when it
+// commits), and after COMMIT wakes this
 // Store's own watchers directly, so a session's own write wakes its
 // watch before the call returns. Each Store keeps one connection
 // LISTENing on the channel and feeds what arrives to its store.Notifier;
@@ -44,16 +45,19 @@ func (t *touched) add(accountID, mailboxID int64) {
 	t.pairs = append(t.pairs, p)
 }
 
-// publish queues the notifications in tx (sent at COMMIT).
+// publish queues the notifications in tx (sent at COMMIT) of the
+// changes some node watches. It must come after the transaction's row
+// locks (watch.go).
 func (t *touched) publish(ctx context.Context, tx pgx.Tx) error {
 	if len(t.pairs) == 0 {
 		return nil
 	}
-	payloads := make([]string, len(t.pairs))
+	accounts, boxes := make([]int64, len(t.pairs)), make([]int64, len(t.pairs))
 	for i, p := range t.pairs {
-		payloads[i] = strconv.FormatInt(p.account, 10) + " " + strconv.FormatInt(p.mailbox, 10)
+		accounts[i], boxes[i] = p.account, p.mailbox
 	}
-	_, err := tx.Exec(ctx, `SELECT pg_notify('`+notifyChannel+`', p) FROM unnest($1::text[]) p`, payloads)
+	_, err := tx.Exec(ctx, `SELECT pg_notify('`+notifyChannel+`', p.a || ' ' || p.m)
+		FROM unnest($1::bigint[], $2::bigint[]) AS p(a, m) WHERE `+sqlWatched("p.a", "p.m"), accounts, boxes)
 	return err
 }
 
@@ -77,14 +81,6 @@ func parsePayload(s string) (account, mailbox int64, err error) {
 	return account, mailbox, err
 }
 
-// Watch implements store.Mail.
-func (s *Store) Watch(mailboxID int64) (<-chan struct{}, func()) { return s.notify.Watch(mailboxID) }
-
-// WatchAccount implements store.Mail.
-func (s *Store) WatchAccount(accountID int64) (<-chan struct{}, func()) {
-	return s.notify.WatchAccount(accountID)
-}
-
 // listen connects a connection and LISTENs on it.
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
@@ -98,6 +94,7 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 		}
 	}
 	s.caches.listening(conn.PgConn().PID())
+	s.watches.listener.Store(conn.PgConn().PID())
 	return conn, nil
 }
 
@@ -108,16 +105,22 @@ func (s *Store) startListener(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Rows of nodes gone since the last sweep.
+	if err := s.sweepDeadWatches(ctx); err != nil {
+		s.log.Warn("postgres: sweeping watch registrations", "err", err)
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	s.stopListen = cancel
-	s.listenDone = make(chan struct{})
+	s.listenDone, s.sweepDone = make(chan struct{}), make(chan struct{})
 	go s.listenLoop(lctx, conn)
+	go s.watchSweeper(lctx, s.sweepDone)
 	return nil
 }
 
 func (s *Store) stopListener() {
 	s.stopListen()
 	<-s.listenDone
+	<-s.sweepDone
 }
 
 // listenLoop feeds notifications to the Notifier until ctx ends,
@@ -161,6 +164,14 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			(*fn)()
 		}
 		c, err := s.listen(ctx)
+		if err == nil {
+			// Writers announce only registered mailboxes, and the
+			// rows of the lost connection's PID are stale.
+			if err = s.reregister(ctx); err != nil {
+				c.Close(context.Background())
+				s.caches.lost()
+			}
+		}
 		if err != nil {
 			down.Fail(err) // one line per outage, not one per try
 			continue

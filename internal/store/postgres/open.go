@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,6 +25,9 @@ type Options struct {
 	// LISTEN connection). 0 means pgxpool's default, max(4, GOMAXPROCS),
 	// unless the DSN sets pool_max_conns.
 	MaxConns int32
+
+	// watchLinger, when set (by tests), replaces defaultWatchLinger.
+	watchLinger time.Duration
 }
 
 // Store is the PostgreSQL storage backend. It is safe for concurrent use,
@@ -32,7 +37,8 @@ type Store struct {
 	log  *slog.Logger
 	dsn  string
 
-	notify store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
+	notify  store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
+	watches watches        // registrations of watched mailboxes (watch.go)
 	caches caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
 	ownMu  sync.Mutex
 	own    map[uint32]bool // backend PIDs of the pool's connections
@@ -41,6 +47,7 @@ type Store struct {
 	beforeReconnect atomic.Pointer[func()]
 	stopListen      context.CancelFunc
 	listenDone      chan struct{}
+	sweepDone       chan struct{}
 
 	// Group commit of Deliver (deliver.go).
 	deliveries       chan *deliverReq
@@ -74,6 +81,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		cfg.MaxConns = opts.MaxConns
 	}
 	s := &Store{log: log, dsn: dsn, own: map[uint32]bool{}}
+	s.watches.m = map[watchKey]*watchEntry{}
+	s.watches.linger = cmp.Or(opts.watchLinger, defaultWatchLinger)
 	// The server processes of this Store's connections: their
 	// notifications come back through LISTEN, but their writes woke the
 	// local watchers already.

@@ -1,5 +1,7 @@
 package postgres
 
+import "strings"
+
 // deliverSchema is migration 3: posthorn_deliver, one delivery (one body
 // to one or more mailboxes) done inside the server, so that group commit
 // (deliver.go) sends a whole batch of deliveries in one round trip and
@@ -94,3 +96,16 @@ BEGIN
 END
 $fn$;
 `
+
+// deliverWatchedSchema is migration 10's posthorn_deliver: migration 3's,
+// announcing a mailbox only if some node watches it (watch.go), looked
+// for after the mailbox's UPDATE has locked its row.
+var deliverWatchedSchema = func() string {
+	const notify = "\t\t\tPERFORM pg_notify('posthorn_mail', g.account || ' ' || g.box);\n"
+	fn := deliverSchema[strings.Index(deliverSchema, "CREATE FUNCTION"):]
+	if strings.Count(fn, notify) != 1 {
+		panic("postgres: migration 3's posthorn_deliver changed")
+	}
+	fn = strings.Replace(fn, notify, "\t\t\tIF "+sqlWatched("g.account", "g.box")+" THEN\n\t"+notify+"\t\t\tEND IF;\n", 1)
+	return "CREATE OR REPLACE" + strings.TrimPrefix(fn, "CREATE")
+}()

@@ -60,6 +60,26 @@ func wakeWithin(t *testing.T, ch <-chan struct{}, d time.Duration, what string) 
 	}
 }
 
+// mustWatch is s.Watch, failing the test on an error.
+func mustWatch(t *testing.T, s *Store, mailboxID int64) (<-chan struct{}, func()) {
+	t.Helper()
+	ch, cancel, err := s.Watch(t.Context(), mailboxID)
+	if err != nil {
+		t.Fatalf("Watch(%d): %v", mailboxID, err)
+	}
+	return ch, cancel
+}
+
+// mustWatchAccount is s.WatchAccount, failing the test on an error.
+func mustWatchAccount(t *testing.T, s *Store, accountID int64) (<-chan struct{}, func()) {
+	t.Helper()
+	ch, cancel, err := s.WatchAccount(t.Context(), accountID)
+	if err != nil {
+		t.Fatalf("WatchAccount(%d): %v", accountID, err)
+	}
+	return ch, cancel
+}
+
 // drain empties a watch channel (coalesced wake-ups of earlier writes).
 func drain(ch <-chan struct{}) {
 	select {
@@ -77,11 +97,11 @@ func TestWatchAcrossNodes(t *testing.T) {
 	a, b := twoNodes(t)
 	ctx := t.Context()
 	acct, inbox := aliceInbox(t, a)
-	chB, cancelB := b.Watch(inbox.ID)
+	chB, cancelB := mustWatch(t, b, inbox.ID)
 	defer cancelB()
-	accB, cancelAccB := b.WatchAccount(acct.ID)
+	accB, cancelAccB := mustWatchAccount(t, b, acct.ID)
 	defer cancelAccB()
-	chA, cancelA := a.Watch(inbox.ID)
+	chA, cancelA := mustWatch(t, a, inbox.ID)
 	defer cancelA()
 
 	start := time.Now()
@@ -144,7 +164,7 @@ func TestWatchListenerLost(t *testing.T) {
 	b, logB := openLogged(t, dsn)
 	ctx := t.Context()
 	acct, inbox := aliceInbox(t, a)
-	ch, cancel := b.Watch(inbox.ID)
+	ch, cancel := mustWatch(t, b, inbox.ID)
 	defer cancel()
 	pid := b.caches.listenerPID.Load()
 	if pid == 0 {
@@ -184,6 +204,14 @@ func TestWatchListenerLost(t *testing.T) {
 		p := b.caches.listenerPID.Load()
 		return p != 0 && p != pid
 	})
+	// The watch is registered again for the new connection, and the
+	// old connection's row, swept, no longer keeps the mailbox announced.
+	if err := a.sweepDeadWatches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := watchRows(t, a, inbox.ID), []int32{int32(b.caches.listenerPID.Load())}; !slices.Equal(got, want) {
+		t.Fatalf("after the reconnection the mailbox is registered for listeners %v, want %v (the new one)", got, want)
+	}
 	drain(ch)
 	if _, err := a.Deliver(ctx, store.Delivery{Body: []byte("y"), Targets: []store.Target{{AccountID: acct.ID}}}); err != nil {
 		t.Fatal(err)

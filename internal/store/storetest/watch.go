@@ -42,11 +42,11 @@ func testWatch(t *testing.T, f *fixture) {
 	b := f.account("bob@example.org")
 	inbox := f.mailbox(a.ID, store.Inbox).ID
 	archive := f.mailbox(a.ID, "Archive").ID
-	ch, cancel := s.Watch(inbox)
+	ch, cancel := f.watch(inbox)
 	defer cancel()
-	other, cancelOther := s.Watch(archive)
+	other, cancelOther := f.watch(archive)
 	defer cancelOther()
-	second, cancelSecond := s.Watch(inbox) // several watchers of one mailbox
+	second, cancelSecond := f.watch(inbox) // several watchers of one mailbox
 	defer cancelSecond()
 
 	f.deliver(store.Delivery{Body: []byte("1"), Targets: []store.Target{{AccountID: a.ID}}})
@@ -101,9 +101,9 @@ func testWatch(t *testing.T, f *fixture) {
 	// Rename (also of a parent) and delete.
 	proj := f.create(a.ID, "Projects")
 	child := f.create(a.ID, "Projects/A")
-	pch, pcancel := s.Watch(proj.ID)
+	pch, pcancel := f.watch(proj.ID)
 	defer pcancel()
-	cch, ccancel := s.Watch(child.ID)
+	cch, ccancel := f.watch(child.ID)
 	defer ccancel()
 	if err := s.RenameMailbox(ctx, a.ID, "Projects", "Work"); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func testWatch(t *testing.T, f *fixture) {
 
 	// After cancel, nothing arrives; cancel twice is fine.
 	bin := f.mailbox(b.ID, store.Inbox).ID
-	bch, bcancel := s.Watch(bin)
+	bch, bcancel := f.watch(bin)
 	bcancel()
 	bcancel()
 	f.append(bin, "after cancel")
@@ -135,7 +135,7 @@ func testWatch(t *testing.T, f *fixture) {
 func testWatchSeesCommit(t *testing.T, f *fixture) {
 	a := f.account("alice@example.org")
 	inbox := f.mailbox(a.ID, store.Inbox).ID
-	ch, cancel := f.s.Watch(inbox)
+	ch, cancel := f.watch(inbox)
 	defer cancel()
 	for i := 1; i <= 20; i++ {
 		errc := make(chan error, 1)
@@ -166,7 +166,7 @@ func testWatchAccount(t *testing.T, f *fixture) {
 	s, ctx := f.s, f.ctx
 	a := f.account("alice@example.org")
 	b := f.account("bob@example.org")
-	ch, cancel := s.WatchAccount(a.ID)
+	ch, cancel := f.watchAccount(a.ID)
 	defer cancel()
 	f.deliver(store.Delivery{Body: []byte("1"), Targets: []store.Target{{AccountID: a.ID, Mailbox: "Junk"}}})
 	woken(t, "Deliver to Junk", ch)
@@ -188,4 +188,24 @@ func testWatchAccount(t *testing.T, f *fixture) {
 	woken(t, "DeleteMailbox", ch)
 	f.setFlags(f.mailbox(a.ID, "Junk").ID, []uint32{1}, store.FlagsAdd, `\Seen`)
 	woken(t, "UpdateFlags", ch)
+}
+
+// watch is Watch, failing the test on an error.
+func (f *fixture) watch(mailboxID int64) (<-chan struct{}, func()) {
+	f.t.Helper()
+	ch, cancel, err := f.s.Watch(f.ctx, mailboxID)
+	if err != nil {
+		f.t.Fatalf("Watch(%d): %v", mailboxID, err)
+	}
+	return ch, cancel
+}
+
+// watchAccount is WatchAccount, failing the test on an error.
+func (f *fixture) watchAccount(accountID int64) (<-chan struct{}, func()) {
+	f.t.Helper()
+	ch, cancel, err := f.s.WatchAccount(f.ctx, accountID)
+	if err != nil {
+		f.t.Fatalf("WatchAccount(%d): %v", accountID, err)
+	}
+	return ch, cancel
 }
