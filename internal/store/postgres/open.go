@@ -39,9 +39,9 @@ type Store struct {
 
 	notify  store.Notifier // Watch and WatchAccount, fed locally and by LISTEN
 	watches watches        // registrations of watched mailboxes (watch.go)
-	caches caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
-	ownMu  sync.Mutex
-	own    map[uint32]bool // backend PIDs of the pool's connections
+	caches  caches         // API keys, webhook subscriptions, outbox wake-ups (caches.go)
+	ownMu   sync.Mutex
+	own     map[uint32]bool // backend PIDs of the pool's connections
 	// beforeReconnect, when set (by tests, before the listener is
 	// cut), runs before each reconnection of the listener.
 	beforeReconnect atomic.Pointer[func()]
