@@ -101,7 +101,8 @@
 // # Change notification
 //
 // Every write transaction calls pg_notify on the channel posthorn_mail
-// with "accountID mailboxID" for each mailbox it changed (notify.go);
+// with "accountID mailboxID" for each mailbox it changed that some node
+// watches (notify.go; the registrations in mail_watches, watch.go);
 // each Store LISTENs on one dedicated connection and feeds a
 // store.Notifier, so Watch on any node sees writes of every node. The
 // same connection LISTENs on posthorn_keys and posthorn_endpoints (sent
