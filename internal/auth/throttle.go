@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/claimloop"
@@ -43,27 +43,53 @@ type ThrottleOptions struct {
 	// Shared, when set, keeps the failure records there instead of in
 	// memory: every node of a cluster passes the same store.
 	Shared FailureStore
+	// MaxRecords bounds the failure records, in memory or in Shared
+	// (default 100,000; see FailureStore for what happens when full).
+	MaxRecords int
 }
 
-// FailureStore keeps the throttle's failure records where every node sees
-// them; the PostgreSQL store implements it. Keys are "ip:ADDRESS" (IPv6
-// per /64) and "user:NAME". Only failures write: a successful login for a
-// name without a record must cost no write (the store knows which names
-// have records).
+// FailureStore keeps the throttle's failure records: in memory for one
+// process (the default), or where every node sees them (the PostgreSQL
+// store implements it). Keys are "ip:ADDRESS" (IPv6 per /64) and
+// "user:NAME". Only failures write: a successful login for a name without
+// a record must cost no write (the store knows which names have records).
+//
+// The records are bounded: at most maxRecords of them, plus the two
+// overflow records (OverflowKey), whatever the number of IPs and names
+// failing between cleanups. A failure of a key without a record while
+// the store is full takes the place of a record that is not locked out
+// (never locked out with the oldest first failure, or whose lockout ended
+// first), whose count is lost (a guesser of that key gets up to its limit
+// of fresh tries); a lockout is never dropped. When every record is
+// locked out, the failure is counted under the overflow record of the
+// key's kind, with the key's limit, and LoginLockouts reports that
+// record's lockout for every key of the kind without a record of its
+// own: a flood of new keys still ends in a lockout, at worst of every IP
+// or name that has no record, until the window ends.
 type FailureStore interface {
 	// LoginLockouts returns, for each of keys in order, when its lockout
-	// ends (zero when it is not locked out).
+	// ends (zero when it is not locked out); for a key without a record,
+	// its overflow record's lockout.
 	LoginLockouts(ctx context.Context, keys []string) ([]time.Time, error)
 	// AddLoginFailures counts one failure at now for each key, in one
 	// atomic step, by the rules of ThrottleOptions: a key's count starts
 	// afresh when its first failure is more than window old; the failure
 	// that reaches the key's limit locks it out until now+window and
-	// starts the count afresh. It returns each key's count with this
-	// failure, and whether this failure locked it out.
-	AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, keys []FailureKey) ([]FailureCount, error)
+	// starts the count afresh. It keeps at most maxRecords records (see
+	// above). It returns each key's count with this failure (or its
+	// overflow record's), and whether this failure locked it out.
+	AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, maxRecords int, keys []FailureKey) ([]FailureCount, error)
 	// ClearLoginFailures forgets key's failures (a successful login)
 	// unless it is locked out at now.
 	ClearLoginFailures(ctx context.Context, key string, now time.Time) error
+}
+
+// OverflowKey is the record under which the failures of key are counted
+// when the FailureStore is full: "overflow:ip" or "overflow:user", which
+// no IP or name key can be.
+func OverflowKey(key string) string {
+	kind, _, _ := strings.Cut(key, ":")
+	return "overflow:" + kind
 }
 
 // FailureKey is a key and the failures that lock it out.
@@ -85,6 +111,7 @@ const (
 	DefaultMaxFailuresPerIP      = 20
 	DefaultMaxFailuresPerAccount = 10
 	DefaultThrottleWindow        = 15 * time.Minute
+	DefaultMaxFailureRecords     = 100_000
 )
 
 func (o ThrottleOptions) withDefaults() ThrottleOptions {
@@ -103,35 +130,29 @@ func (o ThrottleOptions) withDefaults() ThrottleOptions {
 	if o.Window <= 0 {
 		o.Window = DefaultThrottleWindow
 	}
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = DefaultMaxFailureRecords
+	}
 	return o
 }
 
-// maxThrottleEntries bounds the memory of the throttle: beyond it, names
-// that were never seen before are not tracked (their IP still is).
-const maxThrottleEntries = 100000
-
 // throttle is the failure bookkeeping behind ThrottleOptions.
 type throttle struct {
-	opts ThrottleOptions
-	now  func() time.Time
-	log  *slog.Logger
-	down *claimloop.Outage // logs Shared's failures, one line per outage
-
-	mu      sync.Mutex
-	entries map[string]*failures
-	ops     int // operations since the last sweep
-}
-
-// failures is the record of one IP or login name.
-type failures struct {
-	count       int
-	first       time.Time // first failure of the current window
-	lockedUntil time.Time
+	opts   ThrottleOptions
+	now    func() time.Time
+	log    *slog.Logger
+	store  FailureStore      // opts.Shared, or memoryFailures
+	shared bool              // store is opts.Shared
+	down   *claimloop.Outage // logs Shared's failures, one line per outage
 }
 
 func newThrottle(opts ThrottleOptions, now func() time.Time, log *slog.Logger) *throttle {
-	return &throttle{opts: opts.withDefaults(), now: now, log: log, entries: map[string]*failures{},
+	t := &throttle{opts: opts.withDefaults(), now: now, log: log, store: opts.Shared, shared: opts.Shared != nil,
 		down: claimloop.NewOutage(log, "auth: shared login failures (no throttling meanwhile)", 0)}
+	if !t.shared {
+		t.store = newMemoryFailures()
+	}
+	return t
 }
 
 // ipKey groups IPv6 addresses by /64; nil (no IP) is one bucket.
@@ -153,26 +174,18 @@ func (t *throttle) check(ctx context.Context, ip net.IP, user string) error {
 		return nil
 	}
 	now := t.now()
-	var wait time.Duration
-	if t.opts.Shared != nil {
-		until, err := t.opts.Shared.LoginLockouts(ctx, []string{ipKey(ip), userKey(user)})
-		if err != nil {
-			// The store is down: so is the rest of the login, mostly.
-			t.down.Fail(err)
-			return nil
-		}
+	until, err := t.store.LoginLockouts(ctx, []string{ipKey(ip), userKey(user)})
+	if err != nil {
+		// The store is down: so is the rest of the login, mostly.
+		t.down.Fail(err)
+		return nil
+	}
+	if t.shared {
 		t.down.OK()
-		for _, u := range until {
-			wait = max(wait, u.Sub(now))
-		}
-	} else {
-		t.mu.Lock()
-		for _, k := range []string{ipKey(ip), userKey(user)} {
-			if f := t.entries[k]; f != nil && now.Before(f.lockedUntil) {
-				wait = max(wait, f.lockedUntil.Sub(now))
-			}
-		}
-		t.mu.Unlock()
+	}
+	var wait time.Duration
+	for _, u := range until {
+		wait = max(wait, u.Sub(now))
 	}
 	if wait > 0 {
 		return &ThrottledError{RetryAfter: wait}
@@ -181,40 +194,24 @@ func (t *throttle) check(ctx context.Context, ip net.IP, user string) error {
 }
 
 // fail records a failed login and returns how long to delay its answer
-// and whether it started a lockout.
+// and whether it started a lockout. When the store fails, the answer
+// waits MaxDelay.
 func (t *throttle) fail(ctx context.Context, ip net.IP, user string) (delay time.Duration, locked bool) {
 	if t.opts.Disabled {
 		return 0, false
 	}
-	now := t.now()
-	if t.opts.Shared != nil {
-		return t.failShared(ctx, now, ip, user)
+	counts, err := t.store.AddLoginFailures(ctx, t.now(), t.opts.Window, t.opts.MaxRecords, []FailureKey{
+		{ipKey(ip), t.opts.MaxFailuresPerIP}, {userKey(user), t.opts.MaxFailuresPerAccount}})
+	if err != nil {
+		t.down.Fail(err)
+		return t.opts.MaxDelay, false
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.maybeSweep(now)
-	for _, kl := range []struct {
-		key   string
-		limit int
-	}{{ipKey(ip), t.opts.MaxFailuresPerIP}, {userKey(user), t.opts.MaxFailuresPerAccount}} {
-		f := t.entries[kl.key]
-		if f == nil {
-			if len(t.entries) >= maxThrottleEntries && kl.key[0] == 'u' {
-				continue
-			}
-			f = &failures{}
-			t.entries[kl.key] = f
-		}
-		if f.count == 0 || now.Sub(f.first) > t.opts.Window {
-			f.count, f.first = 0, now
-		}
-		f.count++
-		delay = max(delay, t.delay(f.count))
-		if f.count >= kl.limit {
-			f.lockedUntil = now.Add(t.opts.Window)
-			f.count = 0 // counting starts afresh after the lockout
-			locked = true
-		}
+	if t.shared {
+		t.down.OK()
+	}
+	for _, c := range counts {
+		delay = max(delay, t.delay(c.Count))
+		locked = locked || c.Locked
 	}
 	return delay, locked
 }
@@ -228,51 +225,12 @@ func (t *throttle) delay(count int) time.Duration {
 	return d
 }
 
-// failShared is fail with the records in Shared. When the store fails,
-// the answer waits MaxDelay.
-func (t *throttle) failShared(ctx context.Context, now time.Time, ip net.IP, user string) (delay time.Duration, locked bool) {
-	counts, err := t.opts.Shared.AddLoginFailures(ctx, now, t.opts.Window, []FailureKey{
-		{ipKey(ip), t.opts.MaxFailuresPerIP}, {userKey(user), t.opts.MaxFailuresPerAccount}})
-	if err != nil {
-		t.down.Fail(err)
-		return t.opts.MaxDelay, false
-	}
-	t.down.OK()
-	for _, c := range counts {
-		delay = max(delay, t.delay(c.Count))
-		locked = locked || c.Locked
-	}
-	return delay, locked
-}
-
 // success clears the failures of a login name.
 func (t *throttle) success(ctx context.Context, user string) {
 	if t.opts.Disabled {
 		return
 	}
-	if t.opts.Shared != nil {
-		if err := t.opts.Shared.ClearLoginFailures(ctx, userKey(user), t.now()); err != nil {
-			t.log.Warn("auth: clearing login failures in the store", "user", user, "err", err)
-		}
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if f := t.entries[userKey(user)]; f != nil && !t.now().Before(f.lockedUntil) {
-		delete(t.entries, userKey(user))
-	}
-}
-
-// maybeSweep drops expired records now and then. Must hold mu.
-func (t *throttle) maybeSweep(now time.Time) {
-	t.ops++
-	if t.ops < 1024 && len(t.entries) < maxThrottleEntries {
-		return
-	}
-	t.ops = 0
-	for k, f := range t.entries {
-		if !now.Before(f.lockedUntil) && now.Sub(f.first) > t.opts.Window {
-			delete(t.entries, k)
-		}
+	if err := t.store.ClearLoginFailures(ctx, userKey(user), t.now()); err != nil {
+		t.log.Warn("auth: clearing login failures in the store", "user", user, "err", err)
 	}
 }

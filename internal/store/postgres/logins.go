@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,16 +23,47 @@ var _ auth.FailureStore = (*Store)(nil)
 // loginsChannel announces keys of login_failures that changed.
 const loginsChannel = "posthorn_logins"
 
-// LoginLockouts implements auth.FailureStore.
+// LoginLockouts implements auth.FailureStore: one read of the keys and
+// their overflow records, none when the node has them all cached.
 func (s *Store) LoginLockouts(ctx context.Context, keys []string) ([]time.Time, error) {
 	fc := &s.caches.failures
-	out := make([]time.Time, len(keys))
-	if ents, ok := fc.lookup(keys); ok {
-		for i, e := range ents {
-			out[i] = fromMicroOrZero(e.lockedUntil)
+	all := withOverflowKeys(keys)
+	ents, ok := fc.lookup(all)
+	if !ok {
+		var err error
+		if ents, err = s.readLoginFailures(ctx, all); err != nil {
+			return nil, err
 		}
-		return out, nil
 	}
+	byKey := make(map[string]failureEntry, len(all))
+	for i, k := range all {
+		byKey[k] = ents[i]
+	}
+	out := make([]time.Time, len(keys))
+	for i, k := range keys {
+		e := byKey[k]
+		if !e.exists {
+			e = byKey[auth.OverflowKey(k)]
+		}
+		out[i] = fromMicroOrZero(e.lockedUntil)
+	}
+	return out, nil
+}
+
+// withOverflowKeys is keys followed by their overflow keys, each once.
+func withOverflowKeys(keys []string) []string {
+	all := append([]string(nil), keys...)
+	for _, k := range keys {
+		if o := auth.OverflowKey(k); !slices.Contains(all, o) {
+			all = append(all, o)
+		}
+	}
+	return all
+}
+
+// readLoginFailures reads the records of keys, caching what it read.
+func (s *Store) readLoginFailures(ctx context.Context, keys []string) ([]failureEntry, error) {
+	fc := &s.caches.failures
 	pool, err := s.db()
 	if err != nil {
 		return nil, err
@@ -59,18 +91,18 @@ func (s *Store) LoginLockouts(ctx context.Context, keys []string) ([]time.Time, 
 	for i, k := range keys {
 		until, exists := found[k]
 		ents[i] = failureEntry{exists: exists, lockedUntil: until}
-		out[i] = fromMicroOrZero(until)
 	}
 	if _, live := s.caches.gen.current(); live {
 		fc.store(r, ents)
 	}
-	return out, nil
+	return ents, nil
 }
 
 // AddLoginFailures implements auth.FailureStore: one call of
-// posthorn_login_failed. Once a minute it also deletes the records whose
-// window and lockout have both ended.
-func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, keys []auth.FailureKey) ([]auth.FailureCount, error) {
+// posthorn_login_failed, which keeps the bound (schema_logins.go). Once a
+// minute it also deletes the records whose window and lockout have both
+// ended.
+func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, maxRecords int, keys []auth.FailureKey) ([]auth.FailureCount, error) {
 	pool, err := s.db()
 	if err != nil {
 		return nil, err
@@ -86,23 +118,28 @@ func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time
 			return nil, s.mapErr(err)
 		}
 	}
-	rows, err := pool.Query(ctx, `SELECT n, locked FROM posthorn_login_failed($1, $2, $3, $4)`, names, limits, us, window.Microseconds())
+	rows, err := pool.Query(ctx, `SELECT n, locked, counted FROM posthorn_login_failed($1, $2, $3, $4, $5)`, names, limits, us, window.Microseconds(), maxRecords)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
 	defer rows.Close()
 	var out []auth.FailureCount
+	changed := names // and the overflow records counted instead
 	for rows.Next() {
 		var c auth.FailureCount
-		if err := rows.Scan(&c.Count, &c.Locked); err != nil {
+		var counted string
+		if err := rows.Scan(&c.Count, &c.Locked, &counted); err != nil {
 			return nil, err
+		}
+		if !slices.Contains(changed, counted) {
+			changed = append(changed, counted)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.mapErr(err)
 	}
-	s.caches.failures.drop(names...)
+	s.caches.failures.drop(changed...)
 	if len(out) != len(keys) {
 		return nil, fmt.Errorf("posthorn_login_failed: %d results for %d keys", len(out), len(keys))
 	}

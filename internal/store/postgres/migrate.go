@@ -198,6 +198,8 @@ UPDATE events e SET submitter = q.submitter FROM queue q
 	// 10: watch registrations; posthorn_deliver announces only watched
 	// mailboxes (watch.go).
 	watchSchema + deliverWatchedSchema,
+	// 11: the bound on the login throttle's records (schema_logins.go).
+	loginsBoundSchema,
 }
 
 // migrateLock is the pg_advisory_xact_lock key that serialises
