@@ -65,31 +65,20 @@ CREATE INDEX login_failures_evict ON login_failures (locked_until, first);
 -- The size row is written only when the statement inserted or deleted a
 -- record: the failures of keys with records (ON CONFLICT DO UPDATE) and
 -- a login's clearing of a name without one do not contend for it.
-CREATE FUNCTION login_failures_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION login_failures_counted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	d bigint;
 BEGIN
-	SELECT count(*) INTO d FROM new_rows WHERE key NOT LIKE 'overflow:%';
+	SELECT count(*) INTO d FROM changed_rows WHERE key NOT LIKE 'overflow:%';
 	IF d > 0 THEN
-		UPDATE login_failures_size SET n = n + d;
+		UPDATE login_failures_size SET n = n + CASE TG_OP WHEN 'INSERT' THEN d ELSE -d END;
 	END IF;
 	RETURN NULL;
 END $$;
 CREATE TRIGGER login_failures_inserted AFTER INSERT ON login_failures
-	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION login_failures_inserted();
-
-CREATE FUNCTION login_failures_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-	d bigint;
-BEGIN
-	SELECT count(*) INTO d FROM old_rows WHERE key NOT LIKE 'overflow:%';
-	IF d > 0 THEN
-		UPDATE login_failures_size SET n = n - d;
-	END IF;
-	RETURN NULL;
-END $$;
+	REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION login_failures_counted();
 CREATE TRIGGER login_failures_deleted AFTER DELETE ON login_failures
-	REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION login_failures_deleted();
+	REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION login_failures_counted();
 
 CREATE FUNCTION login_failures_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
