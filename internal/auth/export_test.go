@@ -1,13 +1,8 @@
 package auth
 
-// MemoryFailures is the in-memory FailureStore, for package auth_test.
-type MemoryFailures = memoryFailures
-
-// NewMemoryFailures returns an empty in-memory FailureStore.
-func NewMemoryFailures() *MemoryFailures { return newMemoryFailures() }
-
-// Records returns the number of records, overflow records included,
-// checking the count of the others against them.
+// Records returns the number of records, overflow records included, and
+// whether the count of the others is consistent with them (for package
+// auth_test).
 func (m *memoryFailures) Records() (int, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -36,6 +36,11 @@ const (
 
 var _ FailureStore = (*memoryFailures)(nil)
 
+// NewMemoryFailures returns the FailureStore that a Service without
+// ThrottleOptions.Shared keeps in memory (for comparisons with a shared
+// one).
+func NewMemoryFailures() FailureStore { return newMemoryFailures() }
+
 func newMemoryFailures() *memoryFailures {
 	return &memoryFailures{entries: map[string]*failures{}}
 }

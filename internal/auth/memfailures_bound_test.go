@@ -13,7 +13,7 @@ func TestMemoryFailuresBound(t *testing.T) {
 	t.Parallel()
 	m := auth.NewMemoryFailures()
 	failuretest.Bound(t, m, 20, func() int {
-		n, ok := m.Records()
+		n, ok := m.(interface{ Records() (int, bool) }).Records()
 		if !ok {
 			t.Fatal("more records counted than kept")
 		}
