@@ -99,7 +99,8 @@ func (s *Store) readLoginFailures(ctx context.Context, keys []string) ([]failure
 }
 
 // AddLoginFailures implements auth.FailureStore: one call of
-// posthorn_login_failed, which keeps the bound (schema_logins.go). Once a
+// posthorn_login_failed, which keeps the bound (schema_logins.go),
+// committed asynchronously (asyncCommit). Once a
 // minute it also deletes the records whose window and lockout have both
 // ended.
 func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, maxRecords int, keys []auth.FailureKey) ([]auth.FailureCount, error) {
@@ -118,7 +119,7 @@ func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time
 			return nil, s.mapErr(err)
 		}
 	}
-	rows, err := pool.Query(ctx, `SELECT n, locked, counted FROM posthorn_login_failed($1, $2, $3, $4, $5)`, names, limits, us, window.Microseconds(), maxRecords)
+	rows, err := pool.Query(ctx, `SELECT n, locked, counted FROM posthorn_login_failed($1, $2, $3, $4, $5) CROSS JOIN `+asyncCommit, names, limits, us, window.Microseconds(), maxRecords)
 	if err != nil {
 		return nil, s.mapErr(err)
 	}
@@ -147,7 +148,7 @@ func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time
 }
 
 // ClearLoginFailures implements auth.FailureStore: no write when the
-// node knows key has no record.
+// node knows key has no record; committed asynchronously (asyncCommit).
 func (s *Store) ClearLoginFailures(ctx context.Context, key string, now time.Time) error {
 	if ents, ok := s.caches.failures.lookup([]string{key}); ok && !ents[0].exists {
 		return nil
@@ -157,7 +158,7 @@ func (s *Store) ClearLoginFailures(ctx context.Context, key string, now time.Tim
 		return err
 	}
 	_, err = pool.Exec(ctx, `WITH d AS (DELETE FROM login_failures WHERE key = $1 AND locked_until <= $2 RETURNING key)
-		SELECT pg_notify('`+loginsChannel+`', key) FROM d`, key, now.UnixMicro())
+		SELECT pg_notify('`+loginsChannel+`', key), `+asyncCommit+` FROM d`, key, now.UnixMicro())
 	s.caches.failures.drop(key)
 	return s.mapErr(err)
 }
