@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/posthorn/posthorn/internal/auth"
 	"github.com/posthorn/posthorn/internal/auth/failuretest"
+	"github.com/posthorn/posthorn/internal/store/postgres/pgtest"
 )
 
 // loginRecords counts login_failures' rows, overflow records included,
@@ -105,5 +107,47 @@ func TestLoginFailuresBoundAcrossNodes(t *testing.T) {
 	}
 	if n := loginRecords(t, sa); n != 1 {
 		t.Errorf("after the cleanup: %d records, want 1 (user:late)", n)
+	}
+}
+
+// TestMigrateLoginBound opens a database of schema version 10 with
+// failure records: migration 11 counts them (not the overflow record),
+// a node not yet upgraded (migration 9's function, without the bound)
+// still has its inserts counted, and the bound then holds.
+func TestMigrateLoginBound(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.DSN(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(append([]string{}, migrations[:10]...),
+		`CREATE TABLE schema_version (version integer NOT NULL)`,
+		`INSERT INTO schema_version (version) VALUES (10)`,
+		`INSERT INTO login_failures (key, failures, first) SELECT 'user:old' || i, 1, 0 FROM generate_series(1, 5) i`,
+		`INSERT INTO login_failures (key, failures, first) VALUES ('overflow:user', 1, 0)`,
+	) {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+
+	st := openDSN(t, dsn)
+	if n := loginRecords(t, st); n != 6 {
+		t.Fatalf("after the migration: %d rows, want 6", n)
+	}
+	if _, err := st.pool.Exec(ctx, `SELECT * FROM posthorn_login_failed(ARRAY['ip:old-node'], ARRAY[5], 1, 60000000)`); err != nil {
+		t.Fatal(err)
+	}
+	if n := loginRecords(t, st); n != 7 {
+		t.Fatalf("after an old node's failure: %d rows, want 7", n)
+	}
+	now := time.UnixMicro(2)
+	if _, err := st.AddLoginFailures(ctx, now, time.Minute, 6, []auth.FailureKey{{Key: "user:new", Limit: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := loginRecords(t, st); n != 7 {
+		t.Errorf("a new key over the bound: %d rows, want still 7 (one replaced)", n)
 	}
 }
