@@ -168,6 +168,13 @@ func (s *mailboxState) start(ctx context.Context) error {
 	s.watchMu.Lock()
 	s.wake, s.pollc, s.cancel, s.cancel2 = wake, pollc, cancel, cancel2
 	s.watchMu.Unlock()
+	select {
+	case <-s.quit: // stopped meanwhile (never seen: the caller holds a reference)
+		cancel()
+		cancel2()
+		return ErrMailboxGone
+	default:
+	}
 	go s.forward(wake)
 	return s.load(ctx)
 }

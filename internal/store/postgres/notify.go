@@ -93,8 +93,25 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 			return nil, err
 		}
 	}
+	// The server's own PID (a pooler in session mode reports one of its
+	// own at connect), which the sweeps look for in pg_stat_activity.
+	var pid int32
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	s.watches.listener.Store(uint32(pid))
+	// Writers announce only registered mailboxes, and the rows of a lost
+	// connection's PID are stale: register again before anything counts
+	// as heard.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = s.reregister(rctx)
+	cancel()
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("registering watched mailboxes: %w", err)
+	}
 	s.caches.listening(conn.PgConn().PID())
-	s.watches.listener.Store(conn.PgConn().PID())
 	return conn, nil
 }
 
@@ -164,14 +181,6 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			(*fn)()
 		}
 		c, err := s.listen(ctx)
-		if err == nil {
-			// Writers announce only registered mailboxes, and the
-			// rows of the lost connection's PID are stale.
-			if err = s.reregister(ctx); err != nil {
-				c.Close(context.Background())
-				s.caches.lost()
-			}
-		}
 		if err != nil {
 			down.Fail(err) // one line per outage, not one per try
 			continue

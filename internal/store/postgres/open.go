@@ -80,6 +80,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// Pinned: the change notification (watch.go) relies on each
+	// statement of a write seeing what committed before it started.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	s := &Store{log: log, dsn: dsn, own: map[uint32]bool{}}
 	s.watches.m = map[watchKey]*watchEntry{}
 	s.watches.linger = cmp.Or(opts.watchLinger, defaultWatchLinger)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +66,8 @@ const defaultWatchLinger = time.Minute
 type watchKey struct{ mailbox, account int64 }
 
 type watchEntry struct {
-	mu         sync.Mutex // held while the key's row is written
-	registered bool       // guarded by mu
+	sem        chan struct{} // held (a token in it) while the key's row is written
+	registered bool          // guarded by sem
 
 	refs     int           // watches of the key; guarded by watches.mu
 	idle     time.Time     // when refs fell to 0; guarded by watches.mu
@@ -128,15 +129,20 @@ func (s *Store) acquireWatch(ctx context.Context, k watchKey) (*watchEntry, erro
 			}
 		}
 		if e == nil {
-			e = &watchEntry{}
+			e = &watchEntry{sem: make(chan struct{}, 1)}
 			w.m[k] = e
 		}
 		e.refs++
 		w.mu.Unlock()
 		break
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	case <-ctx.Done():
+		s.releaseWatch(e)
+		return nil, ctx.Err()
+	}
 	if !e.registered {
 		if err := s.register(ctx, []watchKey{k}); err != nil {
 			s.releaseWatch(e)
@@ -159,7 +165,8 @@ func (s *Store) releaseWatch(e *watchEntry) {
 }
 
 // register writes the rows of keys for the current LISTEN connection,
-// each under its lock (see above); mailbox keys in one statement.
+// each under its lock (see above): accounts first, in id order, then the
+// mailboxes in id order in one statement, the order writers lock them in.
 func (s *Store) register(ctx context.Context, keys []watchKey) error {
 	pid := int32(s.watches.listener.Load())
 	var boxes []int64
@@ -171,16 +178,8 @@ func (s *Store) register(ctx context.Context, keys []watchKey) error {
 			boxes = append(boxes, k.mailbox)
 		}
 	}
+	slices.Sort(accounts)
 	return s.write(ctx, func(tx pgx.Tx, _ *touched) error {
-		if len(boxes) > 0 {
-			_, err := tx.Exec(ctx, `WITH l AS (SELECT 1 FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR SHARE)
-				INSERT INTO mail_watches (mailbox_id, account_id, listener)
-				SELECT b, 0, $2 FROM unnest($1::bigint[]) b WHERE (SELECT count(*) FROM l) >= 0
-				ON CONFLICT DO NOTHING`, boxes, pid)
-			if err != nil {
-				return err
-			}
-		}
 		for _, a := range accounts {
 			// Two statements: the second's snapshot, taken once the
 			// account row is locked, sees a mailbox created meanwhile
@@ -196,17 +195,34 @@ func (s *Store) register(ctx context.Context, keys []watchKey) error {
 				return err
 			}
 		}
+		if len(boxes) > 0 {
+			_, err := tx.Exec(ctx, `WITH l AS (SELECT 1 FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR SHARE)
+				INSERT INTO mail_watches (mailbox_id, account_id, listener)
+				SELECT b, 0, $2 FROM unnest($1::bigint[]) b WHERE (SELECT count(*) FROM l) >= 0
+				ON CONFLICT DO NOTHING`, boxes, pid)
+			if err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }
 
-// reregister registers every key again, for a new LISTEN connection.
+// reregister registers every watched key again, for a new LISTEN
+// connection. Keys nobody watches any more are forgotten instead (their
+// old rows are stale, and a new watch registers them again).
 func (s *Store) reregister(ctx context.Context) error {
 	w := &s.watches
 	w.mu.Lock()
 	keys := make([]watchKey, 0, len(w.m))
-	for k := range w.m {
-		keys = append(keys, k)
+	for k, e := range w.m {
+		switch {
+		case e.sweeping != nil:
+		case e.refs == 0:
+			delete(w.m, k)
+		default:
+			keys = append(keys, k)
+		}
 	}
 	w.mu.Unlock()
 	if len(keys) == 0 {
