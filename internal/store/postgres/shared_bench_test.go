@@ -40,14 +40,21 @@ func benchIDs(n int) int64 { return benchSeq.Add(int64(n)) - int64(n) }
 // roundTripOps is how many operations countRoundTrips counts over.
 const roundTripOps = 100
 
-// benchParallel runs op(0) .. op(b.N-1) from callers goroutines.
-func benchParallel(b *testing.B, callers int, op func(i int64)) {
+// benchOp is operation i of a benchmark.
+type benchOp func(i int64) error
+
+// benchParallel runs op(0) .. op(b.N-1) from callers goroutines; a
+// caller stops at its first error.
+func benchParallel(b *testing.B, callers int, op benchOp) {
 	var next atomic.Int64
 	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			op(next.Add(1) - 1)
+			if err := op(next.Add(1) - 1); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 	b.StopTimer()
@@ -56,11 +63,15 @@ func benchParallel(b *testing.B, callers int, op func(i int64)) {
 // countRoundTrips reports the round trips per operation of op(1) ..
 // op(roundTripOps), run by one caller through rc, after op(0) (which
 // warms caches and prepares statements).
-func countRoundTrips(b *testing.B, rc *roundTripCounter, op func(i int64)) {
-	op(0)
+func countRoundTrips(b *testing.B, rc *roundTripCounter, op benchOp) {
+	if err := op(0); err != nil {
+		b.Fatal(err)
+	}
 	before := rc.trips.Load()
 	for i := range int64(roundTripOps) {
-		op(i + 1)
+		if err := op(i + 1); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(rc.trips.Load()-before)/roundTripOps, "roundtrips/op")
 }
@@ -86,9 +97,9 @@ func BenchmarkGreylist(b *testing.B) {
 					if backend == "postgres" {
 						shared = st
 					}
-					benchGreylist(b, kase, openBenchGreylist(b, clock, shared), clock, b.N, func(op func(i int64)) { benchParallel(b, callers, op) })
+					benchGreylist(b, kase, openBenchGreylist(b, clock, shared), clock, b.N, func(op benchOp) { benchParallel(b, callers, op) })
 					if backend == "postgres" {
-						benchGreylist(b, kase, openBenchGreylist(b, clock, counted), clock, roundTripOps+1, func(op func(i int64)) { countRoundTrips(b, rc, op) })
+						benchGreylist(b, kase, openBenchGreylist(b, clock, counted), clock, roundTripOps+1, func(op benchOp) { countRoundTrips(b, rc, op) })
 					}
 				})
 			}
@@ -111,34 +122,41 @@ func openBenchGreylist(b *testing.B, clock *fakeClock, shared greylist.Shared) *
 }
 
 // benchGreylist prepares n operations of kase on l and hands them to run.
-func benchGreylist(b *testing.B, kase string, l *greylist.List, clock *fakeClock, n int, run func(op func(i int64))) {
+func benchGreylist(b *testing.B, kase string, l *greylist.List, clock *fakeClock, n int, run func(benchOp)) {
 	ctx := context.Background()
 	base := benchIDs(n + 1)
 	// attempt i: from a /64 of its own, sender and recipient its own.
-	attempt := func(i int64, want bool) {
+	attempt := func(i int64, want bool) error {
 		i += base
 		if got := l.Allow(ctx, benchAddr(i), fmt.Sprintf("s%d@example.net", i), fmt.Sprintf("r%d@example.org", i)); got != want {
-			b.Fatalf("%s: attempt %d allowed %v, want %v", kase, i, got, want)
+			return fmt.Errorf("%s: attempt %d allowed %v, want %v", kase, i, got, want)
+		}
+		return nil
+	}
+	prepare := func(i int64, want bool) {
+		if err := attempt(i, want); err != nil {
+			b.Fatal(err)
 		}
 	}
 	switch kase {
 	case "first":
-		run(func(i int64) { attempt(i, false) })
+		run(func(i int64) error { return attempt(i, false) })
 	case "retry":
 		for i := range int64(n) {
-			attempt(i, false)
+			prepare(i, false)
 		}
 		clock.add(6 * time.Minute)
-		run(func(i int64) { attempt(i, true) })
+		run(func(i int64) error { return attempt(i, true) })
 	case "known":
-		attempt(int64(n), false)
+		prepare(int64(n), false)
 		clock.add(6 * time.Minute)
-		attempt(int64(n), true)
+		prepare(int64(n), true)
 		known := benchAddr(base + int64(n))
-		run(func(i int64) {
+		run(func(i int64) error {
 			if !l.Allow(ctx, known, fmt.Sprintf("k%d@example.net", base+i), "k@example.org") {
-				b.Fatalf("known network: attempt %d refused", i)
+				return fmt.Errorf("known network: attempt %d refused", i)
 			}
+			return nil
 		})
 	}
 }
@@ -174,9 +192,9 @@ func BenchmarkLoginThrottle(b *testing.B) {
 					if backend == "embedded" {
 						fs = auth.NewMemoryFailures()
 					}
-					benchThrottle(b, kase, fs, b.N, callers, func(op func(i int64)) { benchParallel(b, callers, op) })
+					benchThrottle(b, kase, fs, b.N, callers, func(op benchOp) { benchParallel(b, callers, op) })
 					if backend == "postgres" {
-						benchThrottle(b, kase, counted, roundTripOps+1, 1, func(op func(i int64)) { countRoundTrips(b, rc, op) })
+						benchThrottle(b, kase, counted, roundTripOps+1, 1, func(op benchOp) { countRoundTrips(b, rc, op) })
 					}
 				})
 			}
@@ -186,7 +204,7 @@ func BenchmarkLoginThrottle(b *testing.B) {
 
 // benchThrottle prepares n operations of kase on fs by callers and
 // hands them to run.
-func benchThrottle(b *testing.B, kase string, fs auth.FailureStore, n, callers int, run func(op func(i int64))) {
+func benchThrottle(b *testing.B, kase string, fs auth.FailureStore, n, callers int, run func(benchOp)) {
 	ctx := context.Background()
 	now := time.Now()
 	const window = 15 * time.Minute
@@ -201,29 +219,31 @@ func benchThrottle(b *testing.B, kase string, fs auth.FailureStore, n, callers i
 		i += base
 		return []string{fmt.Sprintf("ip:bench%d", i), fmt.Sprintf("user:bench%d@example.org", i)}
 	}
-	fail := func(i int64, max int) {
+	fail := func(i int64, max int) error {
 		k := keys(i)
-		if _, err := fs.AddLoginFailures(ctx, now, window, max, []auth.FailureKey{{Key: k[0], Limit: 1 << 30}, {Key: k[1], Limit: 1 << 30}}); err != nil {
-			b.Fatal(err)
-		}
+		_, err := fs.AddLoginFailures(ctx, now, window, max, []auth.FailureKey{{Key: k[0], Limit: 1 << 30}, {Key: k[1], Limit: 1 << 30}})
+		return err
 	}
-	check := func(i int64) {
+	check := func(i int64) error {
 		until, err := fs.LoginLockouts(ctx, keys(i))
 		if err != nil || len(until) != 2 || until[0].After(now) || until[1].After(now) {
-			b.Fatalf("LoginLockouts: %v, %v", until, err)
+			return fmt.Errorf("LoginLockouts: %v, %v", until, err)
 		}
+		return nil
 	}
 	switch kase {
 	case "check/clean", "check/clean-cached":
 		run(check)
 	case "check/failed":
 		for i := range int64(n) {
-			fail(i, auth.DefaultMaxFailureRecords)
+			if err := fail(i, auth.DefaultMaxFailureRecords); err != nil {
+				b.Fatal(err)
+			}
 		}
 		run(check)
 	case "fail/new", "fail/repeating":
-		run(func(i int64) { fail(i, auth.DefaultMaxFailureRecords) })
+		run(func(i int64) error { return fail(i, auth.DefaultMaxFailureRecords) })
 	case "fail/full":
-		run(func(i int64) { fail(i, 100) })
+		run(func(i int64) error { return fail(i, 100) })
 	}
 }
