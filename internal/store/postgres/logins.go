@@ -100,9 +100,8 @@ func (s *Store) readLoginFailures(ctx context.Context, keys []string) ([]failure
 
 // AddLoginFailures implements auth.FailureStore: one call of
 // posthorn_login_failed, which keeps the bound (schema_logins.go),
-// committed asynchronously (asyncCommit). Once a
-// minute it also deletes the records whose window and lockout have both
-// ended.
+// committed asynchronously (asyncCommit). Once a minute it also deletes
+// the records whose window and lockout have both ended.
 func (s *Store) AddLoginFailures(ctx context.Context, now time.Time, window time.Duration, maxRecords int, keys []auth.FailureKey) ([]auth.FailureCount, error) {
 	pool, err := s.db()
 	if err != nil {
