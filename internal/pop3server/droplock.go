@@ -23,6 +23,7 @@ type dropLock struct {
 	accountID int64
 	holder    string // random, unique to the session on every node
 	lease     time.Duration
+	taken     time.Time     // the start of the lease LockMaildrop gave
 	stop      chan struct{} // closed to end keep
 	done      chan struct{} // closed when keep has returned
 }
@@ -30,8 +31,8 @@ type dropLock struct {
 // lockMaildrop takes accountID's maildrop lock: nil, nil when another
 // session (on any node) holds it.
 func (s *Server) lockMaildrop(ctx context.Context, accountID int64) (*dropLock, error) {
-	l := &dropLock{st: s.store, log: s.log, accountID: accountID, holder: rand.Text(), lease: s.opts.MaildropLease}
-	ok, err := s.store.LockMaildrop(ctx, accountID, l.holder, time.Now(), l.lease)
+	l := &dropLock{st: s.store, log: s.log, accountID: accountID, holder: rand.Text(), lease: s.opts.MaildropLease, taken: time.Now()}
+	ok, err := s.store.LockMaildrop(ctx, accountID, l.holder, l.taken, l.lease)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -43,13 +44,19 @@ func (l *dropLock) renewEvery() time.Duration { return l.lease / 3 }
 
 // keep renews the lock until stopKeeping, and calls lost once if the
 // lock is, or may be, lost. It runs on its own goroutine.
+//
+// The renewals are due a third of a lease after the start of the lease
+// last known to be ours (from LockMaildrop's now at first, however long
+// opening the maildrop took), not a third of a lease after the previous
+// renewal returned: a slow renewal or a goroutine that ran late does not
+// push the next one back, and one that is overdue runs at once.
 func (l *dropLock) keep(ctx context.Context, conn string, lost func()) {
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(l.done)
 		every := l.renewEvery()
-		held := time.Now() // the last moment the lease was known to be ours
-		timer := time.NewTimer(every)
+		held := l.taken // the start of the last lease known to be ours
+		timer := time.NewTimer(time.Until(held.Add(every)))
 		defer timer.Stop()
 		for {
 			select {
@@ -64,6 +71,8 @@ func (l *dropLock) keep(ctx context.Context, conn string, lost func()) {
 			switch {
 			case err == nil:
 				held = now
+				timer.Reset(time.Until(held.Add(every)))
+				continue
 			case !errors.Is(err, store.ErrLockLost) && time.Now().Add(every).Before(held.Add(l.lease)):
 				// One more try fits within the lease.
 				l.log.Warn("pop3 renewing the maildrop lock", "conn", conn, "err", err)

@@ -38,18 +38,35 @@ func TestInUseAcrossNodes(t *testing.T) {
 	b.cmd("QUIT", "+OK Bye, 0 messages deleted")
 }
 
-// TestLockRenewed: a session keeps its lock for longer than a lease while
-// it is idle, by renewing it.
+// TestLockRenewed: a session keeps its lock past the end of the lease it
+// took at login while it is idle, by renewing it. The test follows the
+// renewals as they happen instead of sleeping for longer than a lease: a
+// renewal that comes late (a loaded machine) makes it wait longer, not
+// fail. Another node then tries the maildrop right after a renewal, so
+// only a session that went a whole lease without renewing lets it in.
 func TestLockRenewed(t *testing.T) {
 	e := newEnv(t)
 	e.fill(t)
-	const lease = 2 * time.Second
-	_, addrA := e.start(t, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
-	_, addrB := e.start(t, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
+	st := newLockStore(e.st)
+	const lease = 3 * time.Second
+	addrA := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
+	addrB := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
 	a := dialGreeted(t, addrA)
 	a.login(alice, alicePW)
+	taken := receive(t, st.taken, "the lock taken at login")
 	a.cmd("DELE 1", "+OK")
-	time.Sleep(lease * 5 / 2) // what is tested: idle for longer than the lease
+	// Wait for a renewal after the end of the lease taken at login.
+	for deadline := time.After(testTimeout); ; {
+		var at time.Time
+		select {
+		case at = <-st.renewed:
+		case <-deadline:
+			t.Fatalf("no renewal of the lock after the end of its first lease, %v after it was taken", testTimeout)
+		}
+		if at.After(taken.Add(lease)) {
+			break
+		}
+	}
 	b := dialGreeted(t, addrB)
 	b.cmd("USER "+alice, "+OK")
 	b.cmd("PASS "+alicePW, "-ERR [IN-USE] ")
@@ -63,7 +80,10 @@ func TestLockRenewed(t *testing.T) {
 func TestLockTakenEndsSession(t *testing.T) {
 	e := newEnv(t)
 	e.fill(t)
-	const lease = 600 * time.Millisecond
+	// Renewed every second: long enough that no renewal of a loaded
+	// machine fails on its own before the lock is taken (each has a third
+	// of a lease to return), short enough that the test is quick.
+	const lease = 3 * time.Second
 	_, addr := e.start(t, Options{AllowPlaintextAuth: true, MaildropLease: lease})
 	c := dialGreeted(t, addr)
 	c.login(alice, alicePW)
@@ -97,6 +117,27 @@ func TestLockTakenBeforeQuit(t *testing.T) {
 	}
 }
 
+// TestLockRenewalDueFromLeaseStart: the first renewal is due a third of a
+// lease after the lock was taken, not a third of a lease after the session
+// began to keep it: opening a large maildrop between the two can take a
+// good part of the lease.
+func TestLockRenewalDueFromLeaseStart(t *testing.T) {
+	e := newEnv(t)
+	st := newLockStore(e.st)
+	const lease = time.Minute
+	srv := New(Options{Hostname: "pop.test", MaildropLease: lease}, st, e.auth)
+	l, err := srv.lockMaildrop(context.Background(), e.alice.ID)
+	if err != nil || l == nil {
+		t.Fatalf("lockMaildrop: %v, %v", l, err)
+	}
+	receive(t, st.taken, "the lock to be taken")
+	l.taken = l.taken.Add(-lease / 3) // as if the maildrop took that long to open
+	l.keep(context.Background(), "test", func() { t.Error("lock lost") })
+	defer l.stopKeeping()
+	// Due now; 20 s after keep began for a renewal timed from there.
+	receive(t, st.renewed, "the overdue first renewal")
+}
+
 // steal takes accountID's maildrop lock as another holder would once the
 // session's lease has run out: at a now an hour ahead.
 func steal(t *testing.T, st store.MaildropLocks, accountID int64) {
@@ -106,27 +147,70 @@ func steal(t *testing.T, st store.MaildropLocks, accountID int64) {
 	}
 }
 
-// downStore is a store whose lock renewals fail while down is set, as
-// with the database unreachable.
-type downStore struct {
+// lockStore is the store of the lock tests. It reports the now of each
+// maildrop lock taken and of each successful renewal, and fails renewals
+// and new locks while down is set, as with the database unreachable.
+type lockStore struct {
 	store.Store
 	down     atomic.Bool
-	failures atomic.Int32
+	failures atomic.Int32   // renewals that failed because of down
+	taken    chan time.Time // LockMaildrop's now, when it took the lock
+	renewed  chan time.Time // RenewMaildropLock's now, when it succeeded
 }
 
-func (s *downStore) RenewMaildropLock(ctx context.Context, accountID int64, holder string, now time.Time, lease time.Duration) error {
+func newLockStore(st store.Store) *lockStore {
+	return &lockStore{Store: st, taken: make(chan time.Time, 100), renewed: make(chan time.Time, 100)}
+}
+
+func (s *lockStore) RenewMaildropLock(ctx context.Context, accountID int64, holder string, now time.Time, lease time.Duration) error {
 	if s.down.Load() {
 		s.failures.Add(1)
 		return errors.New("database unreachable")
 	}
-	return s.Store.RenewMaildropLock(ctx, accountID, holder, now, lease)
+	err := s.Store.RenewMaildropLock(ctx, accountID, holder, now, lease)
+	if err == nil {
+		report(s.renewed, now)
+	}
+	return err
 }
 
-func (s *downStore) LockMaildrop(ctx context.Context, accountID int64, holder string, now time.Time, lease time.Duration) (bool, error) {
+func (s *lockStore) LockMaildrop(ctx context.Context, accountID int64, holder string, now time.Time, lease time.Duration) (bool, error) {
 	if s.down.Load() {
 		return false, errors.New("database unreachable")
 	}
-	return s.Store.LockMaildrop(ctx, accountID, holder, now, lease)
+	ok, err := s.Store.LockMaildrop(ctx, accountID, holder, now, lease)
+	if ok {
+		report(s.taken, now)
+	}
+	return ok, err
+}
+
+// report sends t without ever blocking the server: a test reads the
+// first of at most 100 events.
+func report(ch chan time.Time, t time.Time) {
+	select {
+	case ch <- t:
+	default:
+	}
+}
+
+// receive waits up to testTimeout for what.
+func receive(t *testing.T, ch chan time.Time, what string) time.Time {
+	t.Helper()
+	select {
+	case at := <-ch:
+		return at
+	case <-time.After(testTimeout):
+		t.Fatalf("timed out after %v waiting for %s", testTimeout, what)
+		return time.Time{}
+	}
+}
+
+// startOn serves opts on a loopback port, on st.
+func startOn(t *testing.T, st store.Store, a Authenticator, opts Options) string {
+	t.Helper()
+	opts.Hostname = "pop.test"
+	return linetest.Serve(t, New(opts, st, a), testTimeout)
 }
 
 // TestLockUnavailableAtLogin: a login whose lock cannot be taken (the
@@ -135,10 +219,9 @@ func (s *downStore) LockMaildrop(ctx context.Context, accountID int64, holder st
 func TestLockUnavailableAtLogin(t *testing.T) {
 	e := newEnv(t)
 	e.fill(t)
-	st := &downStore{Store: e.st}
+	st := newLockStore(e.st)
 	st.down.Store(true)
-	srv := New(Options{Hostname: "pop.test", AllowPlaintextAuth: true}, st, e.auth)
-	addr := linetest.Serve(t, srv, testTimeout)
+	addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true})
 	c := dialGreeted(t, addr)
 	c.cmd("USER "+alice, "+OK")
 	c.cmd("PASS "+alicePW, "-ERR [SYS/TEMP] Cannot open the maildrop, try again later")
@@ -154,10 +237,12 @@ func TestLockUnavailableAtLogin(t *testing.T) {
 func TestLockRenewalFailing(t *testing.T) {
 	e := newEnv(t)
 	e.fill(t)
-	st := &downStore{Store: e.st}
-	const lease = 3 * time.Second
-	srv := New(Options{Hostname: "pop.test", AllowPlaintextAuth: true, MaildropLease: lease}, st, e.auth)
-	addr := linetest.Serve(t, srv, testTimeout)
+	st := newLockStore(e.st)
+	// Renewed every 2 s: the retry fits within the lease unless the first
+	// failing renewal runs more than 2 s late, which even a loaded machine
+	// does not do to a timer.
+	const lease = 6 * time.Second
+	addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease})
 	c := dialGreeted(t, addr)
 	c.login(alice, alicePW)
 	c.cmd("DELE 1", "+OK")

@@ -38,21 +38,27 @@ const (
 )
 
 // storeAuth is the test Authenticator: store credentials checked with
-// auth.VerifyPassword, PLAIN as the only mechanism. Verified passwords are
-// remembered so that argon2id (slow under -race) runs once per account.
+// auth.VerifyPassword, PLAIN as the only mechanism. The result of each
+// check is remembered for the whole test process (passwordChecks), so
+// that argon2id, which takes seconds under -race on a loaded machine,
+// runs once per password and not at the first login of every test.
 // Logins as throttled@example.test answer ThrottledError, as
 // broken@example.test an internal error.
 type storeAuth struct {
 	st      store.Store
 	noCache bool // run argon2id on every login
 
-	mu       sync.Mutex
-	verified map[string]string // address -> password
-	logins   int
+	mu     sync.Mutex
+	logins int
 }
 
+// passwordChecks are the results of storeAuth's password checks: the
+// key is the hash (the same in every test: credCache), a NUL and the
+// password; the value whether they match.
+var passwordChecks sync.Map
+
 func newStoreAuth(st store.Store) *storeAuth {
-	return &storeAuth{st: st, verified: map[string]string{}}
+	return &storeAuth{st: st}
 }
 
 var _ Authenticator = (*storeAuth)(nil)
@@ -75,16 +81,14 @@ func (a *storeAuth) Login(ctx context.Context, req auth.LoginRequest) (store.Acc
 	if err != nil {
 		return store.Account{}, err
 	}
-	a.mu.Lock()
-	ok := !a.noCache && a.verified[user] == req.Password && req.Password != ""
-	a.mu.Unlock()
-	if !ok {
-		if auth.VerifyPassword(cred.PasswordHash, req.Password) != nil {
-			return store.Account{}, auth.ErrFailed
-		}
-		a.mu.Lock()
-		a.verified[user] = req.Password
-		a.mu.Unlock()
+	key := cred.PasswordHash + "\x00" + req.Password
+	match, ok := passwordChecks.Load(key)
+	if !ok || a.noCache {
+		match = auth.VerifyPassword(cred.PasswordHash, req.Password) == nil
+		passwordChecks.Store(key, match)
+	}
+	if !match.(bool) {
+		return store.Account{}, auth.ErrFailed
 	}
 	return acct, nil
 }
@@ -232,8 +236,45 @@ func (e *testEnv) startWith(t testing.TB, opts Options, a Authenticator) (*Serve
 	return srv, linetest.Serve(t, srv, testTimeout)
 }
 
-// client is a raw POP3 client for transcripts.
+// client is a raw POP3 client for transcripts. Instead of linetest's one
+// deadline for the whole conversation, every write and every wait for a
+// line has its own, testTimeout from its start: a long conversation on a
+// loaded machine (argon2id in auth.Service takes seconds under -race;
+// the lock tests wait for renewals) must not fail for its total length.
 type client struct{ *linetest.Conn }
+
+// fresh starts the deadline of the next write or wait.
+func (c *client) fresh() { c.NC.SetDeadline(time.Now().Add(testTimeout)) }
+
+func (c *client) Write(s string) {
+	c.T.Helper()
+	c.fresh()
+	c.Conn.Write(s)
+}
+
+func (c *client) Send(line string) {
+	c.T.Helper()
+	c.fresh()
+	c.Conn.Send(line)
+}
+
+func (c *client) Line() string {
+	c.T.Helper()
+	c.fresh()
+	return c.Conn.Line()
+}
+
+func (c *client) Expect(prefix string) string {
+	c.T.Helper()
+	c.fresh()
+	return c.Conn.Expect(prefix)
+}
+
+func (c *client) ExpectClosed() {
+	c.T.Helper()
+	c.fresh()
+	c.Conn.ExpectClosed()
+}
 
 func dial(t testing.TB, addr string) *client {
 	t.Helper()

@@ -66,15 +66,25 @@ func TestLineTooLong(t *testing.T) {
 func TestAutologout(t *testing.T) {
 	e := newEnv(t)
 	e.fill(t)
-	_, addr := e.start(t, Options{AllowPlaintextAuth: true, IdleTimeout: 300 * time.Millisecond})
-	c := dialGreeted(t, addr)
-	c.login(alice, alicePW)
-	c.cmd("DELE 1", "+OK")
+	const idle = time.Second
+	_, addr := e.start(t, Options{AllowPlaintextAuth: true, IdleTimeout: idle})
+	// The commands go in one write (PIPELINING), so that the session
+	// never waits for this goroutine before DELE: one stalled for the
+	// idle time between two replies would look like an idle client. The
+	// idle time starts once the session has read DELE, so after start,
+	// however late this goroutine sees the replies: the autologout
+	// cannot come less than idle after start.
+	c := dial(t, addr)
 	start := time.Now()
+	c.Write("USER " + alice + "\r\nPASS " + alicePW + "\r\nDELE 1\r\n")
+	c.Expect("+OK ") // the greeting
+	c.Expect("+OK ")
+	c.Expect("+OK Logged in")
+	c.Expect("+OK Message 1 deleted")
 	c.Expect("-ERR Autologout")
 	c.ExpectClosed()
-	if d := time.Since(start); d < 200*time.Millisecond {
-		t.Errorf("autologout after %v, want about 300ms", d)
+	if d := time.Since(start); d < idle {
+		t.Errorf("autologout %v after DELE was sent, want at least %v", d, idle)
 	}
 	// The lock is given back before the connection closes.
 	c = dialGreeted(t, addr)
