@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/store"
-	"github.com/posthorn/posthorn/internal/testutil/linetest"
 )
 
 // The maildrop lock is the store's (dropLock): these tests run two
@@ -49,8 +48,8 @@ func TestLockRenewed(t *testing.T) {
 	e.fill(t)
 	st := newLockStore(e.st)
 	const lease = 3 * time.Second
-	addrA := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
-	addrB := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
+	_, addrA := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
+	_, addrB := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease, Maildrops: NewMaildrops()})
 	a := dialGreeted(t, addrA)
 	a.login(alice, alicePW)
 	taken := receive(t, st.taken, "the lock taken at login")
@@ -206,13 +205,6 @@ func receive(t *testing.T, ch chan time.Time, what string) time.Time {
 	}
 }
 
-// startOn serves opts on a loopback port, on st.
-func startOn(t *testing.T, st store.Store, a Authenticator, opts Options) string {
-	t.Helper()
-	opts.Hostname = "pop.test"
-	return linetest.Serve(t, New(opts, st, a), testTimeout)
-}
-
 // TestLockUnavailableAtLogin: a login whose lock cannot be taken (the
 // database is down) is answered [SYS/TEMP], not [IN-USE] or +OK, and a
 // later login works.
@@ -221,7 +213,7 @@ func TestLockUnavailableAtLogin(t *testing.T) {
 	e.fill(t)
 	st := newLockStore(e.st)
 	st.down.Store(true)
-	addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true})
+	_, addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true})
 	c := dialGreeted(t, addr)
 	c.cmd("USER "+alice, "+OK")
 	c.cmd("PASS "+alicePW, "-ERR [SYS/TEMP] Cannot open the maildrop, try again later")
@@ -242,7 +234,7 @@ func TestLockRenewalFailing(t *testing.T) {
 	// failing renewal runs more than 2 s late, which even a loaded machine
 	// does not do to a timer.
 	const lease = 6 * time.Second
-	addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease})
+	_, addr := startOn(t, st, e.auth, Options{AllowPlaintextAuth: true, MaildropLease: lease})
 	c := dialGreeted(t, addr)
 	c.login(alice, alicePW)
 	c.cmd("DELE 1", "+OK")

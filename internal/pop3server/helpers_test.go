@@ -229,10 +229,16 @@ func (e *testEnv) start(t testing.TB, opts Options) (*Server, string) {
 // startWith is start with another Authenticator.
 func (e *testEnv) startWith(t testing.TB, opts Options, a Authenticator) (*Server, string) {
 	t.Helper()
+	return startOn(t, e.st, a, opts)
+}
+
+// startOn is start on another store.
+func startOn(t testing.TB, st store.Store, a Authenticator, opts Options) (*Server, string) {
+	t.Helper()
 	if opts.Hostname == "" {
 		opts.Hostname = "pop.test"
 	}
-	srv := New(opts, e.st, a)
+	srv := New(opts, st, a)
 	return srv, linetest.Serve(t, srv, testTimeout)
 }
 
