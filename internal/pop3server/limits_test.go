@@ -96,8 +96,11 @@ func TestAutologout(t *testing.T) {
 		t.Errorf("autologout %v after the commands were sent, want at least %v", d, idle)
 	}
 	// The lock is given back before the connection closes.
-	c = dialGreeted(t, addr)
-	c.login(alice, alicePW)
+	c = dial(t, addr)
+	c.Write(login)
+	c.Expect("+OK ")
+	c.Expect("+OK ")
+	c.Expect("+OK Logged in")
 	if got := e.inbox(t, e.alice); len(got) != 3 {
 		t.Errorf("INBOX has %d messages after autologout, want 3", len(got))
 	}
