@@ -125,17 +125,27 @@ func BenchmarkResolve(b *testing.B) {
 // deliveries per commit and the CPU per message of this process and of
 // the PostgreSQL cluster (postmaster and children, read from /proc), the
 // two parts of what nodes sharing one machine's CPU pay.
+//
+// watched: every node watches every INBOX (an IMAP session on each node
+// has each selected), so every commit notifies; without it nobody
+// watches and no commit does (watch.go).
 func BenchmarkDeliverNodes(b *testing.B) {
 	for _, callers := range []int{5, 10, 50} {
 		for _, nodes := range []int{1, 2} {
-			b.Run(fmt.Sprintf("callers=%d/nodes=%d", callers, nodes), func(b *testing.B) {
-				benchDeliverNodes(b, nodes, callers)
-			})
+			for _, watched := range []bool{false, true} {
+				name := fmt.Sprintf("callers=%d/nodes=%d", callers, nodes)
+				if watched {
+					name += "/watched"
+				}
+				b.Run(name, func(b *testing.B) {
+					benchDeliverNodes(b, nodes, callers, watched)
+				})
+			}
 		}
 	}
 }
 
-func benchDeliverNodes(b *testing.B, nodes, callers int) {
+func benchDeliverNodes(b *testing.B, nodes, callers int, watched bool) {
 	ctx := context.Background()
 	dsn := pgtest.DurableDSN(b)
 	var stores []*Store
@@ -153,6 +163,20 @@ func benchDeliverNodes(b *testing.B, nodes, callers int) {
 			b.Fatal(err)
 		}
 		ids = append(ids, acct.ID)
+		if !watched {
+			continue
+		}
+		inbox, err := s.Mailbox(ctx, acct.ID, store.Inbox)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range stores {
+			_, cancel, err := st.Watch(ctx, inbox.ID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(cancel)
+		}
 	}
 	pgPID := postmasterPID(b, s)
 	body := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 160)
