@@ -237,12 +237,12 @@ func (s *Store) sweepWatches(ctx context.Context) error {
 	w := &s.watches
 	now := time.Now()
 	var boxes, accounts []int64
-	var swept []*watchEntry
+	var swept []watchKey
 	w.mu.Lock()
 	for k, e := range w.m {
 		if e.refs == 0 && e.sweeping == nil && now.Sub(e.idle) >= w.linger {
 			e.sweeping = make(chan struct{})
-			swept = append(swept, e)
+			swept = append(swept, k)
 			boxes, accounts = append(boxes, k.mailbox), append(accounts, k.account)
 		}
 	}
@@ -256,11 +256,9 @@ func (s *Store) sweepWatches(ctx context.Context) error {
 	// Even if the DELETE failed: a row left behind costs notifications,
 	// never a missed one, and the key registers again when watched.
 	w.mu.Lock()
-	for k, e := range w.m {
-		if e.sweeping != nil {
-			delete(w.m, k)
-			close(e.sweeping)
-		}
+	for _, k := range swept {
+		close(w.m[k].sweeping)
+		delete(w.m, k)
 	}
 	w.mu.Unlock()
 	if err != nil {

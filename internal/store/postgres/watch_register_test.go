@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -256,4 +257,76 @@ func TestWatchRegistrationLifetime(t *testing.T) {
 	poll.Until(t, 10*time.Second, "the row of node b's closed listener swept", func() bool {
 		return !slices.Contains(watchRows(t, a, inbox.ID), pidB)
 	})
+}
+
+// TestWatchFailsWithoutDatabase: a watch that cannot be registered is
+// refused with the error, leaves no count behind, and registers once
+// the database answers again; a Watch whose ctx ends while it waits
+// for another registration of the same key returns ctx's error.
+func TestWatchFailsWithoutDatabase(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	ctx := t.Context()
+	_, inbox := aliceInbox(t, a)
+
+	// Another registration of the key holds it: a Watch with a short
+	// ctx gives up.
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE`, inbox.ID); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, cancel, err := b.Watch(ctx, inbox.ID)
+		if err == nil {
+			cancel()
+		}
+		first <- err
+	}()
+	poll.Until(t, 10*time.Second, "the first Watch waiting for the row", func() bool {
+		b.watches.mu.Lock()
+		defer b.watches.mu.Unlock()
+		e := b.watches.m[watchKey{mailbox: inbox.ID}]
+		return e != nil && len(e.sem) == 1
+	})
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, _, err := b.Watch(short, inbox.ID)
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Watch waiting for another registration past its deadline: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch waiting for another registration ignores its ctx: still waiting 10 s after a 200 ms deadline")
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first Watch, once the row was free: %v", err)
+	}
+
+	// A closed store cannot register.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ch, cancelB, err := b.Watch(ctx, inbox.ID+1000)
+	if !errors.Is(err, store.ErrClosed) || ch != nil || cancelB != nil {
+		t.Fatalf("Watch on a closed store: %v, %v, %v; want ErrClosed and nothing else", ch, cancelB != nil, err)
+	}
+	b.watches.mu.Lock()
+	e := b.watches.m[watchKey{mailbox: inbox.ID + 1000}]
+	b.watches.mu.Unlock()
+	if e != nil && e.refs != 0 {
+		t.Fatalf("a refused Watch left %d watches counted", e.refs)
+	}
 }
