@@ -3,6 +3,7 @@
 # smtp-sink, interleaved in one run, with ../shared/bench/smtp-ingest.sh.
 #
 #   bench/ingest.sh [--store postgres] [-n MSGS] [-s KB] [-r ROUNDS] [-c "10 50"] [-t "TARGETS"]
+#                   [-D DB_CPUS] [-G]
 #
 # --store postgres adds posthorn on PostgreSQL (bench/pg.sh: a private,
 # durable cluster, fsync=on, synchronous_commit=on):
@@ -18,6 +19,14 @@
 # "smtp-sink posthorn postfix"; with --store postgres "posthorn posthorn-pg
 # posthorn-pg-2rcpt posthorn-pg2"); each round runs them in that order.
 #
+# CPU shares (docs/BENCHMARKS.md, "Session 7"): the two nodes of
+# posthorn-pg2 each get GOMAXPROCS = half the CPUs, as two containers
+# with CPU limits get from Go's runtime; one node keeps them all. -G
+# leaves the two nodes Go's default (each sees every CPU). -D pins
+# PostgreSQL (the postmaster, so every backend) to DB_CPUS (taskset -c
+# syntax, e.g. 1): the database on a CPU of its own, as on a server of
+# its own. Both settings are in the results' header line.
+#
 # Needs root on Debian (refstack start, apt-get for postfix). posthorn runs in
 # dev mode on 127.0.0.5:10025, smtp-sink on 127.0.0.6:10025, the reference
 # stack (Postfix -> LMTP -> Dovecot) on 127.0.0.1:2525. Every target is on
@@ -26,11 +35,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
-N=20000 KB=10 ROUNDS=3 SESSIONS="10 50" STORE=sqlite TARGETS=
+N=20000 KB=10 ROUNDS=3 SESSIONS="10 50" STORE=sqlite TARGETS= DB_CPUS= NODE_PROCS=$(($(nproc) / 2 > 0 ? $(nproc) / 2 : 1))
 if [ "${1:-}" = --store ]; then STORE=$2; shift 2; fi
 case $STORE in sqlite | postgres) ;; *) echo "--store: sqlite or postgres" >&2; exit 2 ;; esac
-while getopts "n:s:r:c:t:" o; do
-    case $o in n) N=$OPTARG ;; s) KB=$OPTARG ;; r) ROUNDS=$OPTARG ;; c) SESSIONS=$OPTARG ;; t) TARGETS=$OPTARG ;; *) exit 2 ;; esac
+while getopts "n:s:r:c:t:D:G" o; do
+    case $o in
+    n) N=$OPTARG ;; s) KB=$OPTARG ;; r) ROUNDS=$OPTARG ;; c) SESSIONS=$OPTARG ;; t) TARGETS=$OPTARG ;;
+    D) DB_CPUS=$OPTARG ;; G) NODE_PROCS= ;; *) exit 2 ;;
+    esac
 done
 if [ -z "$TARGETS" ]; then
     if [ "$STORE" = postgres ]; then TARGETS="posthorn posthorn-pg posthorn-pg-2rcpt posthorn-pg2"; else TARGETS="smtp-sink posthorn postfix"; fi
@@ -70,17 +82,21 @@ start_dev dev 127.0.0.5
 PH_PID=$DEV_PID
 if has posthorn-pg || has posthorn-pg-2rcpt || has posthorn-pg2; then
     pg_start "$WORK/pg"
+    if [ -n "$DB_CPUS" ]; then
+        for p in $(pg_pids); do taskset -p -c "$DB_CPUS" "$p" >/dev/null; done
+    fi
     if has posthorn-pg || has posthorn-pg-2rcpt; then
         start_dev pg1 127.0.0.7 -store-dsn "$(pg_createdb bench_one)"
         PG1_PID=$DEV_PID
     fi
     if has posthorn-pg2; then
         DSN2=$(pg_createdb bench_two)
-        start_dev pg2a 127.0.0.8 -store-dsn "$DSN2"
+        # Each of the two nodes gets its share of the CPUs (empty: Go's default).
+        GOMAXPROCS=$NODE_PROCS start_dev pg2a 127.0.0.8 -store-dsn "$DSN2"
         PG2A_PID=$DEV_PID
         # Node B keeps node A's demo passwords (the accounts are shared).
         mkdir -p "$WORK/pg2b" && cp "$WORK/pg2a/dev.json" "$WORK/pg2b/dev.json"
-        start_dev pg2b 127.0.0.9 -store-dsn "$DSN2"
+        GOMAXPROCS=$NODE_PROCS start_dev pg2b 127.0.0.9 -store-dsn "$DSN2"
         PG2B_PID=$DEV_PID
     fi
 fi
@@ -156,7 +172,7 @@ two_streams() { # LABEL SESSIONS NODE_A NODE_B
 node_ip() { case $1 in pg1) echo 127.0.0.7 ;; pg2a) echo 127.0.0.8 ;; pg2b) echo 127.0.0.9 ;; esac; }
 node_pid() { case $1 in pg1) echo "$PG1_PID" ;; pg2a) echo "$PG2A_PID" ;; pg2b) echo "$PG2B_PID" ;; esac; }
 
-echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
+echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' db_cpus=${DB_CPUS:-all} pg2_node_procs=${NODE_PROCS:-default} load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
 for c in $SESSIONS; do
     for r in $(seq "$ROUNDS"); do
         # Even rounds run the targets in reverse order, so that neither
