@@ -20,12 +20,14 @@
 # posthorn-pg-2rcpt posthorn-pg2"); each round runs them in that order.
 #
 # CPU shares (docs/BENCHMARKS.md, "Session 7"): the two nodes of
-# posthorn-pg2 each get GOMAXPROCS = half the CPUs, as two containers
-# with CPU limits get from Go's runtime; one node keeps them all. -G
-# leaves the two nodes Go's default (each sees every CPU). -D pins
-# PostgreSQL (the postmaster, so every backend) to DB_CPUS (taskset -c
-# syntax, e.g. 1): the database on a CPU of its own, as on a server of
-# its own. Both settings are in the results' header line.
+# posthorn-pg2 each get GOMAXPROCS = half the CPUs (two nodes share the
+# machine's CPU budget); one node keeps Go's default, all of them. -G
+# leaves the two nodes Go's default too (each sizes its scheduler for
+# every CPU). -D confines PostgreSQL (the postmaster, so every backend)
+# to DB_CPUS (taskset -c syntax, e.g. 1), so its backends take turns
+# there; the nodes and the load generator are not confined. Both
+# settings, and a GOMAXPROCS set by the caller (which every node but
+# posthorn-pg2's inherits), are in the results' header line.
 #
 # Needs root on Debian (refstack start, apt-get for postfix). posthorn runs in
 # dev mode on 127.0.0.5:10025, smtp-sink on 127.0.0.6:10025, the reference
@@ -83,7 +85,11 @@ PH_PID=$DEV_PID
 if has posthorn-pg || has posthorn-pg-2rcpt || has posthorn-pg2; then
     pg_start "$WORK/pg"
     if [ -n "$DB_CPUS" ]; then
-        for p in $(pg_pids); do taskset -p -c "$DB_CPUS" "$p" >/dev/null; done
+        # Backends started later inherit the postmaster's CPUs; a helper
+        # process that exits meanwhile is no error.
+        for p in $(pg_pids); do
+            taskset -p -c "$DB_CPUS" "$p" >/dev/null 2>&1 || ! kill -0 "$p" 2>/dev/null || { echo "taskset -c $DB_CPUS $p failed" >&2; exit 1; }
+        done
     fi
     if has posthorn-pg || has posthorn-pg-2rcpt; then
         start_dev pg1 127.0.0.7 -store-dsn "$(pg_createdb bench_one)"
@@ -172,7 +178,7 @@ two_streams() { # LABEL SESSIONS NODE_A NODE_B
 node_ip() { case $1 in pg1) echo 127.0.0.7 ;; pg2a) echo 127.0.0.8 ;; pg2b) echo 127.0.0.9 ;; esac; }
 node_pid() { case $1 in pg1) echo "$PG1_PID" ;; pg2a) echo "$PG2A_PID" ;; pg2b) echo "$PG2B_PID" ;; esac; }
 
-echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' db_cpus=${DB_CPUS:-all} pg2_node_procs=${NODE_PROCS:-default} load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
+echo "# posthorn $(git rev-parse --short HEAD) $(date -u +%FT%TZ) N=$N KB=$KB store=$STORE targets='$TARGETS' db_cpus=${DB_CPUS:-all} pg2_node_procs=${NODE_PROCS:-default} env_gomaxprocs=${GOMAXPROCS:-unset} load=$(cut -d' ' -f1-3 /proc/loadavg) cores=$(nproc)" | tee "$OUT"
 for c in $SESSIONS; do
     for r in $(seq "$ROUNDS"); do
         # Even rounds run the targets in reverse order, so that neither
