@@ -83,6 +83,7 @@ func (d *Daemon) startDelivery() error {
 		MaxInFlight:         c.MaxInFlight,
 		Logger:              d.log,
 		Metrics:             d.metrics,
+		Signer:              d.dkim,
 	})
 	d.outbound.worker.Start()
 	return nil

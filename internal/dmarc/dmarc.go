@@ -323,3 +323,12 @@ func normalize(d string) string {
 	}
 	return d
 }
+
+// IsPublicSuffix reports whether domain is itself a public suffix (as
+// "com" or "co.uk", or a name the list cannot place): no organizational
+// domain of its own, never to be signed or aligned for.
+func IsPublicSuffix(domain string) bool {
+	domain = normalize(domain)
+	ps, _ := publicsuffix.PublicSuffix(domain)
+	return ps == domain
+}

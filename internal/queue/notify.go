@@ -14,11 +14,14 @@ import (
 
 // sendDSN delivers a notification about rcpts of m to m's sender: into
 // the INBOX of the local account(s) when the sender's domain is ours,
-// else into the queue with the null sender (queued reports that). Never
-// call it for the null sender.
-func sendDSN(ctx context.Context, st store.Store, hostname, sep string, m store.QueuedMessage, body []byte, rcpts []dsnRecipient, now time.Time, log *slog.Logger) (queued bool, err error) {
+// else into the queue with the null sender (queued reports that).
+// signer (nil for none) signs it first, so the stored copy is the signed
+// one and every retry sends the same bytes. Never call it for the null
+// sender.
+func sendDSN(ctx context.Context, st store.Store, hostname, sep string, m store.QueuedMessage, body []byte, rcpts []dsnRecipient, now time.Time, log *slog.Logger, signer *dsnSigner) (queued bool, err error) {
 	d := dsn{ReportingMTA: hostname, Sender: m.From, Arrival: m.Queued, Now: now, Recipients: rcpts, Original: body, UTF8: m.UTF8}
 	msg, utf8 := d.build()
+	msg = signer.sign(msg)
 	at := strings.LastIndexByte(m.From, '@')
 	if at < 0 {
 		return false, fmt.Errorf("notification: bad sender %q", m.From)
@@ -69,7 +72,7 @@ func Bounce(ctx context.Context, st store.Store, hostname, sep string, id int64,
 		for i, r := range m.Recipients {
 			rcpts[i] = dsnRecipient{Address: r, Reply: reason}
 		}
-		if _, err := sendDSN(ctx, st, hostname, sep, m, body, rcpts, time.Now(), log); err != nil {
+		if _, err := sendDSN(ctx, st, hostname, sep, m, body, rcpts, time.Now(), log, nil); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
 	}

@@ -52,6 +52,8 @@ type bedOptions struct {
 	// node names the worker's node (node-1 when ""); logger gets its log.
 	node   string
 	logger *slog.Logger
+	// signer DKIM-signs the worker's notifications.
+	signer Signer
 }
 
 func newTestbed(t *testing.T, o bedOptions) *testbed {
@@ -108,7 +110,7 @@ func newTestbed(t *testing.T, o bedOptions) *testbed {
 func (tb *testbed) worker(o bedOptions, st store.Store) *Worker {
 	w := New(Options{Store: st, Deliverer: tb.deliverer, Hostname: "mail.example.org", Node: cmp.Or(o.node, "node-1"), Logger: o.logger,
 		RetryMin: 100 * time.Millisecond, RetryMax: 300 * time.Millisecond, GiveUp: o.giveUp, DelayWarning: o.delayWarning,
-		Lease: cmp.Or(o.lease, time.Minute), AttemptTimeout: o.attemptTimeout, Poll: 50 * time.Millisecond})
+		Lease: cmp.Or(o.lease, time.Minute), AttemptTimeout: o.attemptTimeout, Poll: 50 * time.Millisecond, Signer: o.signer})
 	return w
 }
 

@@ -59,13 +59,19 @@ type Options struct {
 	// Metrics counts recipients delivered, deferred and bounced, and the
 	// delivery latency; nil counts nothing.
 	Metrics *metrics.Registry
+	// Signer, when set, DKIM-signs notifications for Hostname's domain or
+	// the nearest parent domain with keys, up to the organizational
+	// domain (DMARC relaxed alignment with MAILER-DAEMON@Hostname).
+	// Without a key they go unsigned, logged once.
+	Signer Signer
 }
 
 // Worker runs delivery attempts until Shutdown.
 type Worker struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	signer *dsnSigner // nil without Options.Signer
 
 	loop *claimloop.Loop[store.QueuedMessage]
 	// renewals logs failed lease renewals of every attempt as one outage.
@@ -98,6 +104,7 @@ func New(opts Options) *Worker {
 	if w.now == nil {
 		w.now = time.Now
 	}
+	w.signer = newDSNSigner(opts.Signer, opts.Hostname, w.log)
 	w.renewals = claimloop.NewOutage(w.log, "queue: renewing leases", 0)
 	w.loop = claimloop.New(claimloop.Options[store.QueuedMessage]{Slots: opts.MaxInFlight, Poll: opts.Poll,
 		Claim: w.claim, Run: w.attempt, What: "queue: claiming messages", Logger: w.log})
@@ -296,7 +303,7 @@ func (w *Worker) count(m store.QueuedMessage, a store.Attempt, now time.Time) {
 
 // notify sends a delivery status notification to m's sender.
 func (w *Worker) notify(ctx context.Context, m store.QueuedMessage, body []byte, rcpts []dsnRecipient, now time.Time) error {
-	queued, err := sendDSN(ctx, w.opts.Store, w.opts.Hostname, w.opts.SubaddressSeparator, m, body, rcpts, now, w.log)
+	queued, err := sendDSN(ctx, w.opts.Store, w.opts.Hostname, w.opts.SubaddressSeparator, m, body, rcpts, now, w.log, w.signer)
 	if queued {
 		w.Wake()
 	}
