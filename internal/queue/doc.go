@@ -15,7 +15,9 @@
 // account(s) when the sender's domain is ours (mail we relay normally
 // comes from our own users, through submission), else into the queue
 // with the null reverse-path. Never for the null sender (RFC 5321 §4.5.5),
-// so a notification that fails makes no other: no loops.
+// so a notification that fails makes no other: no loops. With
+// Options.Signer a notification is DKIM-signed before it is stored, for
+// the reporting host's domain or its nearest parent with keys (sign.go).
 //
 // At-least-once: the lease (Lease) keeps a message to one worker, which
 // renews it while the attempt runs (every Lease/3), so even an attempt
