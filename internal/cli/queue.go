@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/config"
+	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/queue"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -166,9 +168,13 @@ administrator.`,
 				},
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
 					hostname, sep := queueIdentity(env, &sf)
+					var signer queue.Signer
+					if bounce {
+						signer = bounceSigner(env, &sf)
+					}
 					return each(ctx, env, fs, func(st store.Store, id int64) (string, error) {
 						if bounce {
-							return "bounced and deleted", queue.Bounce(ctx, st, hostname, sep, id, queue.ReplyDeleted, slog.New(slog.DiscardHandler))
+							return "bounced and deleted", queue.Bounce(ctx, st, hostname, sep, id, queue.ReplyDeleted, signer, slog.New(slog.DiscardHandler))
 						}
 						return "deleted", st.RemoveQueued(ctx, id)
 					})
@@ -186,6 +192,22 @@ func queueIdentity(env *Env, sf *storeFlags) (hostname, sep string) {
 	}
 	h, _ := os.Hostname()
 	return h, config.Default().SubaddressSeparator
+}
+
+// bounceSigner signs the bounces of queue delete -bounce with the data
+// directory's DKIM keys, as the daemon's queue worker does; nil (unsigned,
+// said on stderr) when the keys cannot be read.
+func bounceSigner(env *Env, sf *storeFlags) queue.Signer {
+	dir, err := sf.dir(env)
+	if err != nil {
+		return nil // each reports the store's error
+	}
+	s, err := dkim.NewDirSigner(daemon.DKIMKeys(dir), dkim.SignOptions{}, 0)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "posthorn: DKIM keys: %v; bounces go unsigned\n", err)
+		return nil
+	}
+	return s
 }
 
 // queueState names where a message stands.

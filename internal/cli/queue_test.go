@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/daemon"
+	"github.com/posthorn/posthorn/internal/dkim"
+	"github.com/posthorn/posthorn/internal/dkim/dkimtest"
 	"github.com/posthorn/posthorn/internal/store"
 )
 
@@ -159,5 +164,71 @@ func TestQueueLeaseHolder(t *testing.T) {
 	}
 	if out := list("queue", "show", fmt.Sprint(ids[2])); strings.Contains(out, "Lease:") {
 		t.Errorf("queue show of a message without a lease:\n%s", out)
+	}
+}
+
+// TestQueueDeleteBounceSigned: the bounce of queue delete -bounce is
+// DKIM-signed, like the worker's, with the data directory's key for the
+// configured host name's parent domain (mail.example.org → example.org,
+// made by dkim keygen); dkimpy verifies both signatures.
+func TestQueueDeleteBounceSigned(t *testing.T) {
+	py := dkimtest.Python(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	conf := filepath.Join(dir, "posthorn.toml")
+	if err := os.WriteFile(conf, []byte("hostname = \"mail.example.org\"\ndata_dir = \""+data+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := daemon.OpenStore(ctx, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: []string{"c@other.test"},
+		Body: []byte("From: alice@example.org\r\nSubject: to bounce\r\n\r\nbody\r\n"), NextAttempt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if code, out, errOut := runCLI(t, "", "dkim", "keygen", "-config", conf, "example.org"); code != 0 {
+		t.Fatalf("dkim keygen: %s%s", out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "", "queue", "delete", "-config", conf, "-bounce", fmt.Sprint(id)); code != 0 || !strings.Contains(out, "bounced and deleted") {
+		t.Fatalf("queue delete -bounce: exit %d, %s%s", code, out, errOut)
+	}
+
+	st, err = daemon.OpenStore(ctx, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mb, _ := st.Mailbox(ctx, alice.ID, store.Inbox)
+	msgs, _ := st.Messages(ctx, mb.ID)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages in the sender's INBOX", len(msgs))
+	}
+	body, _ := st.MessageBody(ctx, msgs[0].ID)
+	signed, ok := bytes.CutPrefix(body, []byte("Return-Path: <>\r\n"))
+	if !ok || !bytes.HasPrefix(signed, []byte("DKIM-Signature:")) || bytes.Count(signed, []byte("DKIM-Signature:")) != 2 ||
+		bytes.Count(signed, []byte(" d=example.org;")) != 2 {
+		t.Fatalf("bounce not signed twice by example.org:\n%s", body)
+	}
+	keys, err := daemon.DKIMKeys(data).List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]string{}
+	for _, k := range keys {
+		records[dkim.RecordName(k.Selector, k.Domain)] = k.Record
+	}
+	if got := dkimtest.Verify(t, py, records, []string{string(signed)}); !slices.Equal(got[0], []bool{true, true}) {
+		t.Errorf("dkimpy verdicts %v, want [true true]", got[0])
 	}
 }

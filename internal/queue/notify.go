@@ -54,8 +54,9 @@ var ReplyDeleted = &smtp.Reply{Code: 550, Enhanced: smtp.EnhancedCode{5, 0, 0}, 
 // Bounce removes a queued message and tells its sender that its pending
 // recipients failed with reason (administrative "delete with bounce").
 // Nothing is sent for the null sender. hostname is the Reporting-MTA; sep
-// the subaddress separator.
-func Bounce(ctx context.Context, st store.Store, hostname, sep string, id int64, reason *smtp.Reply, log *slog.Logger) error {
+// the subaddress separator; signer, when not nil, signs the notification
+// as the Worker's Options.Signer does.
+func Bounce(ctx context.Context, st store.Store, hostname, sep string, id int64, reason *smtp.Reply, signer Signer, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +73,7 @@ func Bounce(ctx context.Context, st store.Store, hostname, sep string, id int64,
 		for i, r := range m.Recipients {
 			rcpts[i] = dsnRecipient{Address: r, Reply: reason}
 		}
-		if _, err := sendDSN(ctx, st, hostname, sep, m, body, rcpts, time.Now(), log, nil); err != nil {
+		if _, err := sendDSN(ctx, st, hostname, sep, m, body, rcpts, time.Now(), log, newDSNSigner(signer, hostname, log)); err != nil {
 			return fmt.Errorf("notification: %w", err)
 		}
 	}
