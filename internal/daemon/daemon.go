@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/posthorn/posthorn/internal/auth"
@@ -149,6 +150,9 @@ func Start(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Daemo
 		}(l)
 		logger.Info("listening", "role", l.role, "addr", l.ln.Addr().String())
 	}
+	// The scheduler's CPU count, for operators sizing several nodes on
+	// one machine (docs/scaling.md, "CPU: give each node its share").
+	logger.Info("started", "store", cfg.Store.Backend, "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 	d.health.started.Store(true)
 	return d, nil
 }

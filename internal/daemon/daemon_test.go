@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +173,29 @@ func inboxCount(t *testing.T, st store.Store, addr string) int {
 		t.Fatal(err)
 	}
 	return s.Messages
+}
+
+// The start is logged with the store and the scheduler's CPU count, which
+// operators check when several nodes share a machine.
+func TestStartedLogSaysCPUs(t *testing.T) {
+	_, logs := startDaemon(t, "example.org")
+	var started map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "started" {
+			started = m
+		}
+	}
+	if started == nil {
+		t.Fatalf("no \"started\" line in the log:\n%s", logs.String())
+	}
+	if got, want := started["gomaxprocs"], float64(runtime.GOMAXPROCS(0)); got != want {
+		t.Errorf("gomaxprocs = %v, want %v", got, want)
+	}
+	if got, want := started["cpus"], float64(runtime.NumCPU()); got != want {
+		t.Errorf("cpus = %v, want %v", got, want)
+	}
+	if started["store"] != "sqlite" {
+		t.Errorf("store = %v, want sqlite", started["store"])
+	}
 }
