@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/daemon"
-	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/dkim/dkimtest"
 	"github.com/posthorn/posthorn/internal/store"
 )
@@ -220,14 +219,7 @@ func TestQueueDeleteBounceSigned(t *testing.T) {
 		bytes.Count(signed, []byte(" d=example.org;")) != 2 {
 		t.Fatalf("bounce not signed twice by example.org:\n%s", body)
 	}
-	keys, err := daemon.DKIMKeys(data).List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := map[string]string{}
-	for _, k := range keys {
-		records[dkim.RecordName(k.Selector, k.Domain)] = k.Record
-	}
+	records := dkimtest.Records(t, daemon.DKIMKeys(data))
 	if got := dkimtest.Verify(t, py, records, []string{string(signed)}); !slices.Equal(got[0], []bool{true, true}) {
 		t.Errorf("dkimpy verdicts %v, want [true true]", got[0])
 	}

@@ -158,14 +158,7 @@ func TestDSNSigned(t *testing.T) {
 		}
 	}
 
-	records := map[string]string{}
-	keys, err := kd.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		records[dkim.RecordName(k.Selector, k.Domain)] = k.Record
-	}
+	records := dkimtest.Records(t, kd)
 	msgs := []string{string(remote), string(local),
 		strings.Replace(string(remote), "could not be delivered", "was delivered", 1),
 		strings.Replace(string(remote), dsnFrom, "From: Mail Delivery System <MAILER-DAEMON@evil.example>\r\n", 1),

@@ -75,14 +75,7 @@ func TestDKIMSigned(t *testing.T) {
 	if n := strings.Count(queued, "DKIM-Signature:"); n != 2 {
 		t.Fatalf("queued copy has %d signatures, want 2:\n%s", n, queued)
 	}
-	records := map[string]string{}
-	keys, err := kd.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		records[dkim.RecordName(k.Selector, k.Domain)] = k.Record
-	}
+	records := dkimtest.Records(t, kd)
 	files := map[string]string{
 		"queued":          queued,
 		"local":           inbox[0],

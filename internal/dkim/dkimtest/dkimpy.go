@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/posthorn/posthorn/internal/dkim"
 	"github.com/posthorn/posthorn/internal/testutil/tools"
 )
 
@@ -77,6 +78,21 @@ for path in sys.argv[2:]:
     out.append(res)
 print(json.dumps(out))
 `
+
+// Records returns the public key records of the keys in kd, by record
+// name, as Verify takes them.
+func Records(t testing.TB, kd dkim.KeyDir) map[string]string {
+	t.Helper()
+	keys, err := kd.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]string{}
+	for _, k := range keys {
+		records[dkim.RecordName(k.Selector, k.Domain)] = k.Record
+	}
+	return records
+}
 
 // Verify has dkimpy verify every DKIM-Signature field of each message,
 // with the key records given (record name, e.g. "s1._domainkey.example.org",
