@@ -169,12 +169,15 @@ administrator.`,
 				run: func(ctx context.Context, env *Env, fs *flag.FlagSet) error {
 					hostname, sep := queueIdentity(env, &sf)
 					var signer queue.Signer
+					// Warnings (no DKIM key for the host name's domain, so
+					// the bounces go unsigned) go to stderr.
+					warn := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 					if bounce {
 						signer = bounceSigner(env, &sf)
 					}
 					return each(ctx, env, fs, func(st store.Store, id int64) (string, error) {
 						if bounce {
-							return "bounced and deleted", queue.Bounce(ctx, st, hostname, sep, id, queue.ReplyDeleted, signer, slog.New(slog.DiscardHandler))
+							return "bounced and deleted", queue.Bounce(ctx, st, hostname, sep, id, queue.ReplyDeleted, signer, warn)
 						}
 						return "deleted", st.RemoveQueued(ctx, id)
 					})
@@ -196,7 +199,8 @@ func queueIdentity(env *Env, sf *storeFlags) (hostname, sep string) {
 
 // bounceSigner signs the bounces of queue delete -bounce with the data
 // directory's DKIM keys, as the daemon's queue worker does; nil (unsigned,
-// said on stderr) when the keys cannot be read.
+// said on stderr) when the keys cannot be read. Without a key for the host
+// name's domain or its parents, Bounce says so on stderr.
 func bounceSigner(env *Env, sf *storeFlags) queue.Signer {
 	dir, err := sf.dir(env)
 	if err != nil {

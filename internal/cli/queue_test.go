@@ -170,11 +170,14 @@ func TestQueueLeaseHolder(t *testing.T) {
 // DKIM-signed, like the worker's, with the data directory's key for the
 // configured host name's parent domain (mail.example.org → example.org,
 // made by dkim keygen); dkimpy verifies both signatures.
-func TestQueueDeleteBounceSigned(t *testing.T) {
-	py := dkimtest.Python(t)
+// queuedForBounce makes a data directory (configuration conf, host name
+// mail.example.org) with alice@example.org, the domains, and one message
+// of alice's queued for later; its id.
+func queuedForBounce(t *testing.T, domains ...string) (conf, data string, alice store.Account, id int64) {
+	t.Helper()
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	conf := filepath.Join(dir, "posthorn.toml")
+	data = filepath.Join(dir, "data")
+	conf = filepath.Join(dir, "posthorn.toml")
 	if err := os.WriteFile(conf, []byte("hostname = \"mail.example.org\"\ndata_dir = \""+data+"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -183,27 +186,28 @@ func TestQueueDeleteBounceSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddDomain(ctx, "example.org"); err != nil {
+	defer st.Close()
+	for _, d := range append([]string{"example.org"}, domains...) {
+		if err := st.AddDomain(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if alice, err = st.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := st.AddAccount(ctx, "alice@example.org", store.Credentials{PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: []string{"c@other.test"},
+	id, err = st.Enqueue(ctx, store.QueuedMessage{From: "alice@example.org", Recipients: []string{"c@other.test"},
 		Body: []byte("From: alice@example.org\r\nSubject: to bounce\r\n\r\nbody\r\n"), NextAttempt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
-	if code, out, errOut := runCLI(t, "", "dkim", "keygen", "-config", conf, "example.org"); code != 0 {
-		t.Fatalf("dkim keygen: %s%s", out, errOut)
-	}
-	if code, out, errOut := runCLI(t, "", "queue", "delete", "-config", conf, "-bounce", fmt.Sprint(id)); code != 0 || !strings.Contains(out, "bounced and deleted") {
-		t.Fatalf("queue delete -bounce: exit %d, %s%s", code, out, errOut)
-	}
+	return conf, data, alice, id
+}
 
-	st, err = daemon.OpenStore(ctx, data, nil)
+// bounceIn returns the one message in alice's INBOX.
+func bounceIn(t *testing.T, data string, alice store.Account) []byte {
+	t.Helper()
+	ctx := context.Background()
+	st, err := daemon.OpenStore(ctx, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +218,19 @@ func TestQueueDeleteBounceSigned(t *testing.T) {
 		t.Fatalf("%d messages in the sender's INBOX", len(msgs))
 	}
 	body, _ := st.MessageBody(ctx, msgs[0].ID)
+	return body
+}
+
+func TestQueueDeleteBounceSigned(t *testing.T) {
+	py := dkimtest.Python(t)
+	conf, data, alice, id := queuedForBounce(t)
+	if code, out, errOut := runCLI(t, "", "dkim", "keygen", "-config", conf, "example.org"); code != 0 {
+		t.Fatalf("dkim keygen: %s%s", out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "", "queue", "delete", "-config", conf, "-bounce", fmt.Sprint(id)); code != 0 || !strings.Contains(out, "bounced and deleted") {
+		t.Fatalf("queue delete -bounce: exit %d, %s%s", code, out, errOut)
+	}
+	body := bounceIn(t, data, alice)
 	signed, ok := bytes.CutPrefix(body, []byte("Return-Path: <>\r\n"))
 	if !ok || !bytes.HasPrefix(signed, []byte("DKIM-Signature:")) || bytes.Count(signed, []byte("DKIM-Signature:")) != 2 ||
 		bytes.Count(signed, []byte(" d=example.org;")) != 2 {
@@ -222,5 +239,24 @@ func TestQueueDeleteBounceSigned(t *testing.T) {
 	records := dkimtest.Records(t, daemon.DKIMKeys(data))
 	if got := dkimtest.Verify(t, py, records, []string{string(signed)}); !slices.Equal(got[0], []bool{true, true}) {
 		t.Errorf("dkimpy verdicts %v, want [true true]", got[0])
+	}
+}
+
+// Keys, but none for the host name's domain or its parents: the bounce
+// goes unsigned, and stderr says so.
+func TestQueueDeleteBounceUnsignedWarns(t *testing.T) {
+	conf, data, alice, id := queuedForBounce(t, "example.net")
+	if code, out, errOut := runCLI(t, "", "dkim", "keygen", "-config", conf, "example.net"); code != 0 {
+		t.Fatalf("dkim keygen: %s%s", out, errOut)
+	}
+	code, out, errOut := runCLI(t, "", "queue", "delete", "-config", conf, "-bounce", fmt.Sprint(id))
+	if code != 0 || !strings.Contains(out, "bounced and deleted") {
+		t.Fatalf("queue delete -bounce: exit %d, %s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "unsigned") || !strings.Contains(errOut, "example.org") {
+		t.Errorf("stderr does not say the bounce went unsigned: %q", errOut)
+	}
+	if body := bounceIn(t, data, alice); bytes.Contains(body, []byte("DKIM-Signature:")) {
+		t.Errorf("bounce signed without a key for example.org:\n%s", body)
 	}
 }

@@ -324,6 +324,11 @@ func normalize(d string) string {
 	return d
 }
 
+// Normalize returns domain lower-cased, without a trailing dot, and with
+// U-labels turned into A-labels: the form OrgDomain and IsPublicSuffix
+// compare in, and DKIM's d= uses.
+func Normalize(domain string) string { return normalize(domain) }
+
 // IsPublicSuffix reports whether domain is itself a public suffix (as
 // "com" or "co.uk", or a name the list cannot place): no organizational
 // domain of its own, never to be signed or aligned for.

@@ -14,7 +14,8 @@ import (
 
 // Signer makes the DKIM-Signature fields for a message (*dkim.DirSigner):
 // one or more header fields ending in CRLF, or an error wrapping
-// dkim.ErrNoKey when domain has no keys.
+// dkim.ErrNoKey when domain has no keys. No signer is a nil interface,
+// not an interface holding a nil pointer.
 type Signer interface {
 	Sign(domain string, msg io.Reader) (string, error)
 }
@@ -41,7 +42,7 @@ func newDSNSigner(s Signer, hostname string, log *slog.Logger) *dsnSigner {
 // organizational domain (RFC 7489 §3.2), whose signature DMARC's relaxed
 // alignment accepts for host (§3.1.1). Never a public suffix.
 func signDomains(host string) []string {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	host = dmarc.Normalize(host) // A-labels, as the org domain and d= are
 	if host == "" || dmarc.IsPublicSuffix(host) {
 		return nil
 	}

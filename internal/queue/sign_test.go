@@ -29,6 +29,7 @@ func TestSignDomains(t *testing.T) {
 		"localhost":          nil, // a single label: the list's default rule makes it a suffix
 		"":                   nil,
 		"mx.unlisted-tld-zz": {"mx.unlisted-tld-zz"},
+		"mail.bücher.de":     {"mail.xn--bcher-kva.de", "xn--bcher-kva.de"}, // A-labels, as d= is
 	} {
 		if got := signDomains(host); !slices.Equal(got, want) {
 			t.Errorf("signDomains(%q) = %q, want %q", host, got, want)
