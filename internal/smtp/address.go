@@ -24,9 +24,14 @@ var (
 	ErrBadAddress   = errors.New("bad address")
 )
 
-// Limits from RFC 5321 §4.5.3.1.
+// Limits. RFC 5321 §4.5.3.1.1 sets 64 octets for a local part, but
+// §4.5.3.1 asks for no limits where they can be avoided, and return paths
+// rewritten by SRS, BATV or VERP (forwarders, mailing lists) often exceed
+// 64; Postfix and Exim take them. So a local part may be as long as a
+// whole path (§4.5.3.1.3, 256 octets with its brackets); domains keep
+// DNS's 255.
 const (
-	MaxLocalPartLen = 64
+	MaxLocalPartLen = 254
 	MaxDomainLen    = 255
 )
 
