@@ -1,6 +1,8 @@
 package test
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -115,4 +117,41 @@ func lineAfter(t *testing.T, text, marker string) string {
 	}
 	t.Fatalf("no line after %q in output:\n%s", marker, text)
 	return ""
+}
+
+// TestDevDirInUse: a second `posthorn dev` on a directory that a running
+// one uses stops with a clear error before it rewrites anything, so the
+// running one keeps its configuration and the certificate for its
+// address; once the first has stopped, the directory can be used again.
+func TestDevDirInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	first := startDev(t, dir, loopbackIP(t))
+	files := []string{"posthorn.toml", filepath.Join("tls", "cert.pem"), "dev.json"}
+	before := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[f] = b
+	}
+
+	other := loopbackIP(t)
+	out, err := run(t, nil, append([]string{"dev", "-dir", dir, "-addr", other}, devStoreArgs(t, dir)...)...)
+	if err == nil || !strings.Contains(out, "in use by another posthorn dev") {
+		t.Fatalf("second posthorn dev on %s: err %v, output:\n%s", dir, err, out)
+	}
+	for _, f := range files {
+		if b, _ := os.ReadFile(filepath.Join(dir, f)); !bytes.Equal(b, before[f]) {
+			t.Errorf("the refused second start changed %s", f)
+		}
+	}
+
+	if err := first.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("first posthorn dev: %v", err)
+	}
+	second := startDev(t, dir, other)
+	if second.info.Host != other {
+		t.Errorf("after the first stopped, dev.json host %q, want %q", second.info.Host, other)
+	}
 }

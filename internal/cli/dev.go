@@ -114,7 +114,9 @@ Ports (only those that run appear in dev.json):
   pop3s 10995 (implicit TLS)
   http 10080 (the HTTP API, plain HTTP on loopback)
 The local submission socket DIR/sendmail.sock takes mail from
-'posthorn sendmail -C DIR/posthorn.toml' (PHP's sendmail_path, cron).`,
+'posthorn sendmail -C DIR/posthorn.toml' (PHP's sendmail_path, cron).
+One dev server per DIR: a second one on the same DIR refuses to start
+(DIR/dev.lock) and changes nothing.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&dir, "dir", "posthorn-dev", "`directory` for all data, certificates and dev.json")
 			fs.StringVar(&addr, "addr", "127.0.0.1", "loopback `IP` address to listen on")
@@ -132,6 +134,11 @@ The local submission socket DIR/sendmail.sock takes mail from
 			if err != nil {
 				return err
 			}
+			release, err := lockDevDir(absDir)
+			if err != nil {
+				return err
+			}
+			defer release()
 			cfgFile, err := prepareDev(absDir, ip, storeDSN)
 			if err != nil {
 				return err
