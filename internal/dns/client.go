@@ -234,6 +234,15 @@ func (c *Client) exchange(ctx context.Context, fqdn string, qtype uint16) (*dns.
 		// still alive: ask ourselves.
 		return c.exchangeServers(ctx, key)
 	}
+	// A flight that ended since the cache was looked at above has put its
+	// answer there (before leaving inflight): look again rather than ask
+	// again.
+	if c.cache != nil {
+		if e, ok := c.cache.get(key, c.now()); ok {
+			c.flightMu.Unlock()
+			return e.msg, e.server, nil
+		}
+	}
 	f := &flight{done: make(chan struct{})}
 	c.inflight[key] = f
 	c.flightMu.Unlock()
