@@ -41,7 +41,9 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf("%d bytes out for %d in", len(raw), in)
 		}
 		h, leaves := goMessageLeaves(t, raw)
-		if got, _ := h.Subject(); got != subject {
+		// Unstructured fields lose white space at their ends to unfolding
+		// and the parser's trimming (RFC 5322 §2.2.3), as display names do.
+		if got, _ := h.Subject(); got != subject && got != strings.TrimSpace(subject) {
 			t.Fatalf("subject %q, want %q", got, subject)
 		}
 		from, err := h.AddressList("From")
