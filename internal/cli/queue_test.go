@@ -97,14 +97,7 @@ func TestQueueCommands(t *testing.T) {
 	run(1, "not found", "queue", "delete", id(1))
 	out = run(0, "messages: 1", "queue", "summary")
 
-	st = reopen()
-	defer st.Close()
-	mb, _ := st.Mailbox(ctx, alice.ID, store.Inbox)
-	msgs, _ := st.Messages(ctx, mb.ID)
-	if len(msgs) != 1 {
-		t.Fatalf("%d messages in the sender's INBOX after one delete -bounce", len(msgs))
-	}
-	body, _ := st.MessageBody(ctx, msgs[0].ID)
+	body := bounceIn(t, dir, alice)
 	for _, want := range []string{"Final-Recipient: rfc822; c@other.test", "Status: 5.0.0", "deleted from the queue by the administrator", "Subject: queued 1"} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("bounce lacks %q:\n%s", want, body)
